@@ -1,0 +1,44 @@
+# myopen: build, install, test, benchmark.
+#
+#   make install        build and install mycat and openfile-helper (PREFIX, DESTDIR, ...)
+#   make test           every test (installs missing test tools first when run as root)
+#   make bench          the benchmarks; figures go to BENCHMARKS.md by hand
+#
+# Paths are baked into the binaries at build time, like autotools' sysconfdir/libexecdir.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+CARGO      ?= cargo
+
+BUILD_ENV = MYOPEN_LIBEXECDIR=$(LIBEXECDIR) MYOPEN_SYSCONFDIR=$(SYSCONFDIR)
+
+.PHONY: all build install uninstall deps test bench clean
+
+all: build
+
+build:
+	$(BUILD_ENV) $(CARGO) build --release --locked --bins
+
+install: build
+	install -D -m 0755 target/release/mycat $(DESTDIR)$(BINDIR)/mycat
+	install -D -m 0755 target/release/openfile-helper $(DESTDIR)$(LIBEXECDIR)/openfile-helper
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mycat $(DESTDIR)$(LIBEXECDIR)/openfile-helper
+
+deps:
+	scripts/install-deps.sh
+
+test: deps
+	$(CARGO) build --workspace --bins --locked
+	$(CARGO) test --workspace --locked
+
+bench: deps
+	$(CARGO) bench -p myopen-tests --locked
+	bench/mycat-vs-cat.sh
+
+clean:
+	$(CARGO) clean

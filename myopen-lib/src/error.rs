@@ -1,0 +1,147 @@
+//! The library's error type: what went wrong, and with which path and helper.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Why an open through the helper failed.
+///
+/// Converts into [`io::Error`] so that `?` works in `io::Result` code: a failure reported by the
+/// helper keeps its errno ([`io::Error::raw_os_error`]), so callers can match on `EACCES` or
+/// `ENOENT` exactly as they would after `open(2)`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The helper ran and reported `errno` for `path` (including `EACCES` for a policy refusal).
+    Os {
+        /// The path that was asked for.
+        path: PathBuf,
+        /// The errno the helper reported.
+        errno: i32,
+    },
+    /// The helper program does not exist at `helper`.
+    HelperMissing {
+        /// Where the helper was looked for.
+        helper: PathBuf,
+    },
+    /// The helper exists but could not be started (not executable, a bad interpreter, ...).
+    HelperNotStarted {
+        /// The helper program.
+        helper: PathBuf,
+        /// What `exec` said.
+        source: io::Error,
+    },
+    /// The helper was killed by a signal before it answered.
+    HelperCrashed {
+        /// The helper program.
+        helper: PathBuf,
+        /// The signal number.
+        signal: i32,
+    },
+    /// The helper answered something the protocol does not allow.
+    Protocol {
+        /// The helper program.
+        helper: PathBuf,
+        /// What was wrong with the answer.
+        detail: String,
+    },
+    /// The path cannot be sent to the helper at all (it contains a NUL byte).
+    InvalidPath {
+        /// The path that was asked for.
+        path: PathBuf,
+    },
+    /// A system call on the library's own side failed (socketpair, receive, wait).
+    Local {
+        /// What the library was doing.
+        context: &'static str,
+        /// The underlying error, with its errno.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// The errno for this error, when there is one the caller can act on like `open(2)`'s.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Os { errno, .. } => Some(*errno),
+            Error::Local { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Os { path, errno } => {
+                write!(f, "{}: {}", path.display(), strerror(*errno))
+            }
+            Error::HelperMissing { helper } => write!(
+                f,
+                "helper {} not found: install it (`make install` from the myopen sources), or point \
+                 MYOPEN_HELPER (or mycat --helper) at an installed openfile-helper",
+                helper.display()
+            ),
+            Error::HelperNotStarted { helper, source } => {
+                write!(
+                    f,
+                    "helper {} could not be started: {}",
+                    helper.display(),
+                    strip_os_error(source)
+                )
+            }
+            Error::HelperCrashed { helper, signal } => {
+                write!(
+                    f,
+                    "helper {} was killed by signal {signal} before answering",
+                    helper.display()
+                )
+            }
+            Error::Protocol { helper, detail } => {
+                write!(
+                    f,
+                    "helper {} broke the protocol: {detail}",
+                    helper.display()
+                )
+            }
+            Error::InvalidPath { path } => {
+                write!(f, "{}: path contains a NUL byte", path.display())
+            }
+            Error::Local { context, source } => write!(f, "{context}: {}", strip_os_error(source)),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::HelperNotStarted { source, .. } | Error::Local { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(error: Error) -> io::Error {
+        match error {
+            Error::Os { errno, .. } => io::Error::from_raw_os_error(errno),
+            Error::Local { source, .. } => source,
+            Error::InvalidPath { .. } => io::Error::new(io::ErrorKind::InvalidInput, error),
+            Error::Protocol { .. } => io::Error::new(io::ErrorKind::InvalidData, error),
+            other => io::Error::other(other),
+        }
+    }
+}
+
+/// The C library's text for `errno` ("No such file or directory"), as `cat` prints it.
+pub fn strerror(errno: i32) -> &'static str {
+    nix::errno::Errno::from_raw(errno).desc()
+}
+
+/// The message of an OS error without Rust's " (os error N)" suffix.
+pub(crate) fn strip_os_error(error: &io::Error) -> String {
+    match error.raw_os_error() {
+        Some(errno) => strerror(errno).to_owned(),
+        None => error.to_string(),
+    }
+}

@@ -1,0 +1,293 @@
+//! Passing open descriptors over a Unix-domain socket (SCM_RIGHTS).
+//!
+//! The rules here are the ones the classic texts teach the hard way:
+//! - a descriptor always travels with at least one data byte, because a receiver cannot tell a
+//!   zero-length message from end-of-file;
+//! - the receiver always offers room for descriptors: a plain `read` of a message that carries one
+//!   makes the kernel close it silently;
+//! - received descriptors are close-on-exec from the moment they exist (`MSG_CMSG_CLOEXEC`), so a
+//!   `fork` + `exec` in another thread can never inherit them;
+//! - if the control data was truncated (`MSG_CTRUNC`) the message is unusable: every descriptor
+//!   that did arrive is closed and the call fails;
+//! - descriptors beyond what the caller asked for are closed, and counted.
+//!
+//! On a stream socket a message that carries descriptors is a barrier: data sent before it may be
+//! merged into the same receive, data sent after it never is.
+
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+
+use crate::sys;
+
+/// One received message: how many bytes landed in the buffer and the descriptors kept.
+#[derive(Debug)]
+pub struct Received {
+    /// Bytes written into the caller's buffer; 0 means the peer closed the connection.
+    pub bytes: usize,
+    /// Descriptors received, at most as many as asked for; each is close-on-exec.
+    pub fds: Vec<OwnedFd>,
+    /// Descriptors that arrived beyond what was asked for; they have already been closed.
+    pub discarded_fds: usize,
+}
+
+/// Sends `data` and passes `fds` with it, in one `sendmsg`.
+///
+/// Fails with `InvalidInput` when descriptors are to be sent without data. Uses `MSG_NOSIGNAL`, so
+/// a vanished peer is an `EPIPE` error, never a `SIGPIPE`. `EINTR` is retried. Returns the number
+/// of data bytes sent; the descriptors travel with the first of them.
+pub fn send_with_fds(socket: impl AsFd, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<usize> {
+    if data.is_empty() && !fds.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a descriptor must travel with at least one data byte",
+        ));
+    }
+    let raw_fds: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let rights = [ControlMessage::ScmRights(&raw_fds)];
+    let control: &[ControlMessage<'_>] = if raw_fds.is_empty() { &[] } else { &rights };
+    let iov = [IoSlice::new(data)];
+    let socket = socket.as_fd();
+    loop {
+        match sendmsg::<()>(
+            socket.as_raw_fd(),
+            &iov,
+            control,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno.into()),
+            Ok(sent) => return Ok(sent),
+        }
+    }
+}
+
+/// Receives one message into `buf`, keeping at most `max_fds` descriptors.
+///
+/// Room for at least one descriptor is always offered, even when `max_fds` is 0, so that a
+/// descriptor nobody asked for is closed here rather than leaked or silently dropped unseen.
+/// A truncated control message (`MSG_CTRUNC`) is an error, after every descriptor that did
+/// arrive has been closed.
+pub fn recv_with_fds(socket: impl AsFd, buf: &mut [u8], max_fds: usize) -> io::Result<Received> {
+    let raw = sys::recvmsg_with_fds(socket.as_fd(), buf, max_fds.max(1))?;
+    let arrived = raw.fds.len();
+    if raw.control_truncated {
+        drop(raw.fds);
+        return Err(io::Error::other(format!(
+            "control message truncated (MSG_CTRUNC): the sender passed more descriptors than the \
+             {max_fds} expected; the {arrived} that arrived were closed"
+        )));
+    }
+    let mut fds = raw.fds;
+    let discarded_fds = fds.len().saturating_sub(max_fds);
+    fds.truncate(max_fds);
+    Ok(Received {
+        bytes: raw.bytes,
+        fds,
+        discarded_fds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+    use nix::unistd::{pipe2, read, write};
+
+    fn stream_pair() -> (OwnedFd, OwnedFd) {
+        socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .expect("socketpair")
+    }
+
+    /// A pipe whose read end reports whether any copy of the write end is still open anywhere in
+    /// this process: a leak check that parallel tests cannot disturb.
+    fn leak_probe() -> (OwnedFd, OwnedFd) {
+        pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).expect("pipe2")
+    }
+
+    fn every_write_end_closed(read_end: &OwnedFd) -> bool {
+        let mut byte = [0u8; 1];
+        match read(read_end, &mut byte) {
+            Ok(0) => true,
+            Err(Errno::EAGAIN) => false,
+            other => panic!("unexpected read result {other:?}"),
+        }
+    }
+
+    #[test]
+    fn round_trip_passes_a_working_descriptor() {
+        let (left, right) = stream_pair();
+        let (read_end, write_end) = leak_probe();
+        assert_eq!(send_with_fds(&left, b"x", &[write_end.as_fd()]).unwrap(), 1);
+        drop(write_end);
+
+        let mut buf = [0u8; 8];
+        let received = recv_with_fds(&right, &mut buf, 1).unwrap();
+        assert_eq!(
+            (
+                received.bytes,
+                &buf[..1],
+                received.fds.len(),
+                received.discarded_fds
+            ),
+            (1, &b"x"[..], 1, 0)
+        );
+
+        write(&received.fds[0], b"hello").unwrap();
+        let mut out = [0u8; 5];
+        assert_eq!(read(&read_end, &mut out).unwrap(), 5);
+        assert_eq!(&out, b"hello");
+    }
+
+    #[test]
+    fn received_descriptors_are_close_on_exec() {
+        let (left, right) = stream_pair();
+        let (_read_end, write_end) = pipe2(OFlag::empty()).unwrap();
+        assert!(
+            !FdFlag::from_bits_truncate(fcntl(&write_end, FcntlArg::F_GETFD).unwrap())
+                .contains(FdFlag::FD_CLOEXEC)
+        );
+        send_with_fds(&left, b"x", &[write_end.as_fd()]).unwrap();
+        let received = recv_with_fds(&right, &mut [0u8; 1], 1).unwrap();
+        let flags = FdFlag::from_bits_truncate(fcntl(&received.fds[0], FcntlArg::F_GETFD).unwrap());
+        assert!(flags.contains(FdFlag::FD_CLOEXEC));
+    }
+
+    #[test]
+    fn descriptor_without_data_is_refused_before_sending() {
+        let (left, _right) = stream_pair();
+        let (_read_end, write_end) = leak_probe();
+        let error = send_with_fds(&left, b"", &[write_end.as_fd()]).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn descriptor_is_a_barrier_in_the_stream() {
+        let (left, right) = stream_pair();
+        let (_read_end, write_end) = leak_probe();
+        send_with_fds(&left, b"a", &[]).unwrap();
+        send_with_fds(&left, b"b", &[write_end.as_fd()]).unwrap();
+        send_with_fds(&left, b"c", &[]).unwrap();
+
+        let mut buf = [0u8; 16];
+        let first = recv_with_fds(&right, &mut buf, 1).unwrap();
+        assert_eq!(
+            &buf[..first.bytes],
+            b"ab",
+            "data before the descriptor merges into its message"
+        );
+        assert_eq!(first.fds.len(), 1);
+        let second = recv_with_fds(&right, &mut buf, 1).unwrap();
+        assert_eq!(
+            &buf[..second.bytes],
+            b"c",
+            "data after the descriptor is never merged across it"
+        );
+        assert!(second.fds.is_empty());
+    }
+
+    #[test]
+    fn receiver_that_asks_for_no_descriptor_does_not_leak_it() {
+        let (left, right) = stream_pair();
+        let (read_end, write_end) = leak_probe();
+        send_with_fds(&left, b"x", &[write_end.as_fd()]).unwrap();
+        drop(write_end);
+        let received = recv_with_fds(&right, &mut [0u8; 1], 0).unwrap();
+        assert_eq!(
+            (received.bytes, received.fds.len(), received.discarded_fds),
+            (1, 0, 1)
+        );
+        assert!(every_write_end_closed(&read_end));
+    }
+
+    #[test]
+    fn descriptors_beyond_the_asked_number_are_closed() {
+        let (left, right) = stream_pair();
+        let (read_end, write_end) = leak_probe();
+        let (_other_read, other_write) = leak_probe();
+        // Two descriptors fit the control space of one, because CMSG_SPACE rounds up (the
+        // CMSG_LEN-versus-CMSG_SPACE point of the Postfix notes).
+        send_with_fds(&left, b"x", &[other_write.as_fd(), write_end.as_fd()]).unwrap();
+        drop(write_end);
+        let received = recv_with_fds(&right, &mut [0u8; 1], 1).unwrap();
+        assert_eq!((received.fds.len(), received.discarded_fds), (1, 1));
+        assert!(
+            every_write_end_closed(&read_end),
+            "the surplus descriptor was leaked"
+        );
+    }
+
+    #[test]
+    fn truncated_control_data_is_an_error_and_closes_what_arrived() {
+        let (left, right) = stream_pair();
+        let (read_end, write_end) = leak_probe();
+        let copies = [write_end.as_fd(); 5];
+        send_with_fds(&left, b"x", &copies).unwrap();
+        drop(write_end);
+        let error = recv_with_fds(&right, &mut [0u8; 1], 1).unwrap_err();
+        assert!(error.to_string().contains("MSG_CTRUNC"), "{error}");
+        assert!(
+            every_write_end_closed(&read_end),
+            "a descriptor from the truncated message leaked"
+        );
+    }
+
+    #[test]
+    fn many_descriptors_in_one_message() {
+        let (left, right) = stream_pair();
+        let probes: Vec<_> = (0..10).map(|_| leak_probe()).collect();
+        let write_ends: Vec<_> = probes.iter().map(|(_, w)| w.as_fd()).collect();
+        send_with_fds(&left, b"many", &write_ends).unwrap();
+        let received = recv_with_fds(&right, &mut [0u8; 4], 10).unwrap();
+        assert_eq!((received.bytes, received.fds.len()), (4, 10));
+        for (fd, (read_end, _)) in received.fds.iter().zip(&probes) {
+            write(fd, b"!").unwrap();
+            let mut byte = [0u8; 1];
+            assert_eq!(
+                read(read_end, &mut byte).unwrap(),
+                1,
+                "descriptors arrive in the order sent"
+            );
+        }
+    }
+
+    #[test]
+    fn end_of_file_is_zero_bytes_and_no_descriptor() {
+        let (left, right) = stream_pair();
+        drop(left);
+        let received = recv_with_fds(&right, &mut [0u8; 1], 1).unwrap();
+        assert_eq!((received.bytes, received.fds.len()), (0, 0));
+    }
+
+    #[test]
+    fn sending_to_a_closed_peer_is_epipe_not_sigpipe() {
+        let (left, right) = stream_pair();
+        drop(right);
+        let error = send_with_fds(&left, b"x", &[]).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::EPIPE));
+    }
+
+    #[test]
+    fn works_on_seqpacket_sockets() {
+        let (left, right) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let (_read_end, write_end) = leak_probe();
+        send_with_fds(&left, b"\0", &[write_end.as_fd()]).unwrap();
+        let received = recv_with_fds(&right, &mut [0u8; 4], 1).unwrap();
+        assert_eq!((received.bytes, received.fds.len()), (1, 1));
+    }
+}

@@ -1,0 +1,103 @@
+//! The crate's only `unsafe` code: the receive side of descriptor passing.
+//!
+//! `nix::sys::socket::recvmsg` refuses to walk the control messages once the kernel sets
+//! `MSG_CTRUNC`, but descriptors that did fit have already been installed in our table by then and
+//! must be closed, so this one call is made through libc directly.
+
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// What one `recvmsg` delivered, before any protocol rule is applied.
+pub(crate) struct RawReceived {
+    pub(crate) bytes: usize,
+    pub(crate) fds: Vec<OwnedFd>,
+    pub(crate) control_truncated: bool,
+}
+
+const FD_SIZE: usize = mem::size_of::<libc::c_int>();
+
+/// Receives into `buf` with control space for `room` descriptors, always with
+/// `MSG_CMSG_CLOEXEC` so no received descriptor is ever inheritable, retrying `EINTR`.
+pub(crate) fn recvmsg_with_fds(
+    socket: BorrowedFd<'_>,
+    buf: &mut [u8],
+    room: usize,
+) -> io::Result<RawReceived> {
+    let payload = u32::try_from(room.saturating_mul(FD_SIZE))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: CMSG_SPACE is pure arithmetic on its argument.
+    let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
+    // u64 elements give the buffer the alignment a cmsghdr needs.
+    let mut control = vec![0u64; space.div_ceil(mem::size_of::<u64>())];
+
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    loop {
+        // SAFETY: msghdr is a plain C struct for which all-zero bytes is a valid value.
+        let mut message: libc::msghdr = unsafe { mem::zeroed() };
+        message.msg_iov = &mut iov;
+        message.msg_iovlen = 1;
+        message.msg_control = control.as_mut_ptr().cast();
+        message.msg_controllen = space;
+
+        // SAFETY: every pointer in `message` refers to live buffers of the stated lengths
+        // (`buf` through `iov`, `control`) that outlive the call.
+        let received =
+            unsafe { libc::recvmsg(socket.as_raw_fd(), &mut message, libc::MSG_CMSG_CLOEXEC) };
+        if received < 0 {
+            let error = io::Error::last_os_error();
+            if error.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(error);
+        }
+
+        let mut fds = Vec::new();
+        // SAFETY: `message` was filled in by a successful recvmsg, so CMSG_FIRSTHDR and
+        // CMSG_NXTHDR walk headers the kernel wrote inside `control`, and never past
+        // `msg_controllen`.
+        let mut header = unsafe { libc::CMSG_FIRSTHDR(&message) };
+        while !header.is_null() {
+            // SAFETY: `header` is non-null and points at a complete cmsghdr inside `control`.
+            let (level, kind, length) = unsafe {
+                (
+                    (*header).cmsg_level,
+                    (*header).cmsg_type,
+                    (*header).cmsg_len,
+                )
+            };
+            if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
+                // SAFETY: CMSG_LEN is pure arithmetic.
+                let data_offset = unsafe { libc::CMSG_LEN(0) } as usize;
+                // cmsg_len is size_t with glibc but socklen_t with musl.
+                #[allow(clippy::unnecessary_cast)]
+                let count = (length as usize).saturating_sub(data_offset) / FD_SIZE;
+                // SAFETY: the kernel wrote `count` ints after the header; CMSG_DATA points at them.
+                let data = unsafe { libc::CMSG_DATA(header) };
+                for index in 0..count {
+                    // SAFETY: `index < count`, so the read stays inside this message's data; the
+                    // data need not be aligned for c_int, hence read_unaligned.
+                    let raw = unsafe {
+                        data.add(index * FD_SIZE)
+                            .cast::<libc::c_int>()
+                            .read_unaligned()
+                    };
+                    // SAFETY: the kernel has just installed `raw` in our descriptor table for this
+                    // message; nothing else in the process knows the number, so we own it.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
+                }
+            }
+            // SAFETY: `header` is a valid header within `message`'s control buffer.
+            header = unsafe { libc::CMSG_NXTHDR(&message, header) };
+        }
+
+        return Ok(RawReceived {
+            bytes: received as usize,
+            fds,
+            control_truncated: message.msg_flags & libc::MSG_CTRUNC != 0,
+        });
+    }
+}

@@ -1,0 +1,68 @@
+//! The request socket: checking what the caller handed us, and answering on it.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+use myopen::fdpass::send_with_fds;
+use myopen::wire::{STATUS_OPENED, status_for_errno};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    AddressFamily, SockType, SockaddrLike, SockaddrStorage, getsockname, getsockopt, sockopt,
+};
+use nix::sys::stat::{SFlag, fstat};
+
+use crate::sys;
+
+/// The socket a one-shot request arrived with: an `AF_UNIX` stream or seqpacket socket.
+#[derive(Debug)]
+pub struct ReplySocket {
+    socket: OwnedFd,
+}
+
+impl ReplySocket {
+    /// Adopts descriptor `raw` if it is an `AF_UNIX` stream or seqpacket socket.
+    ///
+    /// `EBADF` if it is not open, `ENOTSOCK` if it is not a socket, `EPROTOTYPE` for any other
+    /// kind of socket.
+    pub fn adopt(raw: RawFd) -> Result<ReplySocket, Errno> {
+        let socket = sys::adopt_inherited_fd(raw)?;
+        let checked = check_unix_socket(&socket);
+        // A descriptor that is not our socket still belongs to the caller's setup (it may be a
+        // terminal on fd 0): leave it open rather than closing something we did not create.
+        if let Err(errno) = checked {
+            std::mem::forget(socket);
+            return Err(errno);
+        }
+        Ok(ReplySocket { socket })
+    }
+
+    /// Sends status byte 0 with `fd`.
+    pub fn send_opened(&self, fd: impl AsFd) -> Result<(), Errno> {
+        self.send(&[STATUS_OPENED], &[fd.as_fd()])
+    }
+
+    /// Sends the status byte for `errno`, with no descriptor.
+    pub fn send_failure(&self, errno: Errno) -> Result<(), Errno> {
+        self.send(&[status_for_errno(errno as i32)], &[])
+    }
+
+    fn send(&self, data: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<(), Errno> {
+        send_with_fds(&self.socket, data, fds)
+            .map(drop)
+            .map_err(|error| Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)))
+    }
+}
+
+fn check_unix_socket(fd: &OwnedFd) -> Result<(), Errno> {
+    let stat = fstat(fd)?;
+    if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFSOCK {
+        return Err(Errno::ENOTSOCK);
+    }
+    let address: SockaddrStorage = getsockname(fd.as_raw_fd())?;
+    if address.family() != Some(AddressFamily::Unix) {
+        return Err(Errno::EPROTOTYPE);
+    }
+    match getsockopt(fd, sockopt::SockType)? {
+        SockType::Stream | SockType::SeqPacket => Ok(()),
+        _ => Err(Errno::EPROTOTYPE),
+    }
+}

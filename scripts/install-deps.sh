@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what the build, the tests and the benchmarks need on a fresh Debian machine: a C
+# compiler (interop tests), setpriv (running clients as other users), setcap/getcap (file
+# capability installs), hyperfine (benchmarks). Installs only what is missing; needs root then.
+set -euo pipefail
+
+declare -A package_of=(
+  [cc]=gcc
+  [setpriv]=util-linux
+  [setcap]=libcap2-bin
+  [hyperfine]=hyperfine
+  [install]=coreutils
+)
+missing=()
+for command in "${!package_of[@]}"; do
+  command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run 'sudo make deps' (or apt-get install them)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,46 @@
+//! A protocol-level client for tests: `myopen-probe <helper> <path> <flags> [data]`.
+//!
+//! Opens through `helper` with the library; on success writes `data` (if given) to the file, then
+//! copies what it can read to stdout, exit 0. On failure prints `errno N` (the helper's errno)
+//! or `error: ...` to stderr and exits 1.
+#![deny(unsafe_code)]
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    let [helper, path, flags, rest @ ..] = args.as_slice() else {
+        eprintln!("usage: myopen-probe <helper> <path> <flags> [data]");
+        return ExitCode::from(2);
+    };
+    let Some(flags) = flags.to_str().and_then(|text| text.parse::<i32>().ok()) else {
+        eprintln!("flags must be a decimal number");
+        return ExitCode::from(2);
+    };
+    match myopen::Helper::at(helper).open(path, flags) {
+        Ok(fd) => {
+            let mut file = std::fs::File::from(fd);
+            if let Some(data) = rest.first() {
+                if let Err(error) = file.write_all(data.as_encoded_bytes()) {
+                    eprintln!("write: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            let mut content = Vec::new();
+            if flags & libc::O_ACCMODE != libc::O_WRONLY {
+                let _ = file.read_to_end(&mut content);
+            }
+            let _ = std::io::stdout().write_all(&content);
+            ExitCode::SUCCESS
+        }
+        Err(myopen::Error::Os { errno, .. }) => {
+            eprintln!("errno {errno}");
+            ExitCode::FAILURE
+        }
+        Err(other) => {
+            eprintln!("error: {other}");
+            ExitCode::FAILURE
+        }
+    }
+}

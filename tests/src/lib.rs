@@ -1,0 +1,228 @@
+//! Shared harness for the end-to-end tests: the real binaries, scratch trees, process checks.
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+mod sys;
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub use sys::{c_my_open, ignore_sigchld};
+
+/// The book's `mycat` client, compiled from `c/` by build.rs.
+pub const UNP_MYCAT: &str = concat!(env!("OUT_DIR"), "/unp_mycat");
+/// The book's `openfile` helper, compiled from `c/` by build.rs.
+pub const UNP_OPENFILE: &str = concat!(env!("OUT_DIR"), "/unp_openfile");
+
+/// How long any one process run by a test may take before the test kills it and fails.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A binary built from this workspace (`openfile-helper`, `mycat`), in the target directory that
+/// holds the running test. `make test` builds them before the tests run.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let binary = profile_dir.join(name);
+    assert!(
+        binary.is_file(),
+        "{} is missing: build the workspace binaries first (`cargo build --workspace --bins`; `make test` does it)",
+        binary.display()
+    );
+    binary
+}
+
+/// The helper built from this workspace.
+pub fn helper_binary() -> PathBuf {
+    workspace_binary("openfile-helper")
+}
+
+/// mycat built from this workspace.
+pub fn mycat_binary() -> PathBuf {
+    workspace_binary("mycat")
+}
+
+/// Whether the tests run as root (as in CI).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Descriptors open in this process right now.
+pub fn open_fd_count() -> usize {
+    fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+/// Children of this process that have exited and not been reaped.
+pub fn zombie_children() -> Vec<u32> {
+    let me = std::process::id().to_string();
+    let mut zombies = Vec::new();
+    for entry in fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let mut fields = rest.split(' ');
+        let (state, parent) = (fields.next(), fields.next());
+        if state == Some("Z") && parent == Some(me.as_str()) {
+            zombies.extend(
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|pid| pid.parse::<u32>().ok()),
+            );
+        }
+    }
+    zombies
+}
+
+/// Runs `command` with piped output, killing it and failing the test after `RUN_TIMEOUT`.
+pub fn run(command: &mut Command) -> Output {
+    run_with_input(command, b"")
+}
+
+/// Like [`run`], feeding `input` to the command's standard input.
+pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
+    let description = format!("{command:?}");
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("spawning {description}: {error}"));
+    let pid = child.id();
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&input);
+    });
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    let output = match receiver.recv_timeout(RUN_TIMEOUT) {
+        Ok(output) => output,
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!("{description} did not finish within {RUN_TIMEOUT:?}; killed");
+        }
+    };
+    let _ = feeder.join();
+    output.unwrap_or_else(|error| panic!("waiting for {description}: {error}"))
+}
+
+/// A scratch directory under /tmp that every user may enter, removed on drop.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    /// A new, empty, world-searchable directory.
+    pub fn new() -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("myopen-test-")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod scratch");
+        Scratch { dir }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `name` with `content` and permission `mode`; returns its path.
+    pub fn file(&self, name: &str, content: &[u8], mode: u32) -> PathBuf {
+        let path = self.dir.path().join(name);
+        fs::write(&path, content).expect("write scratch file");
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod scratch file");
+        path
+    }
+
+    /// Copies `binary` in as `name`, executable by everyone; returns its path.
+    pub fn install(&self, binary: &Path, name: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        install_executable(binary, &path);
+        path
+    }
+
+    /// Writes an executable `/bin/sh` script `name` with `body`; returns its path.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let source = self.file(
+            &format!("{name}.source"),
+            format!("#!/bin/sh\n{body}\n").as_bytes(),
+            0o644,
+        );
+        self.install(&source, name)
+    }
+}
+
+/// Copies an executable with install(1), so that no descriptor open for writing on it ever exists
+/// in this process: another test thread forking at that moment would carry it into its child,
+/// and exec of the file would fail with ETXTBSY.
+fn install_executable(source: &Path, destination: &Path) {
+    let status = Command::new("install")
+        .args(["-m", "0755"])
+        .arg(source)
+        .arg(destination)
+        .status()
+        .expect("run install(1)");
+    assert!(
+        status.success(),
+        "install {} {}",
+        source.display(),
+        destination.display()
+    );
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
+/// The uid and gid of `nobody`, which tests run unprivileged clients as when they are root.
+pub const NOBODY: u32 = 65534;
+
+/// `command` prefixed so it runs as `nobody` with no groups (setpriv); as is when not root.
+pub fn as_unprivileged(program: &Path) -> Command {
+    if is_root() {
+        let mut command = Command::new("setpriv");
+        command.args([
+            format!("--reuid={NOBODY}"),
+            format!("--regid={NOBODY}"),
+            "--clear-groups".to_owned(),
+            "--".to_owned(),
+        ]);
+        command.arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+/// Reads everything from `fd`.
+pub fn read_all(fd: std::os::fd::OwnedFd) -> Vec<u8> {
+    let mut content = Vec::new();
+    fs::File::from(fd)
+        .read_to_end(&mut content)
+        .expect("read passed descriptor");
+    content
+}
