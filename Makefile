@@ -37,6 +37,7 @@ test: deps
 	$(CARGO) test --workspace --locked
 
 bench: deps
+	$(CARGO) build --release --workspace --bins --locked
 	$(CARGO) bench -p myopen-tests --locked
 	bench/mycat-vs-cat.sh
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# mycat against cat as whole processes (hyperfine, warm cache, side by side in one run).
+# Prints hyperfine's table and the ratios; `make bench` runs it after building the release binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --locked --bins -q
+cargo build --release --locked -p myopen-tests -q
+helper=$PWD/target/release/openfile-helper
+unp_mycat=$(ls -t target/release/build/myopen-tests-*/out/unp_mycat | head -n 1)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+head -c 4096 /dev/urandom > "$work/4k"
+results=$work/results.json
+hyperfine -N --warmup 50 --runs 500 --export-json "$results" --export-markdown "$work/table.md" \
+  -n "cat 4KiB" "cat $work/4k" \
+  -n "mycat 4KiB" "target/release/mycat --helper $helper $work/4k" \
+  -n "C book mycat 4KiB" "$unp_mycat $helper $work/4k" >/dev/null
+
+cat "$work/table.md"
+python3 - "$results" <<'PY'
+import json, sys
+runs = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+def line(name):
+    r = runs[name]
+    return f'{name}: min {r["min"]*1e3:.3f} ms, median {r["median"]*1e3:.3f} ms, max {r["max"]*1e3:.3f} ms'
+for name in runs:
+    print(line(name))
+base = runs["cat 4KiB"]["median"]
+for name in runs:
+    print(f'{name} / cat median ratio: {runs[name]["median"] / base:.2f}')
+print(f'mycat / C book mycat median ratio: {runs["mycat 4KiB"]["median"] / runs["C book mycat 4KiB"]["median"]:.2f}')
+PY
