@@ -32,8 +32,14 @@ uninstall:
 deps:
 	scripts/install-deps.sh
 
+# The privileged tests install a helper whose policy lives in a test tree; the policy location is
+# fixed at build time (nothing at run time may change it), so they get a build of their own.
+IT_ROOT = /tmp/myopen-it
+IT_ENV  = MYOPEN_SYSCONFDIR=$(IT_ROOT)/etc MYOPEN_SYSLOG_SOCKET=$(IT_ROOT)/log.sock
+
 test: deps
 	$(CARGO) build --workspace --bins --locked
+	$(IT_ENV) $(CARGO) build -p openfile-helper --bins --locked --target-dir target/it
 	$(CARGO) test --workspace --locked
 
 bench: deps

@@ -1,24 +1,59 @@
-//! The helper's only `unsafe` code: adopting the descriptor number the caller passed on argv.
+//! The helper's only `unsafe` code: the few calls nix does not wrap safely.
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
+/// Whether descriptor number `raw` is open.
+pub(crate) fn is_open(raw: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor flags of `raw`; on a closed number it fails with
+    // EBADF and touches nothing.
+    raw >= 0 && unsafe { libc::fcntl(raw, libc::F_GETFD) } >= 0
+}
 
 /// Takes ownership of inherited descriptor `raw`, after checking that it is open.
 ///
 /// Fails with `EBADF` for a negative or closed number. The helper calls this once, for the number
 /// on its command line, before it opens anything of its own.
 pub(crate) fn adopt_inherited_fd(raw: RawFd) -> Result<OwnedFd, Errno> {
-    if raw < 0 {
+    if !is_open(raw) {
         return Err(Errno::EBADF);
     }
-    // SAFETY: F_GETFD only reads the descriptor flags of `raw`; on a closed number it fails with
-    // EBADF and touches nothing.
-    if unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0 {
-        return Err(Errno::last());
-    }
     // SAFETY: `raw` is open and was inherited across exec for this purpose. Nothing else in the
-    // helper refers to it: std's stdio handles do not own descriptors, and the helper opens no
-    // files before this point, so ownership is unique.
+    // helper refers to it: std's stdio handles do not own descriptors, and start-up hardening
+    // keeps exactly this number open, so ownership is unique.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Closes every descriptor from `first` to `last` inclusive.
+pub(crate) fn close_range(first: u32, last: u32) -> Result<(), Errno> {
+    if first > last {
+        return Ok(());
+    }
+    // SAFETY: close_range only closes descriptors; the helper holds no OwnedFd in this range
+    // when it runs (it runs before anything is opened), so no owner is left dangling.
+    let result = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+    Errno::result(result).map(drop)
+}
+
+/// Closes descriptor `raw`, for the fallback when close_range is missing.
+pub(crate) fn close(raw: RawFd) {
+    // SAFETY: as for close_range: only called on inherited numbers nothing in the helper owns.
+    unsafe { libc::close(raw) };
+}
+
+/// Empties the environment. Called first in main, while the helper has a single thread.
+pub(crate) fn clear_environment() -> Result<(), Errno> {
+    // SAFETY: clearenv is unsound only with concurrent environment access from other threads;
+    // the helper is single-threaded here and has read nothing from the environment.
+    unsafe { nix::env::clearenv() }.map_err(|_| Errno::EINVAL)
+}
+
+/// Sets `signal` to `handler` with no flags and an empty mask.
+pub(crate) fn set_signal_disposition(signal: Signal, handler: SigHandler) -> Result<(), Errno> {
+    let action = SigAction::new(handler, SaFlags::empty(), SigSet::empty());
+    // SAFETY: only SIG_DFL and SIG_IGN are installed (no handler code runs), so none of
+    // sigaction's async-signal-safety requirements apply.
+    unsafe { sigaction(signal, &action) }.map(drop)
 }

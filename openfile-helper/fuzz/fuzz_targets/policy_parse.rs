@@ -1,0 +1,53 @@
+//! Arbitrary UTF-8 text as a policy file: parsing must never panic, and whatever parses must
+//! decide without panicking.
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use openfile_helper::policy::{AccessSet, FileType, Identity, NameResolver, Policy};
+
+/// Resolves a few fixed names so both the "known" and "unknown name" paths are exercised.
+struct Resolver;
+
+impl NameResolver for Resolver {
+    fn uid_of(&self, name: &str) -> Option<u32> {
+        match name {
+            "root" => Some(0),
+            "alice" => Some(1000),
+            _ => None,
+        }
+    }
+
+    fn gid_of(&self, name: &str) -> Option<u32> {
+        match name {
+            "root" => Some(0),
+            "adm" => Some(4),
+            _ => None,
+        }
+    }
+}
+
+fuzz_target!(|text: &str| {
+    let file = Path::new("/etc/myopen/policy.toml");
+    let Ok(loaded) = Policy::from_sources([(file, text)], &Resolver) else {
+        return;
+    };
+    let who = Identity {
+        uid: 1000,
+        gid: 1000,
+        groups: vec![4],
+    };
+    for path in [&b"/"[..], b"/var/log/syslog", b"/a/b/c", b"/x"] {
+        // O_RDONLY, and O_WRONLY|O_CREAT|O_TRUNC.
+        for flags in [0, 0o1101] {
+            if let Ok(access) = AccessSet::from_open_flags(flags) {
+                let _ = loaded.policy.decide(&who, path, access, None).to_string();
+                let _ = loaded
+                    .policy
+                    .decide(&who, path, access, Some(FileType::File))
+                    .to_string();
+            }
+        }
+    }
+});

@@ -1,0 +1,242 @@
+//! The administrator's commands: `--check`, `--explain`, `--version`, `--help`. None of them
+//! opens the path it is asked about.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::{PROGRAM, load_policy};
+use crate::config;
+use crate::identity::{self, SystemNames};
+use crate::policy::{Access, AccessSet, LoadedPolicy, Policy, PolicyError, RuleKind};
+use crate::privilege::Privilege;
+use crate::resolve::absolute_clean;
+
+/// The synopsis printed with usage errors and `--help`.
+pub const USAGE: &str = "usage: openfile-helper <sockfd#> <pathname> <mode>\n       \
+    openfile-helper --check [POLICY-FILE]\n       \
+    openfile-helper --explain [--user NAME] [--access WORDS] PATH\n       \
+    openfile-helper --help | --version";
+
+const EXIT_USAGE: u8 = 2;
+
+/// `--help`.
+pub fn help() -> ExitCode {
+    say(&format!(
+        "{PROGRAM}: the privileged half of myopen.\n\n{USAGE}\n\n\
+         Started by the myopen library (my_open, mycat) with an inherited Unix-domain socket\n\
+         <sockfd#>, a path and open(2) flags <mode>. It checks the policy in\n\
+         {}/policy.toml and policy.d/*.toml, opens the path safely, passes the descriptor\n\
+         back with one status byte (0, or the errno) and exits with that errno. Every\n\
+         decision goes to syslog (authpriv).\n\n\
+         --check [FILE]   validate the installed policy (or FILE); exit 0 only if clean\n\
+         --explain PATH   which rule decides for PATH, and why (--user NAME needs root;\n\
+         \x20                --access takes words like read,write; default read)\n",
+        config::policy_dir().display()
+    ))
+}
+
+/// `--version`: the version, the build-time paths and the privilege this installation has.
+pub fn version(privilege: &Privilege) -> ExitCode {
+    say(&format!(
+        "{PROGRAM} {}\npolicy: {}/policy.toml, {}/policy.d/*.toml\naudit: syslog authpriv via {}\nprivilege: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        config::policy_dir().display(),
+        config::policy_dir().display(),
+        config::SYSLOG_SOCKET,
+        privilege.installation()
+    ))
+}
+
+/// `--check [FILE]`: syntax, ownership and permissions, unknown users and groups, rules that can
+/// never match. Exits 0 only when there is nothing to report.
+pub fn check(args: &[OsString], privilege: &Privilege) -> ExitCode {
+    let loaded = match args {
+        [] => load_policy(privilege),
+        [file] => check_one_file(Path::new(file)),
+        _ => return usage("--check takes at most one policy file"),
+    };
+    let mut out = format!("privilege: {}\n", privilege.installation());
+    let clean = match loaded {
+        Err(error) => {
+            out.push_str(&format!("error: {error}\n"));
+            false
+        }
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                out.push_str(&format!("{warning}\n"));
+            }
+            let files: Vec<String> = loaded
+                .files
+                .iter()
+                .map(|file| file.display().to_string())
+                .collect();
+            out.push_str(&format!(
+                "{} rules from {} file(s): {}\n",
+                loaded.policy.rules().len(),
+                files.len(),
+                files.join(", ")
+            ));
+            loaded.warnings.is_empty()
+        }
+    };
+    out.push_str(if clean {
+        "policy OK\n"
+    } else {
+        "policy NOT OK\n"
+    });
+    let _ = say(&out);
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// A file named on the command line: read with the caller's own rights, held to the same
+/// ownership rules as the installed policy, and parsed.
+fn check_one_file(file: &Path) -> Result<LoadedPolicy, PolicyError> {
+    let problem = |message: String| PolicyError::Parse {
+        file: file.to_path_buf(),
+        line: 0,
+        message,
+    };
+    let metadata = std::fs::symlink_metadata(file).map_err(|error| problem(error.to_string()))?;
+    if metadata.uid() != 0 {
+        return Err(problem(format!(
+            "owned by uid {}, not root",
+            metadata.uid()
+        )));
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return Err(problem("writable by group or other".to_owned()));
+    }
+    let text = std::fs::read_to_string(file).map_err(|error| problem(error.to_string()))?;
+    Policy::from_sources([(file, text.as_str())], &SystemNames)
+}
+
+/// `--explain [--user NAME] [--access WORDS] PATH`: the lexical decision (the one taken before
+/// anything is opened), the deciding rule, and the types that rule allows.
+pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
+    let mut user: Option<String> = None;
+    let mut access = AccessSet::EMPTY.with(Access::Read);
+    let mut path: Option<PathBuf> = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_bytes() {
+            b"--user" => match rest.next().and_then(|name| name.to_str()) {
+                Some(name) => user = Some(name.to_owned()),
+                None => return usage("--user needs a user name"),
+            },
+            b"--access" => match rest
+                .next()
+                .and_then(|words| words.to_str())
+                .map(parse_access_words)
+            {
+                Some(Ok(words)) => access = words,
+                Some(Err(word)) => return usage(&format!("unknown access word {word:?}")),
+                None => return usage("--access needs words such as read,write"),
+            },
+            _ if path.is_none() => path = Some(PathBuf::from(arg)),
+            _ => return usage("--explain takes one PATH"),
+        }
+    }
+    let Some(path) = path else {
+        return usage("--explain needs a PATH");
+    };
+
+    let who = match &user {
+        None => identity::caller(),
+        Some(_) if !nix::unistd::getuid().is_root() => {
+            return fail_with("explaining the policy for another user requires root");
+        }
+        Some(name) => match identity::of_user(name) {
+            Ok(Some(who)) => Ok(who),
+            Ok(None) => return fail_with(&format!("no such user: {name}")),
+            Err(errno) => Err(errno),
+        },
+    };
+    let who = match who {
+        Ok(who) => who,
+        Err(errno) => return fail_with(&format!("cannot read the identity: {}", errno.desc())),
+    };
+    let loaded = match load_policy(privilege) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            return fail_with(&format!(
+                "policy unusable (every request is refused): {error}"
+            ));
+        }
+    };
+    let clean = match absolute_clean(path.as_os_str().as_bytes()) {
+        Ok(clean) => clean,
+        Err(refusal) => return fail_with(&refusal.reason),
+    };
+    let decision = loaded.policy.decide(&who, &clean, access, None);
+    let mut out = format!(
+        "path: {}\nas: uid {} gid {} groups {:?}\naccess: {access}\ndecision: {decision}\n",
+        String::from_utf8_lossy(&clean),
+        who.uid,
+        who.gid,
+        who.groups
+    );
+    if let Some(rule) = decision.rule.as_ref().and_then(|origin| {
+        loaded
+            .policy
+            .rules()
+            .iter()
+            .find(|rule| &rule.origin == origin)
+    }) {
+        out.push_str(&format!(
+            "rule: {} [[{}]] path = {:?}\n",
+            rule.origin,
+            rule.kind,
+            rule.path.as_str()
+        ));
+        if decision.allowed && rule.kind == RuleKind::Allow {
+            if let Some(types) = rule.types {
+                out.push_str(&format!(
+                    "at open time the object reached must also be of type: {types}\n"
+                ));
+            }
+            out.push_str("symbolic links are followed; the object reached is checked against the policy again\n");
+        }
+    }
+    let _ = say(&out);
+    if decision.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn parse_access_words(words: &str) -> Result<AccessSet, String> {
+    words
+        .split(',')
+        .filter(|word| !word.is_empty())
+        .try_fold(AccessSet::EMPTY, |set, word| {
+            Access::from_word(word.trim())
+                .map(|access| set.with(access))
+                .ok_or_else(|| word.to_owned())
+        })
+}
+
+fn say(text: &str) -> ExitCode {
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn usage(why: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "{PROGRAM}: {why}\n{USAGE}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn fail_with(why: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "{PROGRAM}: {why}");
+    ExitCode::FAILURE
+}

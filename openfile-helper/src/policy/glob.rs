@@ -1,0 +1,541 @@
+//! Path globs of the policy language, matched on bytes.
+//!
+//! * `*` matches any bytes (possibly none) within one component. It also matches a leading dot:
+//!   `/home/*/notes` covers `/home/.hidden/notes`, unlike a shell. The policy speaks about
+//!   paths, not about what `ls` shows, so hiding dotfiles from a rule would only surprise.
+//! * `**` must be a whole component and matches zero or more whole components, so `/a/**/b`
+//!   matches `/a/b` and `/a/x/y/b`. As the last component it matches one or more, so `/a/**`
+//!   covers everything below `/a` but not `/a` itself.
+//! * No other metacharacters: `? [ ] { } \` are errors rather than literals, so that a pattern
+//!   written for another glob dialect fails loudly instead of matching something unexpected.
+//!
+//! Matching is the classic greedy two-pointer algorithm, used twice: for `*` over the bytes of
+//! one component, and for `**` over the list of components. Both backtrack only to the latest
+//! star, so the cost is bounded by (pattern length × path length), never exponential.
+
+use std::fmt;
+
+/// Longest pattern accepted, in bytes; the same as PATH_MAX, since no longer path can be opened.
+pub const MAX_PATTERN_LEN: usize = 4096;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    /// One component; `*` bytes are wildcards, everything else is literal.
+    Component(Vec<u8>),
+    /// `**`: zero or more components.
+    AnyDepth,
+}
+
+/// A compiled path glob.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Glob {
+    source: String,
+    segments: Vec<Segment>,
+}
+
+/// Why a pattern was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GlobError {
+    Empty,
+    NotAbsolute,
+    TooLong,
+    EmptyComponent,
+    TrailingSlash,
+    DotComponent,
+    DotDotComponent,
+    /// `**` inside a component, like `a**b`.
+    DoubleStarInComponent,
+    /// One of `? [ ] { } \`.
+    UnsupportedMetacharacter(char),
+    NulByte,
+}
+
+impl fmt::Display for GlobError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GlobError::Empty => formatter.write_str("empty path pattern"),
+            GlobError::NotAbsolute => formatter.write_str("path pattern must start with '/'"),
+            GlobError::TooLong => write!(
+                formatter,
+                "path pattern longer than {MAX_PATTERN_LEN} bytes"
+            ),
+            GlobError::EmptyComponent => {
+                formatter.write_str("path pattern has an empty component ('//')")
+            }
+            GlobError::TrailingSlash => formatter.write_str("path pattern ends with '/'"),
+            GlobError::DotComponent => formatter.write_str("path pattern has a '.' component"),
+            GlobError::DotDotComponent => formatter.write_str("path pattern has a '..' component"),
+            GlobError::DoubleStarInComponent => formatter.write_str(
+                "'**' must be a whole path component (like /a/**/b); use '*' within a component",
+            ),
+            GlobError::UnsupportedMetacharacter(character) => write!(
+                formatter,
+                "unsupported glob metacharacter '{character}' (only '*' and '**' are supported)"
+            ),
+            GlobError::NulByte => formatter.write_str("path pattern contains a NUL byte"),
+        }
+    }
+}
+
+impl std::error::Error for GlobError {}
+
+impl Glob {
+    pub fn new(pattern: &str) -> Result<Glob, GlobError> {
+        if pattern.is_empty() {
+            return Err(GlobError::Empty);
+        }
+        if pattern.len() > MAX_PATTERN_LEN {
+            return Err(GlobError::TooLong);
+        }
+        let Some(rest) = pattern.strip_prefix('/') else {
+            return Err(GlobError::NotAbsolute);
+        };
+        if let Some(character) = pattern
+            .chars()
+            .find(|character| matches!(character, '?' | '[' | ']' | '{' | '}' | '\\'))
+        {
+            return Err(GlobError::UnsupportedMetacharacter(character));
+        }
+        if pattern.contains('\0') {
+            return Err(GlobError::NulByte);
+        }
+        let mut segments = Vec::new();
+        if !rest.is_empty() {
+            if rest.ends_with('/') {
+                return Err(GlobError::TrailingSlash);
+            }
+            for component in rest.split('/') {
+                segments.push(match component {
+                    "" => return Err(GlobError::EmptyComponent),
+                    "." => return Err(GlobError::DotComponent),
+                    ".." => return Err(GlobError::DotDotComponent),
+                    "**" => Segment::AnyDepth,
+                    _ if component.contains("**") => {
+                        return Err(GlobError::DoubleStarInComponent);
+                    }
+                    _ => Segment::Component(component.as_bytes().to_vec()),
+                });
+            }
+        }
+        // A trailing `**` must match at least one component (`/a/**` does not cover `/a`):
+        // compile it as "any one component, then any depth".
+        if segments.last() == Some(&Segment::AnyDepth) {
+            segments.pop();
+            segments.push(Segment::Component(b"*".to_vec()));
+            segments.push(Segment::AnyDepth);
+        }
+        Ok(Glob {
+            source: pattern.to_owned(),
+            segments,
+        })
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether `path` matches. `path` must be absolute and lexically clean (no empty, `.` or
+    /// `..` components, no trailing `/`, no NUL); anything else simply does not match.
+    pub fn matches(&self, path: &[u8]) -> bool {
+        let Some(components) = clean_components(path) else {
+            return false;
+        };
+        match_segments(&self.segments, &components)
+    }
+
+    /// [`Glob::matches`] on a path already split by [`clean_components`], so that a decision
+    /// splits the requested path once, not once per rule.
+    pub(crate) fn matches_components(&self, components: &[&[u8]]) -> bool {
+        match_segments(&self.segments, components)
+    }
+}
+
+impl fmt::Display for Glob {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.source)
+    }
+}
+
+impl fmt::Debug for Glob {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "Glob({:?})", self.source)
+    }
+}
+
+/// Splits an absolute, clean path into its components; `None` if it is not absolute and clean.
+/// `/` has no components.
+pub(crate) fn clean_components(path: &[u8]) -> Option<Vec<&[u8]>> {
+    let rest = path.strip_prefix(b"/")?;
+    if path.contains(&0) {
+        return None;
+    }
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut components = Vec::new();
+    for component in rest.split(|byte| *byte == b'/') {
+        if component.is_empty() || component == b"." || component == b".." {
+            return None;
+        }
+        components.push(component);
+    }
+    Some(components)
+}
+
+/// Greedy matching of segments against components; `AnyDepth` plays the role of `*`.
+fn match_segments(segments: &[Segment], components: &[&[u8]]) -> bool {
+    let mut segment_index = 0;
+    let mut component_index = 0;
+    // (segment index just after the latest `**`, component index it is retried from)
+    let mut backtrack: Option<(usize, usize)> = None;
+    while component_index < components.len() {
+        match segments.get(segment_index) {
+            Some(Segment::AnyDepth) => {
+                segment_index += 1;
+                backtrack = Some((segment_index, component_index));
+                continue;
+            }
+            Some(Segment::Component(pattern)) => {
+                if let Some(component) = components.get(component_index)
+                    && match_component(pattern, component)
+                {
+                    segment_index += 1;
+                    component_index += 1;
+                    continue;
+                }
+            }
+            None => {}
+        }
+        // Mismatch: let the latest `**` swallow one more component, or fail.
+        let Some((resume_segment, resume_component)) = backtrack else {
+            return false;
+        };
+        segment_index = resume_segment;
+        component_index = resume_component + 1;
+        backtrack = Some((resume_segment, component_index));
+    }
+    segments
+        .get(segment_index..)
+        .is_some_and(|rest| rest.iter().all(|segment| *segment == Segment::AnyDepth))
+}
+
+/// Greedy matching of one component pattern (`*` = any bytes) against one component.
+fn match_component(pattern: &[u8], text: &[u8]) -> bool {
+    let mut pattern_index = 0;
+    let mut text_index = 0;
+    let mut backtrack: Option<(usize, usize)> = None;
+    while let Some(&byte) = text.get(text_index) {
+        match pattern.get(pattern_index) {
+            Some(b'*') => {
+                pattern_index += 1;
+                backtrack = Some((pattern_index, text_index));
+                continue;
+            }
+            Some(&expected) if expected == byte => {
+                pattern_index += 1;
+                text_index += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let Some((resume_pattern, resume_text)) = backtrack else {
+            return false;
+        };
+        pattern_index = resume_pattern;
+        text_index = resume_text + 1;
+        backtrack = Some((resume_pattern, text_index));
+    }
+    pattern
+        .get(pattern_index..)
+        .is_some_and(|rest| rest.iter().all(|byte| *byte == b'*'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::{Duration, Instant};
+
+    fn glob(pattern: &str) -> Glob {
+        match Glob::new(pattern) {
+            Ok(glob) => glob,
+            Err(error) => panic!("{pattern}: {error}"),
+        }
+    }
+
+    #[test]
+    fn match_table() {
+        let table: &[(&str, &[u8], bool)] = &[
+            ("/", b"/", true),
+            ("/", b"/a", false),
+            ("/a", b"/a", true),
+            ("/a", b"/b", false),
+            ("/a", b"/a/b", false),
+            ("/a/b", b"/a", false),
+            ("/a/*", b"/a/b", true),
+            ("/a/*", b"/a/.hidden", true),
+            ("/a/*", b"/a", false),
+            ("/a/*", b"/a/b/c", false),
+            ("/a/*/c", b"/a/b/c", true),
+            ("/a/*/c", b"/a/b/x/c", false),
+            ("/a/**", b"/a", false),
+            ("/a/**", b"/a/b", true),
+            ("/a/**", b"/a/b/c/d", true),
+            ("/a/**", b"/ab", false),
+            ("/a/**/b", b"/a/b", true),
+            ("/a/**/b", b"/a/x/b", true),
+            ("/a/**/b", b"/a/x/y/b", true),
+            ("/a/**/b", b"/a/x/y/c", false),
+            ("/a/**/b", b"/a/b/c", false),
+            ("/a/**/b/**", b"/a/x/b/y", true),
+            ("/a/**/b/**", b"/a/x/b", false),
+            ("/**", b"/", false),
+            ("/**", b"/x", true),
+            ("/**/x", b"/x", true),
+            ("/**/x", b"/a/b/x", true),
+            ("/*.log", b"/syslog.log", true),
+            ("/*.log", b"/.log", true),
+            ("/*.log", b"/log", false),
+            ("/a*b*c", b"/abc", true),
+            ("/a*b*c", b"/aXbYc", true),
+            ("/a*b*c", b"/aXbYcZ", false),
+            ("/a*", b"/a", true),
+            ("/*", b"/", false),
+            ("/var/log/*.log", b"/var/log/x.log", true),
+            ("/var/log/*.log", b"/var/log/sub/x.log", false),
+            // Non-UTF-8 path bytes: `*` matches them, literals compare bytes.
+            ("/data/*", b"/data/\xff\xfe", true),
+            ("/data/*.txt", b"/data/\xc3(.txt", true),
+            ("/data/\u{e9}", b"/data/\xc3\xa9", true),
+            ("/data/\u{e9}", b"/data/\xe9", false),
+            // Not clean or not absolute: never matches.
+            ("/**", b"", false),
+            ("/**", b"a/b", false),
+            ("/**", b"/a//b", false),
+            ("/**", b"/a/", false),
+            ("/**", b"/a/./b", false),
+            ("/**", b"/a/../b", false),
+            ("/**", b"/..", false),
+            ("/**", b"/a\0b", false),
+            ("/", b"//", false),
+        ];
+        for (pattern, path, expected) in table {
+            assert_eq!(
+                glob(pattern).matches(path),
+                *expected,
+                "{pattern} vs {:?}",
+                String::from_utf8_lossy(path)
+            );
+        }
+    }
+
+    #[test]
+    fn pattern_errors() {
+        let table: &[(&str, GlobError)] = &[
+            ("", GlobError::Empty),
+            ("a/b", GlobError::NotAbsolute),
+            ("*/b", GlobError::NotAbsolute),
+            ("/a//b", GlobError::EmptyComponent),
+            ("//", GlobError::TrailingSlash),
+            ("/a/", GlobError::TrailingSlash),
+            ("/a/./b", GlobError::DotComponent),
+            ("/a/..", GlobError::DotDotComponent),
+            ("/a**b", GlobError::DoubleStarInComponent),
+            ("/a/**b", GlobError::DoubleStarInComponent),
+            ("/a/***", GlobError::DoubleStarInComponent),
+            ("/a?", GlobError::UnsupportedMetacharacter('?')),
+            ("/[ab]", GlobError::UnsupportedMetacharacter('[')),
+            ("/a]", GlobError::UnsupportedMetacharacter(']')),
+            ("/{a,b}", GlobError::UnsupportedMetacharacter('{')),
+            ("/a}", GlobError::UnsupportedMetacharacter('}')),
+            ("/a\\*", GlobError::UnsupportedMetacharacter('\\')),
+            ("/a\0", GlobError::NulByte),
+        ];
+        for (pattern, expected) in table {
+            assert_eq!(
+                Glob::new(pattern).as_ref().err(),
+                Some(expected),
+                "{pattern:?}"
+            );
+        }
+        let long = format!("/{}", "a".repeat(MAX_PATTERN_LEN));
+        assert_eq!(Glob::new(&long).err(), Some(GlobError::TooLong));
+        assert!(
+            GlobError::DoubleStarInComponent
+                .to_string()
+                .contains("whole path component")
+        );
+        assert!(
+            GlobError::UnsupportedMetacharacter('?')
+                .to_string()
+                .contains("unsupported")
+        );
+    }
+
+    #[test]
+    fn pathological_inputs_are_fast() {
+        let many_stars = format!("/{}b", "a*".repeat(1000));
+        let component_path = format!("/{}", "a".repeat(4095));
+        let many_double_stars = format!("{}/b", "/**/*a".repeat(400));
+        let deep_path = "/a".repeat(2048);
+        let cases: Vec<(String, String, bool)> = vec![
+            (many_stars, component_path.clone(), false),
+            (
+                format!("/{}", "a*".repeat(1000)),
+                component_path.clone(),
+                true,
+            ),
+            (many_double_stars, deep_path.clone(), false),
+            (
+                "/**/**/**/**/**/**/**/**/**/**/**/b".to_owned(),
+                deep_path.clone(),
+                false,
+            ),
+            (format!("{}/b", "/*".repeat(1000)), deep_path.clone(), false),
+            (format!("{}/a", "/**".repeat(1000)), deep_path.clone(), true),
+            (
+                format!("{}/*b", "/**/*a*a*a*a*a*a*a*a".repeat(100)),
+                deep_path.clone(),
+                false,
+            ),
+        ];
+        for (pattern, path, expected) in cases {
+            let glob = glob(&pattern);
+            let start = Instant::now();
+            let matched = glob.matches(path.as_bytes());
+            let elapsed = start.elapsed();
+            assert_eq!(matched, expected, "pattern of {} bytes", pattern.len());
+            assert!(
+                elapsed < Duration::from_millis(200),
+                "{} ms for pattern of {} bytes",
+                elapsed.as_millis(),
+                pattern.len()
+            );
+        }
+    }
+
+    /// Obviously correct, exponential: straight from the definitions.
+    fn reference_match(pattern: &str, path: &[u8]) -> Option<bool> {
+        let components = clean_components(path)?;
+        let rest = pattern.strip_prefix('/')?;
+        let segments: Vec<&[u8]> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split('/').map(str::as_bytes).collect()
+        };
+        Some(reference_segments(&segments, &components))
+    }
+
+    fn reference_segments(segments: &[&[u8]], components: &[&[u8]]) -> bool {
+        match segments.split_first() {
+            None => components.is_empty(),
+            Some((&b"**", rest)) => {
+                // Last `**`: one or more; elsewhere: zero or more.
+                let minimum = usize::from(rest.is_empty());
+                (minimum..=components.len()).any(|taken| {
+                    reference_segments(rest, components.get(taken..).unwrap_or_default())
+                })
+            }
+            Some((first, rest)) => match components.split_first() {
+                Some((component, others)) => {
+                    reference_component(first, component) && reference_segments(rest, others)
+                }
+                None => false,
+            },
+        }
+    }
+
+    fn reference_component(pattern: &[u8], text: &[u8]) -> bool {
+        match pattern.split_first() {
+            None => text.is_empty(),
+            Some((b'*', rest)) => (0..=text.len())
+                .any(|taken| reference_component(rest, text.get(taken..).unwrap_or_default())),
+            Some((byte, rest)) => {
+                text.first() == Some(byte)
+                    && reference_component(rest, text.get(1..).unwrap_or_default())
+            }
+        }
+    }
+
+    fn component_strategy() -> impl Strategy<Value = String> {
+        "[abc.]{1,4}".prop_filter("not a dot component", |component| {
+            component != "." && component != ".."
+        })
+    }
+
+    fn path_strategy() -> impl Strategy<Value = String> {
+        proptest::collection::vec(component_strategy(), 0..6).prop_map(|components| {
+            if components.is_empty() {
+                "/".to_owned()
+            } else {
+                components.iter().map(|c| format!("/{c}")).collect()
+            }
+        })
+    }
+
+    fn pattern_component_strategy() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[ab*.]{1,4}".prop_filter("valid component", |component| {
+                component != "." && component != ".." && !component.contains("**")
+            }),
+            1 => Just("**".to_owned()),
+        ]
+    }
+
+    fn pattern_strategy() -> impl Strategy<Value = String> {
+        proptest::collection::vec(pattern_component_strategy(), 0..5).prop_map(|components| {
+            if components.is_empty() {
+                "/".to_owned()
+            } else {
+                components.iter().map(|c| format!("/{c}")).collect()
+            }
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn literal_pattern_matches_exactly_itself(path in path_strategy(), other in path_strategy()) {
+            let glob = glob(&path);
+            prop_assert!(glob.matches(path.as_bytes()));
+            prop_assert_eq!(glob.matches(other.as_bytes()), other == path);
+        }
+
+        #[test]
+        fn star_for_any_one_component_still_matches(path in path_strategy(), index in any::<prop::sample::Index>()) {
+            let components: Vec<&str> = path.split('/').skip(1).filter(|c| !c.is_empty()).collect();
+            prop_assume!(!components.is_empty());
+            let replaced = index.index(components.len());
+            let pattern: String = components
+                .iter()
+                .enumerate()
+                .map(|(position, component)| if position == replaced { "/*".to_owned() } else { format!("/{component}") })
+                .collect();
+            prop_assert!(glob(&pattern).matches(path.as_bytes()));
+        }
+
+        #[test]
+        fn prefix_double_star_matches_strictly_deeper(prefix in path_strategy(), below in path_strategy()) {
+            let pattern = if prefix == "/" { "/**".to_owned() } else { format!("{prefix}/**") };
+            let glob = glob(&pattern);
+            prop_assert!(!glob.matches(prefix.as_bytes()));
+            let deeper = if prefix == "/" { below.clone() } else { format!("{prefix}{below}") };
+            prop_assert_eq!(glob.matches(deeper.as_bytes()), below != "/");
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_bytes(pattern in ".{0,40}", path in proptest::collection::vec(any::<u8>(), 0..64)) {
+            if let Ok(glob) = Glob::new(&pattern) {
+                let _ = glob.matches(&path);
+            }
+        }
+
+        #[test]
+        fn agrees_with_reference(pattern in pattern_strategy(), path in path_strategy()) {
+            let glob = glob(&pattern);
+            prop_assert_eq!(Some(glob.matches(path.as_bytes())), reference_match(&pattern, path.as_bytes()));
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! Loader tests: real trees under /tmp with real owners and modes. They need root (to chown
+//! and to create root-owned files); without it they say so loudly and pass.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, chown, symlink};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::super::parse::tests::FakeResolver;
+use super::*;
+
+static NEXT_TREE: AtomicUsize = AtomicUsize::new(0);
+
+/// `<tmp>/etc/myopen/{policy.toml, policy.d/}`, removed on drop.
+struct Tree {
+    root: PathBuf,
+}
+
+const GOOD_POLICY: &str =
+    "[[allow]]\npath = \"/var/log/**\"\ngroups = [\"adm\"]\naccess = [\"read\"]\n";
+
+impl Tree {
+    /// `None` (after printing why) when not running as root.
+    fn new() -> Option<Tree> {
+        let root = std::env::temp_dir().join(format!(
+            "policy-engine-load-{}-{}",
+            std::process::id(),
+            NEXT_TREE.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir(&root).ok()?;
+        let tree = Tree { root };
+        if fs::metadata(&tree.root).ok()?.uid() != 0 {
+            eprintln!("SKIPPED: needs root (loader tests chown and create root-owned trees)");
+            return None;
+        }
+        tree.chmod("", 0o755);
+        tree.mkdir("etc", 0o755);
+        tree.mkdir("etc/myopen", 0o755);
+        tree.write("etc/myopen/policy.toml", GOOD_POLICY, 0o644);
+        Some(tree)
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        if relative.is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(relative)
+        }
+    }
+
+    fn sysconfdir(&self) -> PathBuf {
+        self.path("etc")
+    }
+
+    fn chmod(&self, relative: &str, mode: u32) {
+        let path = self.path(relative);
+        if let Err(error) = fs::set_permissions(&path, fs::Permissions::from_mode(mode)) {
+            panic!("chmod {}: {error}", path.display());
+        }
+    }
+
+    fn mkdir(&self, relative: &str, mode: u32) {
+        let path = self.path(relative);
+        if let Err(error) = fs::create_dir(&path) {
+            panic!("mkdir {}: {error}", path.display());
+        }
+        self.chmod(relative, mode);
+    }
+
+    fn write(&self, relative: &str, text: impl AsRef<[u8]>, mode: u32) {
+        let path = self.path(relative);
+        if let Err(error) = fs::write(&path, text) {
+            panic!("write {}: {error}", path.display());
+        }
+        self.chmod(relative, mode);
+    }
+
+    fn chown(&self, relative: &str, uid: u32) {
+        let path = self.path(relative);
+        if let Err(error) = chown(&path, Some(uid), Some(uid)) {
+            panic!("chown {}: {error}", path.display());
+        }
+    }
+
+    fn symlink(&self, target: &Path, relative: &str) {
+        let path = self.path(relative);
+        if let Err(error) = symlink(target, &path) {
+            panic!("symlink {}: {error}", path.display());
+        }
+    }
+
+    fn load(&self) -> Result<LoadedPolicy, PolicyError> {
+        load(&self.sysconfdir(), &FakeResolver)
+    }
+
+    /// Asserts that loading fails with exactly `<tree>/<relative>: <message>`.
+    fn assert_error(&self, relative: &str, message: &str) {
+        let expected = format!("{}: {message}", self.path(relative).display());
+        match self.load() {
+            Ok(_) => panic!("expected failure: {expected}"),
+            Err(error) => assert_eq!(error.to_string(), expected),
+        }
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+#[test]
+fn good_tree_loads_main_then_dropins_in_name_order() {
+    let Some(tree) = Tree::new() else { return };
+    tree.mkdir("etc/myopen/policy.d", 0o755);
+    let dropin = |line: &str| format!("[[deny]]\npath = \"/{line}\"\n");
+    tree.write("etc/myopen/policy.d/20-b.toml", dropin("b"), 0o644);
+    tree.write("etc/myopen/policy.d/10-a.toml", dropin("a"), 0o600);
+    tree.write("etc/myopen/policy.d/README", "not toml", 0o644);
+    tree.write("etc/myopen/policy.d/.hidden.toml", "garbage [", 0o644);
+    tree.write("etc/myopen/policy.d/x.toml.bak", "garbage [", 0o644);
+    tree.mkdir("etc/myopen/policy.d/sub", 0o755);
+    let loaded = match tree.load() {
+        Ok(loaded) => loaded,
+        Err(error) => panic!("{error}"),
+    };
+    assert_eq!(
+        loaded.files,
+        vec![
+            tree.path("etc/myopen/policy.toml"),
+            tree.path("etc/myopen/policy.d/10-a.toml"),
+            tree.path("etc/myopen/policy.d/20-b.toml"),
+        ]
+    );
+    let paths: Vec<&str> = loaded
+        .policy
+        .rules()
+        .iter()
+        .map(|rule| rule.path.as_str())
+        .collect();
+    assert_eq!(paths, vec!["/var/log/**", "/a", "/b"]);
+}
+
+#[test]
+fn missing_policy_d_is_fine() {
+    let Some(tree) = Tree::new() else { return };
+    match tree.load() {
+        Ok(loaded) => assert_eq!(loaded.files, vec![tree.path("etc/myopen/policy.toml")]),
+        Err(error) => panic!("{error}"),
+    }
+}
+
+#[test]
+fn missing_policy_toml_fails_closed() {
+    let Some(tree) = Tree::new() else { return };
+    let _ = fs::remove_file(tree.path("etc/myopen/policy.toml"));
+    tree.assert_error(
+        "etc/myopen/policy.toml",
+        "missing (no policy: failing closed)",
+    );
+    let _ = fs::remove_dir(tree.path("etc/myopen"));
+    tree.assert_error("etc/myopen", "missing (no policy: failing closed)");
+}
+
+#[test]
+fn group_or_other_writable_file_is_refused() {
+    let Some(tree) = Tree::new() else { return };
+    for mode in [0o664, 0o646, 0o666] {
+        tree.chmod("etc/myopen/policy.toml", mode);
+        tree.assert_error("etc/myopen/policy.toml", "writable by group or other");
+    }
+    tree.chmod("etc/myopen/policy.toml", 0o644);
+    tree.mkdir("etc/myopen/policy.d", 0o755);
+    tree.write("etc/myopen/policy.d/a.toml", "", 0o620);
+    tree.assert_error("etc/myopen/policy.d/a.toml", "writable by group or other");
+}
+
+#[test]
+fn writable_directories_are_refused() {
+    let Some(tree) = Tree::new() else { return };
+    tree.chmod("etc/myopen", 0o757);
+    tree.assert_error("etc/myopen", "writable by group or other");
+    tree.chmod("etc/myopen", 0o755);
+    tree.chmod("etc", 0o775);
+    tree.assert_error("etc", "writable by group or other");
+    tree.chmod("etc", 0o755);
+    tree.mkdir("etc/myopen/policy.d", 0o777);
+    tree.assert_error("etc/myopen/policy.d", "writable by group or other");
+}
+
+#[test]
+fn sticky_world_writable_ancestor_is_fine_but_not_inside_the_policy_tree() {
+    let Some(tree) = Tree::new() else { return };
+    tree.chmod("etc", 0o1777);
+    tree.chmod("", 0o1777);
+    if let Err(error) = tree.load() {
+        panic!("{error}");
+    }
+    tree.chmod("etc/myopen", 0o1777);
+    tree.assert_error("etc/myopen", "writable by group or other");
+    tree.chmod("etc/myopen", 0o755);
+    tree.mkdir("etc/myopen/policy.d", 0o1777);
+    tree.assert_error("etc/myopen/policy.d", "writable by group or other");
+}
+
+#[test]
+fn user_owned_files_and_directories_are_refused() {
+    let Some(tree) = Tree::new() else { return };
+    tree.chown("etc/myopen/policy.toml", 1000);
+    tree.assert_error("etc/myopen/policy.toml", "owned by uid 1000, not root");
+    tree.chown("etc/myopen/policy.toml", 0);
+    tree.chown("etc", 1000);
+    tree.assert_error("etc", "owned by uid 1000, not root");
+    tree.chown("etc", 0);
+    // Sticky does not excuse a directory that is not root's.
+    tree.chmod("", 0o1777);
+    tree.chown("", 1000);
+    tree.assert_error("", "owned by uid 1000, not root");
+    tree.chown("", 0);
+    tree.mkdir("etc/myopen/policy.d", 0o755);
+    tree.write("etc/myopen/policy.d/a.toml", "", 0o644);
+    tree.chown("etc/myopen/policy.d/a.toml", 1000);
+    tree.assert_error("etc/myopen/policy.d/a.toml", "owned by uid 1000, not root");
+}
+
+#[test]
+fn symbolic_links_are_refused() {
+    let Some(tree) = Tree::new() else { return };
+    // The policy file itself.
+    tree.write("real.toml", GOOD_POLICY, 0o644);
+    let _ = fs::remove_file(tree.path("etc/myopen/policy.toml"));
+    tree.symlink(&tree.path("real.toml"), "etc/myopen/policy.toml");
+    tree.assert_error("etc/myopen/policy.toml", "is a symbolic link");
+
+    // The myopen directory.
+    let _ = fs::remove_file(tree.path("etc/myopen/policy.toml"));
+    tree.write("etc/myopen/policy.toml", GOOD_POLICY, 0o644);
+    if let Err(error) = fs::rename(tree.path("etc/myopen"), tree.path("real-myopen")) {
+        panic!("rename: {error}");
+    }
+    tree.symlink(&tree.path("real-myopen"), "etc/myopen");
+    tree.assert_error("etc/myopen", "is a symbolic link");
+
+    // A directory higher up (the sysconfdir itself), relative link this time.
+    let _ = fs::remove_file(tree.path("etc/myopen"));
+    let _ = fs::rename(tree.path("real-myopen"), tree.path("etc/myopen"));
+    let _ = fs::rename(tree.path("etc"), tree.path("real-etc"));
+    tree.symlink(Path::new("real-etc"), "etc");
+    tree.assert_error("etc", "is a symbolic link");
+    let _ = fs::remove_file(tree.path("etc"));
+    let _ = fs::rename(tree.path("real-etc"), tree.path("etc"));
+    if let Err(error) = tree.load() {
+        panic!("restored tree should load: {error}");
+    }
+
+    // policy.d, and a drop-in.
+    tree.mkdir("real-d", 0o755);
+    tree.symlink(&tree.path("real-d"), "etc/myopen/policy.d");
+    tree.assert_error("etc/myopen/policy.d", "is a symbolic link");
+    let _ = fs::remove_file(tree.path("etc/myopen/policy.d"));
+    tree.mkdir("etc/myopen/policy.d", 0o755);
+    tree.symlink(&tree.path("real.toml"), "etc/myopen/policy.d/x.toml");
+    tree.assert_error("etc/myopen/policy.d/x.toml", "is a symbolic link");
+}
+
+#[test]
+fn oversized_file_is_refused() {
+    let Some(tree) = Tree::new() else { return };
+    let limit = usize::try_from(MAX_POLICY_FILE_SIZE).unwrap_or(usize::MAX);
+    let mut at_limit = vec![b'#'; limit];
+    tree.write("etc/myopen/policy.toml", &at_limit, 0o644);
+    if let Err(error) = tree.load() {
+        panic!("a file of exactly the limit should load: {error}");
+    }
+    at_limit.push(b'\n');
+    tree.write("etc/myopen/policy.toml", &at_limit, 0o644);
+    tree.assert_error(
+        "etc/myopen/policy.toml",
+        "larger than the 1048576-byte limit",
+    );
+}
+
+#[test]
+fn other_file_problems() {
+    let Some(tree) = Tree::new() else { return };
+    tree.write("etc/myopen/policy.toml", b"# caf\xe9\n", 0o644);
+    tree.assert_error("etc/myopen/policy.toml", "is not valid UTF-8");
+
+    let _ = fs::remove_file(tree.path("etc/myopen/policy.toml"));
+    tree.mkdir("etc/myopen/policy.toml", 0o755);
+    tree.assert_error("etc/myopen/policy.toml", "is not a regular file");
+    let _ = fs::remove_dir(tree.path("etc/myopen/policy.toml"));
+
+    // A FIFO must be refused without blocking the loader.
+    let status = std::process::Command::new("mkfifo")
+        .arg(tree.path("etc/myopen/policy.toml"))
+        .status();
+    assert!(status.is_ok_and(|status| status.success()), "mkfifo");
+    tree.assert_error("etc/myopen/policy.toml", "is not a regular file");
+    let _ = fs::remove_file(tree.path("etc/myopen/policy.toml"));
+
+    tree.write("etc/myopen/policy.toml", GOOD_POLICY, 0o644);
+    tree.write("etc/myopen/policy.d", "", 0o644);
+    tree.assert_error("etc/myopen/policy.d", "is not a directory");
+}
+
+#[test]
+fn parse_errors_in_dropins_name_the_dropin() {
+    let Some(tree) = Tree::new() else { return };
+    tree.mkdir("etc/myopen/policy.d", 0o755);
+    tree.write(
+        "etc/myopen/policy.d/50-x.toml",
+        "[[allow]]\npath = \"/x\"\nusers = [\"*\"]\naccess = [\"read\"]\nacess = 1\n",
+        0o644,
+    );
+    let expected = format!(
+        "{}:5: unknown key \"acess\" in [[allow]]",
+        tree.path("etc/myopen/policy.d/50-x.toml").display()
+    );
+    assert_eq!(
+        tree.load().err().map(|error| error.to_string()),
+        Some(expected)
+    );
+}
+
+#[test]
+fn relative_sysconfdir_is_refused() {
+    for sysconfdir in ["etc", "/etc/../etc"] {
+        let error = load(Path::new(sysconfdir), &FakeResolver).err();
+        assert_eq!(
+            error.map(|error| error.to_string()),
+            Some(format!(
+                "{sysconfdir}/myopen: configuration directory must be an absolute path without '..'"
+            ))
+        );
+    }
+}
+
+#[test]
+fn warnings_are_returned() {
+    let Some(tree) = Tree::new() else { return };
+    tree.write(
+        "etc/myopen/policy.toml",
+        "[[allow]]\npath = \"/x\"\nusers = [\"nosuchuser\"]\naccess = [\"read\"]\n",
+        0o644,
+    );
+    match tree.load() {
+        Ok(loaded) => {
+            let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
+            assert_eq!(warnings.len(), 2, "{warnings:?}");
+            assert!(warnings[0].starts_with(&format!(
+                "{}:3: warning: unknown user \"nosuchuser\"",
+                tree.path("etc/myopen/policy.toml").display()
+            )));
+        }
+        Err(error) => panic!("{error}"),
+    }
+}

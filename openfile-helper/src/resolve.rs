@@ -1,0 +1,512 @@
+//! Safe resolution and open (P1-P4).
+//!
+//! 1. The requested path is made absolute and cleaned lexically, and the policy is asked about
+//!    it before anything touches the filesystem (P1: no existence oracle outside the policy).
+//! 2. The path is resolved to an `O_PATH` descriptor with `openat2(RESOLVE_NO_MAGICLINKS)` (or a
+//!    component-by-component `O_NOFOLLOW` walk where openat2 is missing), with only
+//!    CAP_DAC_READ_SEARCH raised. An `O_PATH` open never opens a device or blocks on a FIFO.
+//! 3. The canonical path and the type of the object actually reached are read from that
+//!    descriptor, and the policy is asked again (P2, P3). No second lookup of the path string.
+//! 4. The object is reopened through its descriptor with the caller's flags and only the
+//!    capability that access needs. O_TRUNC takes effect only here, after every check (P4).
+//!
+//! Creation goes through the parent directory's descriptor with `O_NOFOLLOW | O_EXCL`, with the
+//! caller's uid and gid as the file system ids, so a new file belongs to the caller.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use nix::errno::Errno;
+use nix::fcntl::{
+    AT_FDCWD, FcntlArg, OFlag, OpenHow, ResolveFlag, fcntl, open, openat, openat2, readlink,
+    readlinkat,
+};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat};
+use nix::sys::statfs::{PROC_SUPER_MAGIC, fstatfs};
+
+use crate::policy::{AccessSet, Decision, FileType, Identity, Policy, Reason};
+use crate::privilege::{Need, Privilege};
+
+/// How often a resolution racing with renames (openat2's EAGAIN) or a creation racing with
+/// another creator is tried before giving up.
+const MAX_ATTEMPTS: usize = 16;
+
+/// Symbolic links followed in one resolution before ELOOP, as the kernel's limit.
+const MAX_SYMLINKS: usize = 40;
+
+/// An object opened for the caller.
+#[derive(Debug)]
+pub struct Opened {
+    /// The descriptor to pass back.
+    pub fd: OwnedFd,
+    /// Where the object really is.
+    pub canonical: Vec<u8>,
+    /// The policy's decision on the object itself.
+    pub decision: Decision,
+}
+
+/// A request that was not served.
+#[derive(Debug)]
+pub struct Refusal {
+    /// What the caller is told.
+    pub errno: Errno,
+    /// The canonical path, when resolution got that far.
+    pub canonical: Option<Vec<u8>>,
+    /// The policy's decision, when the policy refused.
+    pub decision: Option<Decision>,
+    /// Why, in words, for the audit log.
+    pub reason: String,
+}
+
+impl Refusal {
+    fn system(errno: Errno, during: &str) -> Refusal {
+        Refusal {
+            errno,
+            canonical: None,
+            decision: None,
+            reason: format!("{during}: {}", errno.desc()),
+        }
+    }
+
+    fn policy(decision: Decision, canonical: Option<Vec<u8>>) -> Refusal {
+        let reason = decision.to_string();
+        Refusal {
+            errno: Errno::EACCES,
+            canonical,
+            decision: Some(decision),
+            reason,
+        }
+    }
+
+    fn escape(canonical: Option<Vec<u8>>, why: &str) -> Refusal {
+        Refusal {
+            errno: Errno::EACCES,
+            canonical,
+            decision: None,
+            reason: why.to_owned(),
+        }
+    }
+}
+
+/// Opens `path` with `flags` for `who` if `policy` allows it, by the steps in the module docs.
+///
+/// `policy` is `None` for a helper without privilege: it has no more rights than its caller, so
+/// there is nothing for a policy to protect, but the resolution is the same (no magic links, no
+/// FIFO that blocks, no device opened by accident).
+pub fn open_checked(
+    policy: Option<&Policy>,
+    who: &Identity,
+    privilege: &Privilege,
+    path: &OsStr,
+    flags: i32,
+) -> Result<Opened, Refusal> {
+    let access = AccessSet::from_open_flags(flags).map_err(|error| Refusal {
+        errno: Errno::EINVAL,
+        canonical: None,
+        decision: None,
+        reason: error.to_string(),
+    })?;
+    let requested = absolute_clean(path.as_bytes())?;
+
+    let lexical = judge(policy, who, &requested, access, None);
+    if !lexical.allowed {
+        return Err(Refusal::policy(lexical, None));
+    }
+
+    let wants = OFlag::from_bits_retain(flags);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let resolve_flags = wants & (OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY);
+        match resolve(privilege, &requested, resolve_flags) {
+            Ok(object) => return open_existing(policy, who, privilege, object, access, wants),
+            Err(Errno::ENOENT) if wants.contains(OFlag::O_CREAT) => {
+                match create(policy, who, privilege, &requested, access, wants) {
+                    // Someone created it between our two looks: treat it as existing.
+                    Err(refusal)
+                        if refusal.errno == Errno::EEXIST && !wants.contains(OFlag::O_EXCL) =>
+                    {
+                        if attempts >= MAX_ATTEMPTS {
+                            return Err(refusal);
+                        }
+                    }
+                    result => return result,
+                }
+            }
+            Err(errno) => return Err(Refusal::system(errno, "resolving the path")),
+        }
+    }
+}
+
+/// Makes `path` absolute (relative to the working directory the caller passed down) and
+/// removes empty, `.` and `..` components lexically, so the policy sees what a reader sees.
+/// The kernel's own resolution of `..` may differ through symlinks; the check on the opened
+/// object (step 3) is what makes that safe.
+pub fn absolute_clean(path: &[u8]) -> Result<Vec<u8>, Refusal> {
+    let mut joined;
+    let full = if path.starts_with(b"/") {
+        path
+    } else {
+        let cwd = nix::unistd::getcwd()
+            .map_err(|errno| Refusal::system(errno, "reading the working directory"))?;
+        joined = cwd.into_os_string().into_vec();
+        joined.push(b'/');
+        joined.extend_from_slice(path);
+        &joined
+    };
+    let mut components: Vec<&[u8]> = Vec::new();
+    for component in full.split(|&byte| byte == b'/') {
+        match component {
+            b"" | b"." => {}
+            b".." => {
+                components.pop();
+            }
+            name => components.push(name),
+        }
+    }
+    let mut clean = Vec::with_capacity(full.len());
+    for component in &components {
+        clean.push(b'/');
+        clean.extend_from_slice(component);
+    }
+    if clean.is_empty() {
+        clean.push(b'/');
+    }
+    Ok(clean)
+}
+
+/// Resolves `path` to an `O_PATH` descriptor, never following a magic link.
+fn resolve(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | extra)
+        .resolve(ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let path = OsStr::from_bytes(path);
+    for _ in 0..MAX_ATTEMPTS {
+        match privilege.with(Need::ReadSearch, || openat2(AT_FDCWD, path, how)) {
+            Err(Errno::EAGAIN) => continue,
+            // No openat2 (kernel before 5.6), or a seccomp filter refusing it.
+            Err(Errno::ENOSYS | Errno::EPERM | Errno::E2BIG) => {
+                return walk(privilege, path.as_bytes(), extra);
+            }
+            result => return result,
+        }
+    }
+    Err(Errno::EAGAIN)
+}
+
+/// The fallback resolution: one component at a time with `O_PATH | O_NOFOLLOW`, following
+/// symbolic links by their text, and refusing any link that lives on procfs (magic links).
+pub fn walk(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd, Errno> {
+    let open_component = |directory: &OwnedFd, name: &[u8], flags: OFlag| {
+        privilege.with(Need::ReadSearch, || {
+            openat(
+                directory,
+                OsStr::from_bytes(name),
+                OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | flags,
+                Mode::empty(),
+            )
+        })
+    };
+    let root = open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut pending: Vec<Vec<u8>> = components_reversed(path);
+    let mut current = root.try_clone().map_err(|_| Errno::EMFILE)?;
+    let mut links_followed = 0;
+    while let Some(name) = pending.pop() {
+        let last = pending.is_empty();
+        let flags = if last {
+            extra & OFlag::O_DIRECTORY
+        } else {
+            OFlag::O_DIRECTORY
+        };
+        if name == b".." {
+            current = open_component(&current, b"..", OFlag::O_DIRECTORY)?;
+            continue;
+        }
+        let next = open_component(&current, &name, OFlag::empty())?;
+        let stat = fstat(&next)?;
+        if file_kind(&stat) != SFlag::S_IFLNK {
+            if flags.contains(OFlag::O_DIRECTORY) && file_kind(&stat) != SFlag::S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            current = next;
+            continue;
+        }
+        if last && extra.contains(OFlag::O_NOFOLLOW) {
+            return Ok(next);
+        }
+        links_followed += 1;
+        if links_followed > MAX_SYMLINKS || fstatfs(&current)?.filesystem_type() == PROC_SUPER_MAGIC
+        {
+            return Err(Errno::ELOOP);
+        }
+        let target = privilege.with(Need::ReadSearch, || {
+            readlinkat(&current, OsStr::from_bytes(&name))
+        })?;
+        let target = target.into_vec();
+        if target.starts_with(b"/") {
+            current = root.try_clone().map_err(|_| Errno::EMFILE)?;
+        }
+        pending.extend(components_reversed(&target));
+    }
+    Ok(current)
+}
+
+/// Path components in reverse order (so that `pop` yields them first to last), without empty
+/// and `.` components.
+fn components_reversed(path: &[u8]) -> Vec<Vec<u8>> {
+    path.split(|&byte| byte == b'/')
+        .filter(|component| !matches!(*component, b"" | b"."))
+        .rev()
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn file_kind(stat: &FileStat) -> SFlag {
+    SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT
+}
+
+/// The path of the object behind `fd`, as the kernel knows it.
+fn canonical_path(fd: &OwnedFd) -> Result<Vec<u8>, Refusal> {
+    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let target = readlink(link.as_str())
+        .map_err(|errno| {
+            Refusal::escape(
+                None,
+                &format!("cannot read the opened object's path: {}", errno.desc()),
+            )
+        })?
+        .into_vec();
+    // Unlinked objects, objects outside our root, and pseudo-files have no usable path.
+    if !target.starts_with(b"/") || target.ends_with(b" (deleted)") {
+        return Err(Refusal::escape(
+            Some(target),
+            "the opened object has no path the policy can judge",
+        ));
+    }
+    Ok(target)
+}
+
+fn open_existing(
+    policy: Option<&Policy>,
+    who: &Identity,
+    privilege: &Privilege,
+    object: OwnedFd,
+    access: AccessSet,
+    wants: OFlag,
+) -> Result<Opened, Refusal> {
+    let stat = fstat(&object).map_err(|errno| Refusal::system(errno, "fstat"))?;
+    let Some(file_type) = FileType::from_mode(stat.st_mode) else {
+        // Only a final symlink opened with O_NOFOLLOW gets here, as with open(2).
+        return Err(Refusal::system(Errno::ELOOP, "opening with O_NOFOLLOW"));
+    };
+    let canonical = canonical_path(&object)?;
+    let decision = judge(policy, who, &canonical, access, Some(file_type));
+    if !decision.allowed {
+        return Err(Refusal::policy(decision, Some(canonical)));
+    }
+    if wants.contains(OFlag::O_CREAT | OFlag::O_EXCL) {
+        return Err(Refusal {
+            errno: Errno::EEXIST,
+            canonical: Some(canonical),
+            decision: Some(decision),
+            reason: "exists".into(),
+        });
+    }
+    // A hard link can put someone else's file at an allowed path (where protected_hardlinks is
+    // off); only the owner's own multiply-linked files are served.
+    if policy.is_some()
+        && file_type == FileType::File
+        && stat.st_nlink > 1
+        && stat.st_uid != who.uid
+    {
+        return Err(Refusal::escape(
+            Some(canonical),
+            "file has several hard links and is not the caller's",
+        ));
+    }
+    let fd = reopen(privilege, &object, file_type, access, wants).map_err(|errno| Refusal {
+        errno,
+        canonical: Some(canonical.clone()),
+        decision: Some(decision.clone()),
+        reason: format!("reopening: {}", errno.desc()),
+    })?;
+    let reopened = fstat(&fd).map_err(|errno| Refusal::system(errno, "fstat"))?;
+    if (reopened.st_dev, reopened.st_ino) != (stat.st_dev, stat.st_ino) {
+        return Err(Refusal::escape(
+            Some(canonical),
+            "the reopened object is not the one checked",
+        ));
+    }
+    Ok(Opened {
+        fd,
+        canonical,
+        decision,
+    })
+}
+
+/// Opens the checked object for real, through its `O_PATH` descriptor.
+fn reopen(
+    privilege: &Privilege,
+    object: &OwnedFd,
+    file_type: FileType,
+    access: AccessSet,
+    wants: OFlag,
+) -> Result<OwnedFd, Errno> {
+    let mut flags =
+        (wants - (OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW)) | OFlag::O_CLOEXEC;
+    // A FIFO without a peer would block the helper (read) or fail (write): never wait.
+    let nonblocking_for_us = file_type == FileType::Fifo && !wants.contains(OFlag::O_NONBLOCK);
+    if nonblocking_for_us {
+        flags |= OFlag::O_NONBLOCK;
+    }
+    let need = if access
+        .iter()
+        .all(|word| word == crate::policy::Access::Read)
+    {
+        Need::ReadSearch
+    } else {
+        Need::Override
+    };
+    let link = format!("/proc/self/fd/{}", object.as_raw_fd());
+    let fd = privilege.with(need, || {
+        loop {
+            match open(link.as_str(), flags, Mode::empty()) {
+                Err(Errno::EINTR) => continue,
+                result => break result,
+            }
+        }
+    })?;
+    if nonblocking_for_us {
+        let status = OFlag::from_bits_retain(fcntl(&fd, FcntlArg::F_GETFL)?);
+        fcntl(&fd, FcntlArg::F_SETFL(status - OFlag::O_NONBLOCK))?;
+    }
+    Ok(fd)
+}
+
+fn create(
+    policy: Option<&Policy>,
+    who: &Identity,
+    privilege: &Privilege,
+    requested: &[u8],
+    access: AccessSet,
+    wants: OFlag,
+) -> Result<Opened, Refusal> {
+    let split = requested
+        .iter()
+        .rposition(|&byte| byte == b'/')
+        .unwrap_or(0);
+    let (parent, name) = (&requested[..split.max(1)], &requested[split + 1..]);
+    if name.is_empty() {
+        return Err(Refusal::system(Errno::EISDIR, "creating"));
+    }
+    let directory = resolve(privilege, parent, OFlag::O_DIRECTORY)
+        .map_err(|errno| Refusal::system(errno, "resolving the parent directory"))?;
+    let mut candidate = canonical_path(&directory)?;
+    if candidate != b"/" {
+        candidate.push(b'/');
+    }
+    candidate.extend_from_slice(name);
+    let decision = judge(policy, who, &candidate, access, Some(FileType::File));
+    if !decision.allowed {
+        return Err(Refusal::policy(decision, Some(candidate)));
+    }
+    let flags = (wants - OFlag::O_NOFOLLOW)
+        | OFlag::O_CREAT
+        | OFlag::O_EXCL
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_CLOEXEC;
+    // 0666 filtered by the caller's umask (inherited), never set-id bits; owned by the caller,
+    // whose ids the helper runs with.
+    let created = privilege.with(Need::Override, || {
+        openat(
+            &directory,
+            OsStr::from_bytes(name),
+            flags,
+            Mode::from_bits_truncate(0o666),
+        )
+    });
+    let fd = match created {
+        Ok(fd) => fd,
+        // EEXIST: something appeared at the name since we looked, possibly a symlink: never
+        // follow it here; the caller retries from the top unless O_EXCL was asked for.
+        Err(errno) => {
+            return Err(Refusal {
+                errno,
+                canonical: Some(candidate),
+                decision: Some(decision),
+                reason: format!("creating: {}", errno.desc()),
+            });
+        }
+    };
+    let stat = fstat(&fd).map_err(|errno| Refusal::system(errno, "fstat"))?;
+    if file_kind(&stat) != SFlag::S_IFREG || stat.st_uid != who.uid {
+        return Err(Refusal::escape(
+            Some(candidate),
+            "the created object is not the caller's regular file",
+        ));
+    }
+    Ok(Opened {
+        fd,
+        canonical: candidate,
+        decision,
+    })
+}
+
+/// The policy's decision, or for a helper without privilege (no policy) a grant of the caller's
+/// own rights.
+fn judge(
+    policy: Option<&Policy>,
+    who: &Identity,
+    path: &[u8],
+    access: AccessSet,
+    file_type: Option<FileType>,
+) -> Decision {
+    match policy {
+        Some(policy) => policy.decide(who, path, access, file_type),
+        None => Decision {
+            allowed: true,
+            rule: None,
+            reason: Reason::Allowed,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexical_cleaning() {
+        for (input, expected) in [
+            (&b"/"[..], &b"/"[..]),
+            (b"//etc///hosts", b"/etc/hosts"),
+            (b"/etc/./hosts", b"/etc/hosts"),
+            (b"/var/log/../log/syslog", b"/var/log/syslog"),
+            (b"/../../etc", b"/etc"),
+            (b"/a/b/..", b"/a"),
+            (b"/a/\xff\n/x", b"/a/\xff\n/x"),
+        ] {
+            assert_eq!(
+                absolute_clean(input).unwrap(),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn components_in_pop_order() {
+        let mut components = components_reversed(b"/a//./b/../c");
+        assert_eq!(components.pop().unwrap(), b"a");
+        assert_eq!(components.pop().unwrap(), b"b");
+        assert_eq!(components.pop().unwrap(), b"..");
+        assert_eq!(components.pop().unwrap(), b"c");
+        assert!(components.is_empty());
+    }
+}
