@@ -39,16 +39,50 @@ pub fn help() -> ExitCode {
     ))
 }
 
-/// `--version`: the version, the build-time paths and the privilege this installation has.
+/// `--version`: the version, the build-time paths, the privilege this installation has, and the
+/// process's credentials as the kernel reports them once privilege has been reduced (the state
+/// every open starts from: nothing effective, at most two capabilities permitted).
 pub fn version(privilege: &Privilege) -> ExitCode {
     say(&format!(
-        "{PROGRAM} {}\npolicy: {}/policy.toml, {}/policy.d/*.toml\naudit: syslog authpriv via {}\nprivilege: {}\n",
+        "{PROGRAM} {}\npolicy: {}/policy.toml, {}/policy.d/*.toml\naudit: syslog authpriv via {}\nprivilege: {}\n{}",
         env!("CARGO_PKG_VERSION"),
         config::policy_dir().display(),
         config::policy_dir().display(),
         config::SYSLOG_SOCKET,
-        privilege.installation()
+        privilege.installation(),
+        process_state()
     ))
+}
+
+/// The credential lines of /proc/self/status, and whether the process is dumpable.
+fn process_state() -> String {
+    const KEYS: [&str; 8] = [
+        "Uid:",
+        "Gid:",
+        "CapInh:",
+        "CapPrm:",
+        "CapEff:",
+        "CapBnd:",
+        "CapAmb:",
+        "NoNewPrivs:",
+    ];
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mut state: String = status
+        .lines()
+        .filter(|line| KEYS.iter().any(|key| line.starts_with(key)))
+        .map(|line| {
+            format!(
+                "process {}\n",
+                line.split_whitespace().collect::<Vec<_>>().join(" ")
+            )
+        })
+        .collect();
+    let dumpable = nix::sys::prctl::get_dumpable().map(|dumpable| u8::from(dumpable).to_string());
+    state.push_str(&format!(
+        "process Dumpable: {}\n",
+        dumpable.unwrap_or_else(|errno| errno.desc().to_owned())
+    ));
+    state
 }
 
 /// `--check [FILE]`: syntax, ownership and permissions, unknown users and groups, rules that can

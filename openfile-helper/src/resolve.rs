@@ -123,6 +123,16 @@ pub fn open_checked(
             Ok(object) => return open_existing(policy, who, privilege, object, access, wants),
             Err(Errno::ENOENT) if wants.contains(OFlag::O_CREAT) => {
                 match create(policy, who, privilege, &requested, access, wants) {
+                    // The name exists but does not resolve: a dangling symlink. open(2) would
+                    // create its target, wherever it points; never do that with privilege.
+                    Err(refusal)
+                        if refusal.errno == Errno::EEXIST && dangling(privilege, &requested) =>
+                    {
+                        return Err(Refusal::escape(
+                            refusal.canonical,
+                            "a dangling symbolic link is in the way; its target is not created",
+                        ));
+                    }
                     // Someone created it between our two looks: treat it as existing.
                     Err(refusal)
                         if refusal.errno == Errno::EEXIST && !wants.contains(OFlag::O_EXCL) =>
@@ -137,6 +147,12 @@ pub fn open_checked(
             Err(errno) => return Err(Refusal::system(errno, "resolving the path")),
         }
     }
+}
+
+/// Whether `path` names something that exists but does not resolve (a dangling symlink).
+fn dangling(privilege: &Privilege, path: &[u8]) -> bool {
+    resolve(privilege, path, OFlag::empty()).err() == Some(Errno::ENOENT)
+        && resolve(privilege, path, OFlag::O_NOFOLLOW).is_ok()
 }
 
 /// Makes `path` absolute (relative to the working directory the caller passed down) and
@@ -479,6 +495,73 @@ fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    use std::path::{Path, PathBuf};
+
+    use crate::policy::NameResolver;
+
+    struct NoNames;
+
+    impl NameResolver for NoNames {
+        fn uid_of(&self, _: &str) -> Option<u32> {
+            None
+        }
+        fn gid_of(&self, _: &str) -> Option<u32> {
+            None
+        }
+    }
+
+    /// A tree under /tmp: `allowed/` (the policy covers it) and `secret/` (it does not).
+    struct Tree {
+        dir: tempfile::TempDir,
+    }
+
+    impl Tree {
+        fn new() -> Tree {
+            let dir = tempfile::Builder::new()
+                .prefix("resolve-test-")
+                .tempdir_in("/tmp")
+                .unwrap();
+            std::fs::create_dir(dir.path().join("allowed")).unwrap();
+            std::fs::create_dir(dir.path().join("secret")).unwrap();
+            std::fs::write(dir.path().join("allowed/file"), b"allowed content").unwrap();
+            std::fs::write(dir.path().join("secret/shadow"), b"SECRET").unwrap();
+            Tree { dir }
+        }
+
+        fn path(&self, relative: &str) -> PathBuf {
+            self.dir.path().join(relative)
+        }
+
+        fn policy(&self, access: &str, types: &str) -> Policy {
+            let text = format!(
+                "[[allow]]\npath = \"{}/allowed/**\"\nusers = [\"*\"]\naccess = [{access}]\ntypes = [{types}]\n",
+                self.dir.path().display()
+            );
+            let (rules, _) = Policy::parse(&text, Path::new("test.toml"), &NoNames).unwrap();
+            let mut policy = Policy::new();
+            policy.add_rules(rules);
+            policy
+        }
+    }
+
+    fn me() -> Identity {
+        Identity {
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            groups: vec![],
+        }
+    }
+
+    fn open_with(policy: &Policy, path: &Path, flags: i32) -> Result<Opened, Refusal> {
+        open_checked(
+            Some(policy),
+            &me(),
+            &Privilege::none(),
+            path.as_os_str(),
+            flags,
+        )
+    }
 
     #[test]
     fn lexical_cleaning() {
@@ -508,5 +591,283 @@ mod tests {
         assert_eq!(components.pop().unwrap(), b"..");
         assert_eq!(components.pop().unwrap(), b"c");
         assert!(components.is_empty());
+    }
+
+    #[test]
+    fn allowed_file_is_served_with_its_canonical_path() {
+        let tree = Tree::new();
+        let opened = open_with(
+            &tree.policy("\"read\"", "\"file\""),
+            &tree.path("allowed/file"),
+            libc::O_RDONLY,
+        )
+        .unwrap();
+        assert_eq!(
+            opened.canonical,
+            tree.path("allowed/file").as_os_str().as_bytes()
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("/proc/self/fd/{}", opened.fd.as_raw_fd())).unwrap(),
+            "allowed content"
+        );
+    }
+
+    #[test]
+    fn lexical_refusal_comes_before_any_lookup() {
+        // P1: a path outside the policy that does not even exist is EACCES, not ENOENT.
+        let tree = Tree::new();
+        let refusal = open_with(
+            &tree.policy("\"read\"", "\"file\""),
+            &tree.path("secret/missing"),
+            libc::O_RDONLY,
+        )
+        .unwrap_err();
+        assert_eq!(refusal.errno, Errno::EACCES);
+        assert_eq!(refusal.canonical, None, "nothing was resolved");
+    }
+
+    #[test]
+    fn symlinks_out_of_the_allowed_tree_are_refused() {
+        let tree = Tree::new();
+        symlink(tree.path("secret/shadow"), tree.path("allowed/link")).unwrap();
+        symlink(tree.path("secret"), tree.path("allowed/dirlink")).unwrap();
+        symlink("../secret/shadow", tree.path("allowed/relative")).unwrap();
+        let policy = tree.policy("\"read\"", "\"file\"");
+        for path in [
+            "allowed/link",
+            "allowed/dirlink/shadow",
+            "allowed/relative",
+            "allowed/../secret/shadow",
+        ] {
+            let refusal = open_with(&policy, &tree.path(path), libc::O_RDONLY).unwrap_err();
+            assert_eq!(refusal.errno, Errno::EACCES, "{path}");
+        }
+        let refusal = open_with(&policy, &tree.path("allowed/link"), libc::O_RDONLY).unwrap_err();
+        assert_eq!(
+            refusal.canonical.unwrap(),
+            tree.path("secret/shadow").as_os_str().as_bytes()
+        );
+    }
+
+    #[test]
+    fn symlink_to_an_allowed_target_is_served() {
+        let tree = Tree::new();
+        symlink("file", tree.path("allowed/alias")).unwrap();
+        let opened = open_with(
+            &tree.policy("\"read\"", "\"file\""),
+            &tree.path("allowed/alias"),
+            libc::O_RDONLY,
+        )
+        .unwrap();
+        assert_eq!(
+            opened.canonical,
+            tree.path("allowed/file").as_os_str().as_bytes()
+        );
+        let refusal = open_with(
+            &tree.policy("\"read\"", "\"file\""),
+            &tree.path("allowed/alias"),
+            libc::O_RDONLY | libc::O_NOFOLLOW,
+        )
+        .unwrap_err();
+        assert_eq!(
+            refusal.errno,
+            Errno::ELOOP,
+            "O_NOFOLLOW on a final symlink, as open(2)"
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_refused_and_fifo_never_blocks() {
+        let tree = Tree::new();
+        nix::unistd::mkfifo(&tree.path("allowed/fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+        let files_only = tree.policy("\"read\"", "\"file\"");
+        assert_eq!(
+            open_with(&files_only, &tree.path("allowed/fifo"), libc::O_RDONLY)
+                .unwrap_err()
+                .errno,
+            Errno::EACCES
+        );
+        assert_eq!(
+            open_with(&files_only, &tree.path("allowed"), libc::O_RDONLY)
+                .unwrap_err()
+                .errno,
+            Errno::EACCES
+        );
+
+        let fifos = tree.policy("\"read\", \"write\"", "\"fifo\"");
+        let opened = open_with(&fifos, &tree.path("allowed/fifo"), libc::O_RDONLY)
+            .expect("read side opens at once");
+        let status = OFlag::from_bits_retain(fcntl(&opened.fd, FcntlArg::F_GETFL).unwrap());
+        assert!(
+            !status.contains(OFlag::O_NONBLOCK),
+            "the caller gets the blocking mode it asked for"
+        );
+        drop(opened);
+        let refusal = open_with(&fifos, &tree.path("allowed/fifo"), libc::O_WRONLY).unwrap_err();
+        assert_eq!(
+            refusal.errno,
+            Errno::ENXIO,
+            "no reader: fails instead of blocking"
+        );
+    }
+
+    #[test]
+    fn refused_truncate_leaves_the_file_alone() {
+        let tree = Tree::new();
+        let file = tree.path("allowed/file");
+        let before = std::fs::metadata(&file).unwrap();
+        for flags in [
+            libc::O_RDONLY | libc::O_TRUNC,
+            libc::O_WRONLY,
+            libc::O_RDWR,
+            libc::O_WRONLY | libc::O_APPEND,
+        ] {
+            let refusal =
+                open_with(&tree.policy("\"read\"", "\"file\""), &file, flags).unwrap_err();
+            assert_eq!(refusal.errno, Errno::EACCES, "{flags:#o}");
+        }
+        let after = std::fs::metadata(&file).unwrap();
+        assert_eq!(
+            (after.len(), after.mtime(), after.mtime_nsec()),
+            (before.len(), before.mtime(), before.mtime_nsec())
+        );
+    }
+
+    #[test]
+    fn creation_needs_the_grant_and_makes_a_plain_file() {
+        let tree = Tree::new();
+        let new = tree.path("allowed/new");
+        let refusal = open_with(
+            &tree.policy("\"write\"", "\"file\""),
+            &new,
+            libc::O_WRONLY | libc::O_CREAT,
+        )
+        .unwrap_err();
+        assert_eq!(refusal.errno, Errno::EACCES);
+        assert!(!new.exists(), "nothing created without the create grant");
+
+        let opened = open_with(
+            &tree.policy("\"write\", \"create\"", "\"file\""),
+            &new,
+            libc::O_WRONLY | libc::O_CREAT,
+        )
+        .unwrap();
+        let metadata = std::fs::metadata(&new).unwrap();
+        assert!(metadata.is_file());
+        assert_eq!(metadata.uid(), nix::unistd::getuid().as_raw());
+        assert_eq!(metadata.permissions().mode() & 0o7000, 0);
+        drop(opened);
+
+        let refusal = open_with(
+            &tree.policy("\"write\", \"create\"", "\"file\""),
+            &new,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+        )
+        .unwrap_err();
+        assert_eq!(refusal.errno, Errno::EEXIST);
+    }
+
+    #[test]
+    fn creation_never_goes_through_a_dangling_symlink() {
+        let tree = Tree::new();
+        symlink(tree.path("secret/planted"), tree.path("allowed/dangling")).unwrap();
+        let policy = tree.policy("\"write\", \"create\"", "\"file\"");
+        let refusal = open_with(
+            &policy,
+            &tree.path("allowed/dangling"),
+            libc::O_WRONLY | libc::O_CREAT,
+        )
+        .unwrap_err();
+        assert_eq!(refusal.errno, Errno::EACCES, "{}", refusal.reason);
+        assert!(
+            !tree.path("secret/planted").exists(),
+            "the symlink's target was not created"
+        );
+    }
+
+    #[test]
+    fn magic_links_are_never_followed() {
+        let tree = Tree::new();
+        let everything = {
+            let (rules, _) = Policy::parse(
+                "[[allow]]\npath = \"/**\"\nusers = [\"*\"]\naccess = [\"read\"]\ntypes = [\"file\", \"dir\", \"char\"]\n",
+                Path::new("test.toml"),
+                &NoNames,
+            )
+            .unwrap();
+            let mut policy = Policy::new();
+            policy.add_rules(rules);
+            policy
+        };
+        let file = std::fs::File::open(tree.path("secret/shadow")).unwrap();
+        let via_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let via_root = format!(
+            "/proc/{}/root{}",
+            std::process::id(),
+            tree.path("secret/shadow").display()
+        );
+        for path in [via_fd.as_str(), via_root.as_str(), "/proc/self/cwd/x"] {
+            let refusal = open_with(&everything, Path::new(path), libc::O_RDONLY).unwrap_err();
+            assert_eq!(refusal.errno, Errno::ELOOP, "{path}");
+        }
+    }
+
+    #[test]
+    fn walk_agrees_with_openat2() {
+        let tree = Tree::new();
+        symlink("file", tree.path("allowed/relative")).unwrap();
+        symlink(tree.path("allowed"), tree.path("absolute-dir")).unwrap();
+        std::fs::create_dir(tree.path("allowed/sub")).unwrap();
+        let privilege = Privilege::none();
+        for path in [
+            "allowed/file",
+            "allowed/relative",
+            "absolute-dir/file",
+            "allowed/sub/../file",
+            "absolute-dir/sub/../relative",
+        ] {
+            let path = tree.path(path);
+            let bytes = path.as_os_str().as_bytes();
+            let walked = fstat(&walk(&privilege, bytes, OFlag::empty()).unwrap()).unwrap();
+            let resolved = fstat(&resolve(&privilege, bytes, OFlag::empty()).unwrap()).unwrap();
+            assert_eq!(
+                (walked.st_dev, walked.st_ino),
+                (resolved.st_dev, resolved.st_ino),
+                "{}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn walk_refuses_loops_and_magic_links() {
+        let tree = Tree::new();
+        symlink("loop-b", tree.path("loop-a")).unwrap();
+        symlink("loop-a", tree.path("loop-b")).unwrap();
+        let privilege = Privilege::none();
+        assert_eq!(
+            walk(
+                &privilege,
+                tree.path("loop-a").as_os_str().as_bytes(),
+                OFlag::empty()
+            )
+            .unwrap_err(),
+            Errno::ELOOP
+        );
+        assert_eq!(
+            walk(&privilege, b"/proc/self/cwd", OFlag::empty()).unwrap_err(),
+            Errno::ELOOP
+        );
+        assert_eq!(
+            walk(&privilege, b"/proc/self/root/etc", OFlag::empty()).unwrap_err(),
+            Errno::ELOOP
+        );
+        let link = walk(
+            &privilege,
+            tree.path("loop-a").as_os_str().as_bytes(),
+            OFlag::O_NOFOLLOW,
+        )
+        .unwrap();
+        assert_eq!(file_kind(&fstat(&link).unwrap()), SFlag::S_IFLNK);
     }
 }
