@@ -828,8 +828,8 @@ mod tests {
         ] {
             let path = tree.path(path);
             let bytes = path.as_os_str().as_bytes();
-            let walked = fstat(&walk(&privilege, bytes, OFlag::empty()).unwrap()).unwrap();
-            let resolved = fstat(&resolve(&privilege, bytes, OFlag::empty()).unwrap()).unwrap();
+            let walked = fstat(walk(&privilege, bytes, OFlag::empty()).unwrap()).unwrap();
+            let resolved = fstat(resolve(&privilege, bytes, OFlag::empty()).unwrap()).unwrap();
             assert_eq!(
                 (walked.st_dev, walked.st_ino),
                 (resolved.st_dev, resolved.st_ino),
