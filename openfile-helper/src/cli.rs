@@ -19,7 +19,7 @@ use crate::audit::{self, Record};
 use crate::config;
 use crate::hardening;
 use crate::identity::{self, SystemNames};
-use crate::policy::{self, LoadedPolicy, Policy, PolicyError};
+use crate::policy::{self, FileProblem, LoadedPolicy, Policy, PolicyError};
 use crate::privilege::{Installation, Need, Privilege};
 use crate::reply::ReplySocket;
 use crate::resolve::{self, Opened, Refusal};
@@ -165,12 +165,22 @@ fn serve(
     )
 }
 
-/// Loads the installed policy: reading the files may need CAP_DAC_READ_SEARCH (the policy need
-/// not be world-readable); resolving user and group names needs nothing and runs without it.
+/// Loads the installed policy. The usual world-readable policy is read with the caller's own
+/// rights; only a policy the caller may not read (an administrator's choice, like sudoers' 0440)
+/// is read again with CAP_DAC_READ_SEARCH. Name resolution never runs with a capability raised.
 pub fn load_policy(privilege: &Privilege) -> Result<LoadedPolicy, PolicyError> {
-    let sources = privilege.with(Need::ReadSearch, || {
-        policy::read_sources(Path::new(config::SYSCONFDIR))
-    })?;
+    let sysconfdir = Path::new(config::SYSCONFDIR);
+    let sources = match policy::read_sources(sysconfdir) {
+        Err(PolicyError::File {
+            problem:
+                FileProblem::Io {
+                    errno: libc::EACCES,
+                    ..
+                },
+            ..
+        }) => privilege.with(Need::ReadSearch, || policy::read_sources(sysconfdir))?,
+        other => other?,
+    };
     Policy::from_sources(
         sources
             .iter()
