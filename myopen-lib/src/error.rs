@@ -19,6 +19,25 @@ pub enum Error {
         /// The errno the helper reported.
         errno: i32,
     },
+    /// The helper refused by policy (`errno` is `EACCES`).
+    PolicyRefused {
+        /// The path that was asked for.
+        path: PathBuf,
+        /// The helper program.
+        helper: PathBuf,
+        /// The errno the caller sees.
+        errno: i32,
+    },
+    /// The helper holds no privilege, so it could do no more than the caller's own rights, which
+    /// were not enough (`errno` is `EACCES` or `EPERM`).
+    HelperNotPrivileged {
+        /// The path that was asked for.
+        path: PathBuf,
+        /// The helper program.
+        helper: PathBuf,
+        /// The errno the caller sees.
+        errno: i32,
+    },
     /// The helper program does not exist at `helper`.
     HelperMissing {
         /// Where the helper was looked for.
@@ -63,7 +82,9 @@ impl Error {
     /// The errno for this error, when there is one the caller can act on like `open(2)`'s.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            Error::Os { errno, .. } => Some(*errno),
+            Error::Os { errno, .. }
+            | Error::PolicyRefused { errno, .. }
+            | Error::HelperNotPrivileged { errno, .. } => Some(*errno),
             Error::Local { source, .. } => source.raw_os_error(),
             _ => None,
         }
@@ -76,6 +97,20 @@ impl fmt::Display for Error {
             Error::Os { path, errno } => {
                 write!(f, "{}: {}", path.display(), strerror(*errno))
             }
+            Error::PolicyRefused { path, errno, .. } => {
+                write!(f, "{}: {} (policy)", path.display(), strerror(*errno))
+            }
+            Error::HelperNotPrivileged {
+                path,
+                helper,
+                errno,
+            } => write!(
+                f,
+                "{}: {} (helper {} is not installed setuid root or with file capabilities)",
+                path.display(),
+                strerror(*errno),
+                helper.display()
+            ),
             Error::HelperMissing { helper } => write!(
                 f,
                 "helper {} not found: install it (`make install` from the myopen sources), or point \
@@ -124,7 +159,9 @@ impl std::error::Error for Error {
 impl From<Error> for io::Error {
     fn from(error: Error) -> io::Error {
         match error {
-            Error::Os { errno, .. } => io::Error::from_raw_os_error(errno),
+            Error::Os { errno, .. }
+            | Error::PolicyRefused { errno, .. }
+            | Error::HelperNotPrivileged { errno, .. } => io::Error::from_raw_os_error(errno),
             Error::Local { source, .. } => source,
             Error::InvalidPath { .. } => io::Error::new(io::ErrorKind::InvalidInput, error),
             Error::Protocol { .. } => io::Error::new(io::ErrorKind::InvalidData, error),

@@ -9,9 +9,13 @@
 mod error;
 pub mod fdpass;
 mod oneshot;
+mod options;
+mod session;
 #[allow(unsafe_code)]
 mod sys;
 pub mod wire;
 
 pub use error::{Error, strerror};
 pub use oneshot::{HELPER_ENV, Helper, default_helper_path, my_open};
+pub use options::{Escalate, OpenOptions};
+pub use session::Session;

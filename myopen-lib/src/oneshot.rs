@@ -111,7 +111,11 @@ impl Helper {
         // The Command owns our copy of the helper's socket end; it must be closed now, or the
         // helper's exit would never show up as end-of-file on our end.
         drop(command);
-        spawned.map_err(|source| match source.kind() {
+        spawned.map_err(|source| self.spawn_error(source))
+    }
+
+    pub(crate) fn spawn_error(&self, source: io::Error) -> Error {
+        match source.kind() {
             io::ErrorKind::NotFound => Error::HelperMissing {
                 helper: self.program.clone(),
             },
@@ -119,7 +123,22 @@ impl Helper {
                 helper: self.program.clone(),
                 source,
             },
-        })
+        }
+    }
+
+    /// Whether the helper binary is installed to run with privilege: setuid root, or carrying
+    /// file capabilities, on a file system mounted without `nosuid`. Read from the file, so it
+    /// says what an exec would give, not what a running helper holds.
+    pub fn is_installed_privileged(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(metadata) = std::fs::metadata(&self.program) else {
+            return false;
+        };
+        let setuid_root = metadata.mode() & libc::S_ISUID != 0 && metadata.uid() == 0;
+        let nosuid = nix::sys::statvfs::statvfs(&self.program)
+            .map(|stat| stat.flags().contains(nix::sys::statvfs::FsFlags::ST_NOSUID))
+            .unwrap_or(true);
+        !nosuid && (setuid_root || crate::sys::has_file_capabilities(&self.program))
     }
 
     fn interpret(
@@ -150,10 +169,7 @@ impl Helper {
                 }),
                 Some(status) => match status.code() {
                     Some(0) | None => Err(protocol("exited without answering".to_owned())),
-                    Some(errno) => Err(Error::Os {
-                        path: path.to_owned(),
-                        errno,
-                    }),
+                    Some(errno) => Err(self.refusal(path, errno)),
                 },
                 None => Err(protocol("closed the socket without answering".to_owned())),
             };
@@ -163,13 +179,33 @@ impl Helper {
             (STATUS_OPENED, None) => Err(protocol(
                 "reported success but passed no descriptor".to_owned(),
             )),
-            (errno, None) => Err(Error::Os {
-                path: path.to_owned(),
-                errno: i32::from(errno),
-            }),
+            (errno, None) => Err(self.refusal(path, i32::from(errno))),
             (errno, Some(_unexpected)) => Err(protocol(format!(
                 "reported errno {errno} but passed a descriptor (closed)"
             ))),
+        }
+    }
+}
+
+impl Helper {
+    /// A one-shot reply carries only the errno: `EACCES` from a privileged helper is its policy
+    /// speaking; `EACCES` or `EPERM` from an unprivileged one means it could not help.
+    fn refusal(&self, path: &Path, errno: i32) -> Error {
+        let (path, helper) = (path.to_owned(), self.program.clone());
+        match errno {
+            libc::EACCES | libc::EPERM if !self.is_installed_privileged() => {
+                Error::HelperNotPrivileged {
+                    path,
+                    helper,
+                    errno,
+                }
+            }
+            libc::EACCES => Error::PolicyRefused {
+                path,
+                helper,
+                errno,
+            },
+            _ => Error::Os { path, errno },
         }
     }
 }

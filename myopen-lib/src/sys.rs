@@ -101,3 +101,22 @@ pub(crate) fn recvmsg_with_fds(
         });
     }
 }
+
+/// Whether `path` carries file capabilities (a `security.capability` extended attribute).
+pub(crate) fn has_file_capabilities(path: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: both strings are NUL-terminated and outlive the call; a null buffer of size 0 asks
+    // only for the attribute's size, so nothing is written.
+    let size = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            c"security.capability".as_ptr(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    size > 0
+}

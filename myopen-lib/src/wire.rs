@@ -233,6 +233,185 @@ pub fn parse_one_shot(args: &[OsString]) -> Result<OneShotRequest, ArgumentError
     })
 }
 
+/// The session protocol: one helper process serving many opens over one `SOCK_SEQPACKET` socket,
+/// started as `openfile-helper --session <sockfd#>`. Packets keep requests apart, so a malformed
+/// one can never desynchronise the stream; the helper still checks every length against the
+/// packet it actually received.
+///
+/// - the helper first sends a [`Hello`];
+/// - each request is one packet: [`SessionRequest`] (12-byte header, then the path);
+/// - each reply is one packet of [`REPLY_LEN`] bytes, status then [`Origin`], carrying the
+///   descriptor when the status is 0;
+/// - a request the helper cannot parse is answered with `EINVAL` and [`Origin::Request`], and the
+///   helper then ends the session; end-of-file ends it too.
+pub mod session {
+    use super::{ArgumentError, PATH_MAX, validate_open_flags};
+
+    /// The flag that starts a helper in session mode.
+    pub const FLAG: &str = "--session";
+
+    /// Protocol version; the hello carries it.
+    pub const VERSION: u8 = 1;
+
+    const MAGIC: [u8; 4] = *b"MYOS";
+
+    /// Bytes in a hello packet.
+    pub const HELLO_LEN: usize = 6;
+
+    /// Bytes before the path in a request.
+    pub const HEADER_LEN: usize = 12;
+
+    /// The largest request: header plus the longest path `open(2)` accepts.
+    pub const MAX_REQUEST_LEN: usize = HEADER_LEN + PATH_MAX - 1;
+
+    /// Bytes in a reply.
+    pub const REPLY_LEN: usize = 2;
+
+    /// What the helper says first: the protocol version and whether it holds privilege.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Hello {
+        /// [`VERSION`] of the helper.
+        pub version: u8,
+        /// Whether the helper can open more than its caller (and so enforces the policy).
+        pub privileged: bool,
+    }
+
+    impl Hello {
+        /// The packet.
+        pub fn encode(&self) -> [u8; HELLO_LEN] {
+            let [m0, m1, m2, m3] = MAGIC;
+            [m0, m1, m2, m3, self.version, u8::from(self.privileged)]
+        }
+
+        /// Parses a hello packet; `None` if it is not one.
+        pub fn decode(packet: &[u8]) -> Option<Hello> {
+            match packet {
+                [m0, m1, m2, m3, version, privileged]
+                    if [*m0, *m1, *m2, *m3] == MAGIC && *privileged <= 1 =>
+                {
+                    Some(Hello {
+                        version: *version,
+                        privileged: *privileged == 1,
+                    })
+                }
+                _ => None,
+            }
+        }
+    }
+
+    /// One open request.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SessionRequest<'a> {
+        /// `open(2)` flags.
+        pub flags: i32,
+        /// Permission bits for a file the request creates (set-id and sticky bits are dropped).
+        pub mode: u32,
+        /// The path, bytes.
+        pub path: &'a [u8],
+    }
+
+    impl SessionRequest<'_> {
+        /// The packet: flags, mode and path length as little-endian u32, then the path.
+        pub fn encode(&self) -> Vec<u8> {
+            let mut packet = Vec::with_capacity(HEADER_LEN + self.path.len());
+            packet.extend_from_slice(&self.flags.to_le_bytes());
+            packet.extend_from_slice(&self.mode.to_le_bytes());
+            packet.extend_from_slice(
+                &u32::try_from(self.path.len())
+                    .unwrap_or(u32::MAX)
+                    .to_le_bytes(),
+            );
+            packet.extend_from_slice(self.path);
+            packet
+        }
+
+        /// Parses a request packet, trusting no length in it.
+        pub fn decode(packet: &[u8]) -> Result<SessionRequest<'_>, FrameError> {
+            let Some((header, path)) = packet.split_first_chunk::<HEADER_LEN>() else {
+                return Err(FrameError::Malformed("shorter than the request header"));
+            };
+            let field = |index: usize| {
+                let mut bytes = [0u8; 4];
+                bytes.copy_from_slice(&header[index * 4..index * 4 + 4]);
+                u32::from_le_bytes(bytes)
+            };
+            let (flags, mode, length) = (field(0) as i32, field(1), field(2));
+            if usize::try_from(length).ok() != Some(path.len()) {
+                return Err(FrameError::Malformed(
+                    "path length does not match the packet",
+                ));
+            }
+            if path.contains(&0) {
+                return Err(FrameError::Malformed("path contains a NUL byte"));
+            }
+            if path.is_empty() {
+                return Err(FrameError::Argument(ArgumentError::EmptyPath));
+            }
+            if path.len() >= PATH_MAX {
+                return Err(FrameError::Argument(ArgumentError::PathTooLong(path.len())));
+            }
+            validate_open_flags(flags)
+                .map_err(|flags| FrameError::Argument(ArgumentError::UnsupportedFlags(flags)))?;
+            Ok(SessionRequest {
+                flags,
+                mode: mode & 0o777,
+                path,
+            })
+        }
+    }
+
+    /// Why a request packet was refused.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum FrameError {
+        /// Well framed, but a value the helper refuses (answered; the session goes on).
+        Argument(ArgumentError),
+        /// Not a request at all (answered with `EINVAL`; the helper ends the session).
+        Malformed(&'static str),
+    }
+
+    impl FrameError {
+        /// The errno the helper answers with.
+        pub fn errno(&self) -> i32 {
+            match self {
+                FrameError::Argument(error) => error.errno(),
+                FrameError::Malformed(_) => libc::EINVAL,
+            }
+        }
+    }
+
+    impl std::fmt::Display for FrameError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                FrameError::Argument(error) => error.fmt(f),
+                FrameError::Malformed(why) => write!(f, "malformed request: {why}"),
+            }
+        }
+    }
+
+    /// Where a failure in a reply comes from.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Origin {
+        /// The system refused (or the open succeeded, with status 0).
+        System = 0,
+        /// The policy refused (status `EACCES`).
+        Policy = 1,
+        /// The request itself was refused.
+        Request = 2,
+    }
+
+    impl Origin {
+        /// Parses the origin byte.
+        pub fn from_byte(byte: u8) -> Option<Origin> {
+            match byte {
+                0 => Some(Origin::System),
+                1 => Some(Origin::Policy),
+                2 => Some(Origin::Request),
+                _ => None,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +521,84 @@ mod tests {
         ] {
             assert_eq!(validate_open_flags(flag), Ok(()), "{flag:#o}");
         }
+    }
+
+    #[test]
+    fn session_request_round_trip_and_hostile_frames() {
+        use session::{FrameError, HEADER_LEN, SessionRequest};
+        let request = SessionRequest {
+            flags: libc::O_RDONLY,
+            mode: 0o640,
+            path: b"/etc/hosts",
+        };
+        assert_eq!(
+            SessionRequest::decode(&request.encode()),
+            Ok(request.clone())
+        );
+
+        let setid = SessionRequest {
+            mode: 0o6755,
+            ..request.clone()
+        }
+        .encode();
+        assert_eq!(
+            SessionRequest::decode(&setid).unwrap().mode,
+            0o755,
+            "set-id bits are dropped"
+        );
+
+        let mut lying = request.encode();
+        lying[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            SessionRequest::decode(&lying),
+            Err(FrameError::Malformed(_))
+        ));
+        assert!(matches!(
+            SessionRequest::decode(&lying[..HEADER_LEN - 1]),
+            Err(FrameError::Malformed(_))
+        ));
+        let with_nul = SessionRequest {
+            path: b"/etc\0/hosts",
+            ..request.clone()
+        }
+        .encode();
+        assert!(matches!(
+            SessionRequest::decode(&with_nul),
+            Err(FrameError::Malformed(_))
+        ));
+        let long = vec![b'a'; PATH_MAX];
+        let too_long = SessionRequest {
+            path: &long,
+            ..request.clone()
+        }
+        .encode();
+        assert_eq!(
+            SessionRequest::decode(&too_long).unwrap_err().errno(),
+            libc::ENAMETOOLONG
+        );
+        let bad_flags = SessionRequest {
+            flags: libc::O_PATH,
+            ..request
+        }
+        .encode();
+        assert_eq!(
+            SessionRequest::decode(&bad_flags).unwrap_err().errno(),
+            libc::EINVAL
+        );
+    }
+
+    #[test]
+    fn hello_round_trip() {
+        use session::Hello;
+        for privileged in [false, true] {
+            let hello = Hello {
+                version: session::VERSION,
+                privileged,
+            };
+            assert_eq!(Hello::decode(&hello.encode()), Some(hello));
+        }
+        assert_eq!(Hello::decode(b"MYOS\x01\x07"), None);
+        assert_eq!(Hello::decode(b"\x00\x00"), None);
     }
 
     #[test]

@@ -8,12 +8,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::cli::{PROGRAM, load_policy};
+use crate::cli::PROGRAM;
 use crate::config;
 use crate::identity::{self, SystemNames};
 use crate::policy::{Access, AccessSet, LoadedPolicy, Policy, PolicyError, RuleKind};
 use crate::privilege::Privilege;
 use crate::resolve::absolute_clean;
+use crate::service::load_policy;
 
 /// The synopsis printed with usage errors and `--help`.
 pub const USAGE: &str = "usage: openfile-helper <sockfd#> <pathname> <mode>\n       \

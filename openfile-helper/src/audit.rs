@@ -85,11 +85,32 @@ impl Record<'_> {
     }
 }
 
-/// Sends `record` to syslog. Failures are ignored on purpose: without a syslog daemon the
-/// decision still stands, and nothing here may stop the helper from answering.
-pub fn log(record: &Record<'_>) {
-    if let Ok(socket) = UnixDatagram::unbound() {
-        let _ = socket.send_to(record.datagram().as_bytes(), SYSLOG_SOCKET);
+/// Sends records to syslog over one datagram socket, opened once per helper process.
+#[derive(Debug)]
+pub struct Auditor {
+    socket: Option<UnixDatagram>,
+}
+
+impl Auditor {
+    /// An auditor; without a socket (descriptor limit reached) records are dropped silently.
+    pub fn new() -> Auditor {
+        Auditor {
+            socket: UnixDatagram::unbound().ok(),
+        }
+    }
+
+    /// Sends `record`. Failures are ignored on purpose: without a syslog daemon the decision
+    /// still stands, and nothing here may stop the helper from answering.
+    pub fn log(&self, record: &Record<'_>) {
+        if let Some(socket) = &self.socket {
+            let _ = socket.send_to(record.datagram().as_bytes(), SYSLOG_SOCKET);
+        }
+    }
+}
+
+impl Default for Auditor {
+    fn default() -> Self {
+        Auditor::new()
     }
 }
 
@@ -194,6 +215,6 @@ mod tests {
 
     #[test]
     fn logging_without_a_syslog_socket_does_not_fail() {
-        log(&record(true));
+        Auditor::new().log(&record(true));
     }
 }

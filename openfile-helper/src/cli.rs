@@ -1,28 +1,25 @@
 //! The command line: a fixed protocol, parsed by hand.
 //!
-//! `openfile-helper <sockfd#> <pathname> <mode>` is the one-shot request; `--help`,
-//! `--version`, `--check` and `--explain` are the administrator's commands. Nothing here may
+//! `openfile-helper <sockfd#> <pathname> <mode>` is the one-shot request, `--session <sockfd#>`
+//! the persistent one; `--help`, `--version`, `--check` and `--explain` are the administrator's
+//! commands. Nothing here may
 //! panic on any argv.
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 use std::process::ExitCode;
 
-use myopen::wire::{self, ArgumentError, OneShotRequest};
+use myopen::wire::{self, ArgumentError};
 use nix::errno::Errno;
 
 use crate::admin;
-use crate::audit::{self, Record};
-use crate::config;
 use crate::hardening;
-use crate::identity::{self, SystemNames};
-use crate::policy::{self, FileProblem, LoadedPolicy, Policy, PolicyError};
-use crate::privilege::{Installation, Need, Privilege};
+use crate::privilege::Privilege;
 use crate::reply::ReplySocket;
-use crate::resolve::{self, Opened, Refusal};
+use crate::service::Service;
+use crate::session;
 
 pub(crate) const PROGRAM: &str = "openfile-helper";
 
@@ -40,6 +37,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         Some(b"--version") => admin::version(&privilege),
         Some(b"--check") => admin::check(&args[1..], &privilege),
         Some(b"--explain") => admin::explain(&args[1..], &privilege),
+        Some(b"--session") => session::run(&args[1..], &privilege),
         _ => one_shot(&args, &privilege),
     }
 }
@@ -47,7 +45,12 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 /// The inherited descriptor start-up hardening must keep: the request socket, when argv has the
 /// one-shot shape. Parsing is pure, so it is safe before hardening.
 fn request_socket_number(args: &[OsString]) -> Option<RawFd> {
-    args.first().and_then(|arg| wire::parse_socket_fd(arg).ok())
+    let socket_arg = match args {
+        [flag, socket, ..] if flag.as_bytes() == wire::session::FLAG.as_bytes() => socket,
+        [socket, ..] => socket,
+        [] => return None,
+    };
+    wire::parse_socket_fd(socket_arg).ok()
 }
 
 fn one_shot(args: &[OsString], privilege: &Privilege) -> ExitCode {
@@ -73,37 +76,17 @@ fn one_shot(args: &[OsString], privilege: &Privilege) -> ExitCode {
         Ok(request) => request,
         Err(error) => return usage_error(Some(&socket), &error),
     };
-    let who = match identity::caller() {
-        Ok(who) => who,
+    let service = match Service::start(privilege) {
+        Ok(service) => service,
         Err(errno) => {
             let _ = socket.send_failure(errno);
             return fail(errno, "cannot read the caller's identity");
         }
     };
-
-    let outcome = serve(&request, &who, privilege);
-    let user = identity::user_name(who.uid);
-    let record = |granted: bool, canonical: Option<&[u8]>, rule: Option<String>, reason: &str| {
-        audit::log(&Record {
-            uid: who.uid,
-            user: user.as_deref(),
-            path: request.path.as_bytes(),
-            canonical,
-            flags: request.flags,
-            granted,
-            rule,
-            reason,
-        })
-    };
-    let errno = match outcome {
+    // The UNP protocol carries no mode: a created file gets 0666 less the caller's umask.
+    let errno = match service.handle(&request.path, request.flags, 0o666) {
         Ok(opened) => {
-            record(
-                true,
-                Some(&opened.canonical),
-                opened.decision.rule.as_ref().map(ToString::to_string),
-                unprivileged_note(privilege),
-            );
-            // One-shot: no further open will need the capabilities, so none travel with the answer.
+            // One-shot: no further open will need the capabilities, so none outlive the open.
             privilege.drop_all();
             match socket.send_opened(&opened.fd) {
                 Ok(()) => return ExitCode::SUCCESS,
@@ -111,12 +94,6 @@ fn one_shot(args: &[OsString], privilege: &Privilege) -> ExitCode {
             }
         }
         Err(refusal) => {
-            let rule = refusal
-                .decision
-                .as_ref()
-                .and_then(|decision| decision.rule.as_ref())
-                .map(ToString::to_string);
-            record(false, refusal.canonical.as_deref(), rule, &refusal.reason);
             // If even the status byte cannot be sent, the exit status still carries the errno.
             let _ = socket.send_failure(refusal.errno);
             refusal.errno
@@ -125,71 +102,7 @@ fn one_shot(args: &[OsString], privilege: &Privilege) -> ExitCode {
     exit_status(errno)
 }
 
-fn unprivileged_note(privilege: &Privilege) -> &'static str {
-    match privilege.installation() {
-        Installation::Unprivileged => "helper not privileged: the caller's own rights",
-        Installation::CallerIsRoot => "caller is root: root's own rights",
-        Installation::SetuidRoot | Installation::Capabilities => "",
-    }
-}
-
-/// Opens the request: under the policy when the helper holds privilege, with the caller's own
-/// rights when it does not.
-fn serve(
-    request: &OneShotRequest,
-    who: &policy::Identity,
-    privilege: &Privilege,
-) -> Result<Opened, Refusal> {
-    if !privilege.installation().enforces_policy() {
-        return resolve::open_checked(None, who, privilege, &request.path, request.flags);
-    }
-    let loaded = load_policy(privilege).map_err(|error| {
-        // Fail closed (P7), and say why where the administrator or the user will see it.
-        let _ = writeln!(
-            std::io::stderr(),
-            "{PROGRAM}: policy unusable, refusing every request: {error}"
-        );
-        Refusal {
-            errno: Errno::EACCES,
-            canonical: None,
-            decision: None,
-            reason: format!("policy unusable: {error}"),
-        }
-    })?;
-    resolve::open_checked(
-        Some(&loaded.policy),
-        who,
-        privilege,
-        &request.path,
-        request.flags,
-    )
-}
-
-/// Loads the installed policy. The usual world-readable policy is read with the caller's own
-/// rights; only a policy the caller may not read (an administrator's choice, like sudoers' 0440)
-/// is read again with CAP_DAC_READ_SEARCH. Name resolution never runs with a capability raised.
-pub fn load_policy(privilege: &Privilege) -> Result<LoadedPolicy, PolicyError> {
-    let sysconfdir = Path::new(config::SYSCONFDIR);
-    let sources = match policy::read_sources(sysconfdir) {
-        Err(PolicyError::File {
-            problem:
-                FileProblem::Io {
-                    errno: libc::EACCES,
-                    ..
-                },
-            ..
-        }) => privilege.with(Need::ReadSearch, || policy::read_sources(sysconfdir))?,
-        other => other?,
-    };
-    Policy::from_sources(
-        sources
-            .iter()
-            .map(|(path, text)| (path.as_path(), text.as_str())),
-        &SystemNames,
-    )
-}
-
-fn usage_error(socket: Option<&ReplySocket>, error: &ArgumentError) -> ExitCode {
+pub(crate) fn usage_error(socket: Option<&ReplySocket>, error: &ArgumentError) -> ExitCode {
     let errno = Errno::from_raw(error.errno());
     if let Some(socket) = socket {
         let _ = socket.send_failure(errno);

@@ -13,6 +13,8 @@
 //! | `resolve` | safe resolution and open: lexical check, openat2, check the opened object, reopen |
 //! | `audit` | one syslog line per decision |
 //! | `reply` | the request socket and the status byte |
+//! | `service` | one request start to finish: identity, policy state, open, audit |
+//! | `session` | session mode: many requests over one seqpacket socket |
 //! | `admin` | `--check`, `--explain`, `--version`, `--help` |
 //! | `cli` | argv dispatch and the one-shot request |
 #![deny(unsafe_code)]
@@ -27,5 +29,7 @@ pub mod policy;
 pub mod privilege;
 pub mod reply;
 pub mod resolve;
+pub mod service;
+pub mod session;
 #[allow(unsafe_code)]
 mod sys;

@@ -45,7 +45,21 @@ impl ReplySocket {
         self.send(&[status_for_errno(errno as i32)], &[])
     }
 
-    fn send(&self, data: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<(), Errno> {
+    /// The socket's type: stream for one-shot requests, seqpacket for sessions.
+    pub fn kind(&self) -> Result<SockType, Errno> {
+        getsockopt(&self.socket, sockopt::SockType)
+    }
+
+    /// Receives one message into `buffer`, closing any descriptor the caller sent along (a
+    /// request never carries one). Returns the bytes received; 0 means the caller is gone.
+    pub fn receive(&self, buffer: &mut [u8]) -> Result<usize, Errno> {
+        myopen::fdpass::recv_with_fds(&self.socket, buffer, 0)
+            .map(|received| received.bytes)
+            .map_err(|error| Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)))
+    }
+
+    /// Sends `data`, with `fds` attached.
+    pub fn send(&self, data: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<(), Errno> {
         send_with_fds(&self.socket, data, fds)
             .map(drop)
             .map_err(|error| Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)))

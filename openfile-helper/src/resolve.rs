@@ -57,6 +57,9 @@ pub struct Refusal {
     pub decision: Option<Decision>,
     /// Why, in words, for the audit log.
     pub reason: String,
+    /// Whether the policy refused (no rule, a deny, a wrong type, an escape through a symlink),
+    /// as opposed to the system.
+    pub by_policy: bool,
 }
 
 impl Refusal {
@@ -66,6 +69,7 @@ impl Refusal {
             canonical: None,
             decision: None,
             reason: format!("{during}: {}", errno.desc()),
+            by_policy: false,
         }
     }
 
@@ -76,6 +80,7 @@ impl Refusal {
             canonical,
             decision: Some(decision),
             reason,
+            by_policy: true,
         }
     }
 
@@ -85,6 +90,7 @@ impl Refusal {
             canonical,
             decision: None,
             reason: why.to_owned(),
+            by_policy: true,
         }
     }
 }
@@ -100,12 +106,14 @@ pub fn open_checked(
     privilege: &Privilege,
     path: &OsStr,
     flags: i32,
+    creation_mode: u32,
 ) -> Result<Opened, Refusal> {
     let access = AccessSet::from_open_flags(flags).map_err(|error| Refusal {
         errno: Errno::EINVAL,
         canonical: None,
         decision: None,
         reason: error.to_string(),
+        by_policy: false,
     })?;
     let requested = absolute_clean(path.as_bytes())?;
 
@@ -122,7 +130,15 @@ pub fn open_checked(
         match resolve(privilege, &requested, resolve_flags) {
             Ok(object) => return open_existing(policy, who, privilege, object, access, wants),
             Err(Errno::ENOENT) if wants.contains(OFlag::O_CREAT) => {
-                match create(policy, who, privilege, &requested, access, wants) {
+                match create(
+                    policy,
+                    who,
+                    privilege,
+                    &requested,
+                    access,
+                    wants,
+                    creation_mode,
+                ) {
                     // The name exists but does not resolve: a dangling symlink. open(2) would
                     // create its target, wherever it points; never do that with privilege.
                     Err(refusal)
@@ -331,6 +347,7 @@ fn open_existing(
             canonical: Some(canonical),
             decision: Some(decision),
             reason: "exists".into(),
+            by_policy: false,
         });
     }
     // A hard link can put someone else's file at an allowed path (where protected_hardlinks is
@@ -350,6 +367,7 @@ fn open_existing(
         canonical: Some(canonical.clone()),
         decision: Some(decision.clone()),
         reason: format!("reopening: {}", errno.desc()),
+        by_policy: false,
     })?;
     let reopened = fstat(&fd).map_err(|errno| Refusal::system(errno, "fstat"))?;
     if (reopened.st_dev, reopened.st_ino) != (stat.st_dev, stat.st_ino) {
@@ -411,6 +429,7 @@ fn create(
     requested: &[u8],
     access: AccessSet,
     wants: OFlag,
+    creation_mode: u32,
 ) -> Result<Opened, Refusal> {
     let split = requested
         .iter()
@@ -436,14 +455,14 @@ fn create(
         | OFlag::O_EXCL
         | OFlag::O_NOFOLLOW
         | OFlag::O_CLOEXEC;
-    // 0666 filtered by the caller's umask (inherited), never set-id bits; owned by the caller,
-    // whose ids the helper runs with.
+    // The requested mode (0666 for the one-shot protocol) filtered by the caller's umask
+    // (inherited), never set-id or sticky bits; owned by the caller, whose ids the helper has.
     let created = privilege.with(Need::Override, || {
         openat(
             &directory,
             OsStr::from_bytes(name),
             flags,
-            Mode::from_bits_truncate(0o666),
+            Mode::from_bits_truncate(creation_mode & 0o777),
         )
     });
     let fd = match created {
@@ -456,6 +475,7 @@ fn create(
                 canonical: Some(candidate),
                 decision: Some(decision),
                 reason: format!("creating: {}", errno.desc()),
+                by_policy: false,
             });
         }
     };
@@ -560,6 +580,7 @@ mod tests {
             &Privilege::none(),
             path.as_os_str(),
             flags,
+            0o666,
         )
     }
 

@@ -1,8 +1,9 @@
 //! A protocol-level client for tests: `myopen-probe <helper> <path> <flags> [data]`.
 //!
 //! Opens through `helper` with the library; on success writes `data` (if given) to the file, then
-//! copies what it can read to stdout, exit 0. On failure prints `errno N` (the helper's errno)
-//! or `error: ...` to stderr and exits 1.
+//! copies what it can read to stdout, exit 0. On failure prints `errno N` (the errno the caller
+//! sees: a system error, a policy refusal, or an unprivileged helper's refusal) or `error: ...`
+//! to stderr and exits 1.
 #![deny(unsafe_code)]
 
 use std::io::{Read, Write};
@@ -34,8 +35,8 @@ fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(&content);
             ExitCode::SUCCESS
         }
-        Err(myopen::Error::Os { errno, .. }) => {
-            eprintln!("errno {errno}");
+        Err(error) if error.raw_os_error().is_some() => {
+            eprintln!("errno {}", error.raw_os_error().unwrap_or_default());
             ExitCode::FAILURE
         }
         Err(other) => {

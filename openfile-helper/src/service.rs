@@ -1,0 +1,149 @@
+//! One request from start to finish, the same for one-shot and session mode: who asks (fixed
+//! for the process), under which policy (loaded once), the safe open, and the audit line.
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+
+use crate::audit::{Auditor, Record};
+use crate::config;
+use crate::identity::{self, SystemNames};
+use crate::policy::{self, FileProblem, Identity, LoadedPolicy, Policy, PolicyError};
+use crate::privilege::{Installation, Need, Privilege};
+use crate::resolve::{self, Opened, Refusal};
+
+/// The policy a helper process works under.
+enum PolicyState {
+    /// The helper can do no more than its caller: nothing for a policy to protect.
+    NotEnforced,
+    Loaded(Policy),
+    /// Fail closed (P7): every request is refused, for this reason.
+    Unusable(String),
+}
+
+/// Serves requests for one caller.
+pub struct Service<'privilege> {
+    privilege: &'privilege Privilege,
+    who: Identity,
+    user: Option<String>,
+    policy: PolicyState,
+    auditor: Auditor,
+}
+
+impl<'privilege> Service<'privilege> {
+    /// Reads the caller's identity and loads the policy. An unusable policy is not an error here:
+    /// it is reported on stderr once and then refuses every request.
+    pub fn start(privilege: &'privilege Privilege) -> Result<Service<'privilege>, Errno> {
+        let who = identity::caller()?;
+        let user = identity::user_name(who.uid);
+        let policy = if privilege.installation().enforces_policy() {
+            match load_policy(privilege) {
+                Ok(loaded) => PolicyState::Loaded(loaded.policy),
+                Err(error) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "openfile-helper: policy unusable, refusing every request: {error}"
+                    );
+                    PolicyState::Unusable(error.to_string())
+                }
+            }
+        } else {
+            PolicyState::NotEnforced
+        };
+        Ok(Service {
+            privilege,
+            who,
+            user,
+            policy,
+            auditor: Auditor::new(),
+        })
+    }
+
+    /// Opens `path` for the caller if allowed, logs the decision, and returns the outcome.
+    pub fn handle(&self, path: &OsStr, flags: i32, creation_mode: u32) -> Result<Opened, Refusal> {
+        let outcome = match &self.policy {
+            PolicyState::NotEnforced => {
+                resolve::open_checked(None, &self.who, self.privilege, path, flags, creation_mode)
+            }
+            PolicyState::Loaded(policy) => resolve::open_checked(
+                Some(policy),
+                &self.who,
+                self.privilege,
+                path,
+                flags,
+                creation_mode,
+            ),
+            PolicyState::Unusable(why) => Err(Refusal {
+                errno: Errno::EACCES,
+                canonical: None,
+                decision: None,
+                reason: format!("policy unusable: {why}"),
+                by_policy: true,
+            }),
+        };
+        self.audit(path, flags, &outcome);
+        outcome
+    }
+
+    fn audit(&self, path: &OsStr, flags: i32, outcome: &Result<Opened, Refusal>) {
+        let note = match self.privilege.installation() {
+            Installation::Unprivileged => "helper not privileged: the caller's own rights",
+            Installation::CallerIsRoot => "caller is root: root's own rights",
+            Installation::SetuidRoot | Installation::Capabilities => "",
+        };
+        let (granted, canonical, rule, reason) = match outcome {
+            Ok(opened) => (
+                true,
+                Some(opened.canonical.as_slice()),
+                opened.decision.rule.as_ref(),
+                note,
+            ),
+            Err(refusal) => (
+                false,
+                refusal.canonical.as_deref(),
+                refusal
+                    .decision
+                    .as_ref()
+                    .and_then(|decision| decision.rule.as_ref()),
+                refusal.reason.as_str(),
+            ),
+        };
+        self.auditor.log(&Record {
+            uid: self.who.uid,
+            user: self.user.as_deref(),
+            path: path.as_bytes(),
+            canonical,
+            flags,
+            granted,
+            rule: rule.map(ToString::to_string),
+            reason,
+        });
+    }
+}
+
+/// Loads the installed policy. The usual world-readable policy is read with the caller's own
+/// rights; only a policy the caller may not read (an administrator's choice, like sudoers' 0440)
+/// is read again with CAP_DAC_READ_SEARCH. Name resolution never runs with a capability raised.
+pub fn load_policy(privilege: &Privilege) -> Result<LoadedPolicy, PolicyError> {
+    let sysconfdir = Path::new(config::SYSCONFDIR);
+    let sources = match policy::read_sources(sysconfdir) {
+        Err(PolicyError::File {
+            problem:
+                FileProblem::Io {
+                    errno: libc::EACCES,
+                    ..
+                },
+            ..
+        }) => privilege.with(Need::ReadSearch, || policy::read_sources(sysconfdir))?,
+        other => other?,
+    };
+    Policy::from_sources(
+        sources
+            .iter()
+            .map(|(path, text)| (path.as_path(), text.as_str())),
+        &SystemNames,
+    )
+}

@@ -1,0 +1,112 @@
+//! Session mode: `openfile-helper --session <sockfd#>` serves many requests over one
+//! `SOCK_SEQPACKET` socket, each with every check a one-shot request gets, until the client
+//! closes its end. The framing is `myopen::wire::session`; no length in a request is trusted.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::process::ExitCode;
+
+use myopen::wire::session::{FrameError, Hello, MAX_REQUEST_LEN, Origin, SessionRequest, VERSION};
+use myopen::wire::{self, STATUS_OPENED, status_for_errno};
+use nix::errno::Errno;
+use nix::sys::socket::SockType;
+
+use crate::cli::{exit_status, fail, usage_error};
+use crate::privilege::Privilege;
+use crate::reply::ReplySocket;
+use crate::service::Service;
+
+/// Serves a session on the socket named by `args` (the arguments after `--session`).
+pub fn run(args: &[OsString], privilege: &Privilege) -> ExitCode {
+    let [socket_arg] = args else {
+        return usage_error(None, &wire::ArgumentError::WrongCount(args.len()));
+    };
+    let raw = match wire::parse_socket_fd(socket_arg) {
+        Ok(raw) => raw,
+        Err(error) => return usage_error(None, &error),
+    };
+    let socket = match ReplySocket::adopt(raw) {
+        Ok(socket) => socket,
+        Err(errno) => {
+            return fail(
+                errno,
+                &format!("descriptor {raw} is not a Unix-domain socket"),
+            );
+        }
+    };
+    // Only packets keep requests apart; on a stream a bad length would desynchronise everything.
+    if socket.kind() != Ok(SockType::SeqPacket) {
+        return fail(Errno::EPROTOTYPE, "a session needs a SOCK_SEQPACKET socket");
+    }
+    let service = match Service::start(privilege) {
+        Ok(service) => service,
+        Err(errno) => return fail(errno, "cannot read the caller's identity"),
+    };
+    let hello = Hello {
+        version: VERSION,
+        privileged: privilege.installation().enforces_policy(),
+    };
+    if let Err(errno) = socket.send(&hello.encode(), &[]) {
+        return exit_status(errno);
+    }
+
+    // One byte more than the largest request, so that an oversized packet shows as truncated.
+    let mut packet = vec![0u8; MAX_REQUEST_LEN + 1];
+    loop {
+        let length = match socket.receive(&mut packet) {
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(length) => length,
+            Err(errno) => return exit_status(errno),
+        };
+        let answered = match SessionRequest::decode(&packet[..length.min(MAX_REQUEST_LEN + 1)]) {
+            Ok(_) if length > MAX_REQUEST_LEN => {
+                end_session(&socket, "request larger than any valid one")
+            }
+            Ok(request) => serve(&socket, &service, &request),
+            Err(FrameError::Malformed(why)) => end_session(&socket, why),
+            Err(FrameError::Argument(error)) => {
+                reply(&socket, Errno::from_raw(error.errno()), Origin::System).map(|()| true)
+            }
+        };
+        match answered {
+            Ok(true) => continue,
+            Ok(false) => return exit_status(Errno::EINVAL),
+            Err(errno) => return exit_status(errno),
+        }
+    }
+}
+
+fn serve(
+    socket: &ReplySocket,
+    service: &Service<'_>,
+    request: &SessionRequest<'_>,
+) -> Result<bool, Errno> {
+    match service.handle(OsStr::from_bytes(request.path), request.flags, request.mode) {
+        Ok(opened) => socket.send(
+            &[STATUS_OPENED, Origin::System as u8],
+            &[std::os::fd::AsFd::as_fd(&opened.fd)],
+        )?,
+        Err(refusal) => {
+            let origin = if refusal.by_policy {
+                Origin::Policy
+            } else {
+                Origin::System
+            };
+            reply(socket, refusal.errno, origin)?;
+        }
+    }
+    Ok(true)
+}
+
+fn reply(socket: &ReplySocket, errno: Errno, origin: Origin) -> Result<(), Errno> {
+    socket.send(&[status_for_errno(errno as i32), origin as u8], &[])
+}
+
+/// Answers a request that cannot be parsed, and ends the session: the client is not speaking the
+/// protocol, so nothing more it sends can be trusted.
+fn end_session(socket: &ReplySocket, why: &str) -> Result<bool, Errno> {
+    let _ = writeln!(std::io::stderr(), "openfile-helper: session ended: {why}");
+    reply(socket, Errno::EINVAL, Origin::Request)?;
+    Ok(false)
+}
