@@ -75,6 +75,11 @@ impl Session {
         self.lock().as_ref().map(|connection| connection.privileged)
     }
 
+    /// The process id of the running helper, if one is running; for diagnostics.
+    pub fn helper_pid(&self) -> Option<u32> {
+        self.lock().as_ref().map(|connection| connection.child.id())
+    }
+
     /// Opens `path` with `open(2)` `flags`; a file it creates gets mode 0o666 less the umask.
     pub fn open(&self, path: impl AsRef<Path>, flags: i32) -> Result<OwnedFd, Error> {
         self.open_with_mode(path.as_ref(), flags, 0o666)

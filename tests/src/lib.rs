@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub use sys::{c_my_open, ignore_sigchld};
+pub use sys::{c_my_open, fork_running, ignore_sigchld};
 
 /// The book's `mycat` client, compiled from `c/` by build.rs.
 pub const UNP_MYCAT: &str = concat!(env!("OUT_DIR"), "/unp_mycat");

@@ -29,3 +29,20 @@ pub fn ignore_sigchld() {
     // SAFETY: SIG_IGN installs no handler code, so no async-signal-safety concern arises.
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }.expect("signal(SIGCHLD, SIG_IGN)");
 }
+
+/// Forks; the child runs `child` and exits with its result, without returning. Returns the
+/// child's pid in the parent. Only for single-purpose test binaries: the child must touch
+/// nothing another thread of the parent might have held at the moment of the fork.
+pub fn fork_running(child: impl FnOnce() -> i32) -> nix::unistd::Pid {
+    // SAFETY: the child calls only `child` and `_exit`; the test binaries that use this keep
+    // their other threads away from any lock the child uses.
+    match unsafe { nix::unistd::fork() }.expect("fork") {
+        nix::unistd::ForkResult::Parent { child } => child,
+        nix::unistd::ForkResult::Child => {
+            let code = child();
+            // SAFETY: _exit ends the process at once, running no atexit handlers or destructors
+            // that belong to the parent's state.
+            unsafe { libc::_exit(code) }
+        }
+    }
+}

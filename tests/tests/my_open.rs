@@ -115,9 +115,18 @@ fn permission_denied_comes_back_as_eacces() {
         .arg(&helper_copy)
         .arg(&secret)
         .arg("0"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let mut lines = stderr.lines();
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr).trim(),
-        format!("errno {}", libc::EACCES)
+        lines.next(),
+        Some(format!("errno {}", libc::EACCES).as_str())
+    );
+    // The helper copy is not setuid or capable: the library says so (HelperNotPrivileged).
+    assert!(
+        lines.next().is_some_and(
+            |line| line.contains("is not installed setuid root or with file capabilities")
+        ),
+        "{stderr}"
     );
     assert!(
         output.stdout.is_empty(),

@@ -36,7 +36,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) if error.raw_os_error().is_some() => {
-            eprintln!("errno {}", error.raw_os_error().unwrap_or_default());
+            // First line for tests that only want the errno; second, the library's own words
+            // (which say whether the policy or an unprivileged helper refused).
+            eprintln!(
+                "errno {}\nerror: {error}",
+                error.raw_os_error().unwrap_or_default()
+            );
             ExitCode::FAILURE
         }
         Err(other) => {

@@ -1,0 +1,334 @@
+//! The persistent session: many opens through one helper, recovery when the helper dies, the
+//! helper's exit when the client dies, and hostile frames from a hand-written client.
+
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use myopen::fdpass::{recv_with_fds, send_with_fds};
+use myopen::wire::session::{HEADER_LEN, Hello, MAX_REQUEST_LEN, Origin, SessionRequest};
+use myopen::{Error, Helper, Session};
+use myopen_tests::{RUN_TIMEOUT, Scratch, helper_binary, read_all};
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use nix::unistd::Pid;
+
+fn session() -> Session {
+    Session::with_helper(Helper::at(helper_binary())).expect("session starts")
+}
+
+#[test]
+fn opens_many_files_through_one_helper() {
+    let scratch = Scratch::new();
+    let session = session();
+    let pid = session.helper_pid();
+    for index in 0..50 {
+        let path = scratch.file(
+            &format!("f{index}"),
+            format!("content {index}").as_bytes(),
+            0o644,
+        );
+        let fd = session.open(&path, libc::O_RDONLY).unwrap();
+        let flags = FdFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFD).unwrap());
+        assert!(
+            flags.contains(FdFlag::FD_CLOEXEC),
+            "received descriptors are close-on-exec"
+        );
+        assert_eq!(read_all(fd), format!("content {index}").as_bytes());
+    }
+    assert_eq!(session.helper_pid(), pid, "one helper served them all");
+}
+
+#[test]
+fn errors_keep_their_errno_and_the_session_goes_on() {
+    let scratch = Scratch::new();
+    let session = session();
+    let missing = session
+        .open(scratch.path().join("missing"), libc::O_RDONLY)
+        .unwrap_err();
+    assert_eq!(missing.raw_os_error(), Some(libc::ENOENT), "{missing}");
+    let bad_flags = session
+        .open(scratch.path(), libc::O_RDONLY | libc::O_PATH)
+        .unwrap_err();
+    assert_eq!(bad_flags.raw_os_error(), Some(libc::EINVAL));
+    let too_long = session
+        .open(format!("/{}", "a".repeat(5000)), libc::O_RDONLY)
+        .unwrap_err();
+    assert_eq!(too_long.raw_os_error(), Some(libc::ENAMETOOLONG));
+    let nul = session
+        .open(std::ffi::OsStr::new("/etc/\0passwd"), libc::O_RDONLY)
+        .unwrap_err();
+    assert!(matches!(nul, Error::InvalidPath { .. }), "{nul:?}");
+    let file = scratch.file("ok", b"still fine", 0o644);
+    assert_eq!(
+        read_all(session.open(&file, libc::O_RDONLY).unwrap()),
+        b"still fine"
+    );
+}
+
+#[test]
+fn creates_with_the_requested_mode_less_umask_and_never_set_id() {
+    let scratch = Scratch::new();
+    let session = session();
+    let path = scratch.path().join("created");
+    let fd = session
+        .open_with_mode(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o6640)
+        .unwrap();
+    drop(fd);
+    let mode = std::fs::metadata(&path).unwrap().mode() & 0o7777;
+    assert_eq!(mode & 0o7000, 0, "set-id bits dropped");
+    assert_eq!(mode & 0o137, 0, "no bit beyond the requested 0640");
+}
+
+#[test]
+fn a_killed_helper_is_reported_and_replaced_on_the_next_request() {
+    let scratch = Scratch::new();
+    let file = scratch.file("f", b"after restart", 0o644);
+    let session = session();
+    let first = session.helper_pid().unwrap();
+    kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
+    let error = session.open(&file, libc::O_RDONLY).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::HelperCrashed { signal: 9, .. } | Error::Protocol { .. }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        read_all(session.open(&file, libc::O_RDONLY).unwrap()),
+        b"after restart"
+    );
+    let second = session.helper_pid().unwrap();
+    assert_ne!(first, second, "a new helper");
+    assert!(
+        myopen_tests::zombie_children()
+            .iter()
+            .all(|pid| *pid != first),
+        "the dead helper was reaped"
+    );
+}
+
+#[test]
+fn dropping_the_session_ends_and_reaps_the_helper() {
+    let session = session();
+    let pid = session.helper_pid().unwrap();
+    drop(session);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "helper {pid} still exists"
+    );
+}
+
+#[test]
+fn the_helper_exits_when_its_client_is_killed() {
+    let scratch = Scratch::new();
+    let file = scratch.file("f", b"x", 0o644);
+    let mut client = Command::new(env!("CARGO_BIN_EXE_myopen-session-client"))
+        .arg(helper_binary())
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let helper_pid: i32 = lines.next().unwrap().unwrap().parse().unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    client.kill().unwrap();
+    client.wait().unwrap();
+    let started = Instant::now();
+    while helper_alive(helper_pid) {
+        assert!(
+            started.elapsed() < RUN_TIMEOUT,
+            "helper {helper_pid} outlived its client"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Running or sleeping; a zombie (exited, waiting for init to reap it) counts as gone.
+fn helper_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// A hand-written client: the helper in session mode on a socket the test controls.
+struct RawSession {
+    socket: OwnedFd,
+    child: std::process::Child,
+}
+
+impl RawSession {
+    fn start(kind: SockType) -> RawSession {
+        let (ours, theirs) =
+            socketpair(AddressFamily::Unix, kind, None, SockFlag::SOCK_CLOEXEC).unwrap();
+        let child = Command::new(helper_binary())
+            .args(["--session", "0"])
+            .stdin(Stdio::from(theirs))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        RawSession {
+            socket: ours,
+            child,
+        }
+    }
+
+    fn hello(&self) -> Hello {
+        let mut buffer = [0u8; 16];
+        let received = recv_with_fds(&self.socket, &mut buffer, 0).unwrap();
+        Hello::decode(&buffer[..received.bytes]).expect("a hello")
+    }
+
+    fn ask(&self, packet: &[u8]) -> (Vec<u8>, usize) {
+        send_with_fds(&self.socket, packet, &[]).unwrap();
+        let mut buffer = [0u8; 16];
+        let received = recv_with_fds(&self.socket, &mut buffer, 1).unwrap();
+        (buffer[..received.bytes].to_vec(), received.fds.len())
+    }
+
+    /// Waits for the helper to exit; fails the test if it hangs or dies of a signal.
+    fn exit_code(mut self) -> i32 {
+        drop(self.socket);
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert_eq!(status.signal(), None, "the helper died of a signal");
+                return status.code().unwrap();
+            }
+            assert!(started.elapsed() < RUN_TIMEOUT, "the helper hangs");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn request(path: &[u8]) -> Vec<u8> {
+    SessionRequest {
+        flags: libc::O_RDONLY,
+        mode: 0o644,
+        path,
+    }
+    .encode()
+}
+
+#[test]
+fn hostile_frames_get_an_error_or_the_end_never_a_crash_or_a_hang() {
+    let malformed: Vec<(&str, Vec<u8>)> = vec![
+        ("empty packet header", vec![1, 2, 3]),
+        ("length larger than the packet", {
+            let mut packet = request(b"/etc/hostname");
+            packet[8..12].copy_from_slice(&1000u32.to_le_bytes());
+            packet
+        }),
+        ("length smaller than the packet", {
+            let mut packet = request(b"/etc/hostname");
+            packet[8..12].copy_from_slice(&3u32.to_le_bytes());
+            packet
+        }),
+        ("length u32::MAX", {
+            let mut packet = request(b"/etc/hostname");
+            packet[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+            packet
+        }),
+        ("NUL inside the path", request(b"/etc/\0hostname")),
+        ("oversized packet", vec![b'a'; MAX_REQUEST_LEN + 500]),
+    ];
+    for (name, packet) in malformed {
+        let session = RawSession::start(SockType::SeqPacket);
+        session.hello();
+        let (reply, fds) = session.ask(&packet);
+        assert_eq!(
+            (reply.as_slice(), fds),
+            (&[libc::EINVAL as u8, Origin::Request as u8][..], 0),
+            "{name}"
+        );
+        assert_eq!(
+            session.exit_code(),
+            libc::EINVAL,
+            "{name}: the helper ends the session"
+        );
+    }
+}
+
+#[test]
+fn refused_values_are_answered_and_the_session_goes_on() {
+    let session = RawSession::start(SockType::SeqPacket);
+    session.hello();
+    let bad_flags = SessionRequest {
+        flags: libc::O_PATH,
+        mode: 0,
+        path: b"/etc/hostname",
+    }
+    .encode();
+    assert_eq!(
+        session.ask(&bad_flags),
+        (vec![libc::EINVAL as u8, Origin::System as u8], 0)
+    );
+    let empty = SessionRequest {
+        flags: 0,
+        mode: 0,
+        path: b"",
+    }
+    .encode();
+    assert_eq!(
+        session.ask(&empty).0,
+        vec![libc::ENOENT as u8, Origin::System as u8]
+    );
+    let long = vec![b'a'; myopen::wire::PATH_MAX];
+    assert_eq!(
+        session.ask(&request(&long)).0,
+        vec![libc::ENAMETOOLONG as u8, Origin::System as u8]
+    );
+
+    // A descriptor sent along with a request is closed by the helper, not kept.
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK).unwrap();
+    send_with_fds(
+        &session.socket,
+        &request(b"/etc/hostname"),
+        &[write_end.as_fd()],
+    )
+    .unwrap();
+    drop(write_end);
+    let mut buffer = [0u8; 4];
+    let received = recv_with_fds(&session.socket, &mut buffer, 1).unwrap();
+    assert_eq!(
+        (buffer[0], received.fds.len()),
+        (0, 1),
+        "the request itself was served"
+    );
+    assert_eq!(
+        nix::unistd::read(&read_end, &mut buffer),
+        Ok(0),
+        "the helper kept no copy of the pipe"
+    );
+
+    assert_eq!(
+        session.ask(&request(b"/etc/hostname")).1,
+        1,
+        "still serving"
+    );
+    assert_eq!(
+        session.exit_code(),
+        0,
+        "end-of-file ends the session cleanly"
+    );
+}
+
+#[test]
+fn a_stream_socket_is_refused_for_a_session() {
+    let session = RawSession::start(SockType::Stream);
+    assert_eq!(session.exit_code(), libc::EPROTOTYPE);
+}
+
+#[test]
+fn header_constant_matches_the_encoding() {
+    assert_eq!(request(b"/x").len(), HEADER_LEN + 2);
+}
