@@ -40,7 +40,8 @@ IT_ENV  = MYOPEN_SYSCONFDIR=$(IT_ROOT)/etc MYOPEN_SYSLOG_SOCKET=$(IT_ROOT)/log.s
 test: deps
 	$(CARGO) build --workspace --bins --locked
 	$(IT_ENV) $(CARGO) build -p openfile-helper --bins --locked --target-dir target/it
-	$(CARGO) test --workspace --locked
+	status=0; $(CARGO) test --workspace --locked || status=$$?; \
+	scripts/remove-test-users.sh; exit $$status
 
 bench: deps
 	$(CARGO) build --release --workspace --bins --locked
@@ -51,3 +52,4 @@ bench: deps
 
 clean:
 	$(CARGO) clean
+	scripts/remove-test-users.sh

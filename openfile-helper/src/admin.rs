@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use crate::cli::PROGRAM;
 use crate::config;
 use crate::identity::{self, SystemNames};
-use crate::policy::{Access, AccessSet, LoadedPolicy, Policy, PolicyError, RuleKind};
+use crate::policy::{Access, AccessSet, FileType, LoadedPolicy, Policy, PolicyError, RuleKind};
 use crate::privilege::Privilege;
 use crate::resolve::absolute_clean;
 use crate::service::load_policy;
@@ -210,14 +210,41 @@ pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
         Ok(clean) => clean,
         Err(refusal) => return fail_with(&refusal.reason),
     };
-    let decision = loaded.policy.decide(&who, &clean, access, None);
+    // The decision a request would get: on the object itself when it can be looked at without
+    // opening it (stat and realpath, with the caller's own rights), else the lexical one.
+    let object = std::fs::canonicalize(&path)
+        .and_then(|canonical| Ok((std::fs::metadata(&canonical)?, canonical)))
+        .ok()
+        .and_then(|(metadata, canonical)| {
+            FileType::from_mode(metadata.mode())
+                .map(|file_type| (canonical.into_os_string().into_vec(), file_type))
+        });
+    let lexical = loaded.policy.decide(&who, &clean, access, None);
+    let decision = match &object {
+        Some((canonical, file_type)) if lexical.allowed => {
+            loaded
+                .policy
+                .decide(&who, canonical, access, Some(*file_type))
+        }
+        _ => lexical,
+    };
     let mut out = format!(
-        "path: {}\nas: uid {} gid {} groups {:?}\naccess: {access}\ndecision: {decision}\n",
+        "path: {}\nas: uid {} gid {} groups {:?}\naccess: {access}\n",
         String::from_utf8_lossy(&clean),
         who.uid,
         who.gid,
         who.groups
     );
+    match &object {
+        Some((canonical, file_type)) => out.push_str(&format!(
+            "object: {file_type} at {} (looked at, not opened)\n",
+            String::from_utf8_lossy(canonical)
+        )),
+        None => out.push_str(
+            "object: not visible with your own rights; this is the check made before opening\n",
+        ),
+    }
+    out.push_str(&format!("decision: {decision}\n"));
     if let Some(rule) = decision.rule.as_ref().and_then(|origin| {
         loaded
             .policy

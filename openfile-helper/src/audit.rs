@@ -93,10 +93,13 @@ pub struct Auditor {
 
 impl Auditor {
     /// An auditor; without a socket (descriptor limit reached) records are dropped silently.
+    /// The socket never blocks: a syslog daemon that stopped reading (its queue full) must not
+    /// stop the helper from answering.
     pub fn new() -> Auditor {
-        Auditor {
-            socket: UnixDatagram::unbound().ok(),
-        }
+        let socket = UnixDatagram::unbound()
+            .ok()
+            .filter(|socket| socket.set_nonblocking(true).is_ok());
+        Auditor { socket }
     }
 
     /// Sends `record`. Failures are ignored on purpose: without a syslog daemon the decision

@@ -122,7 +122,14 @@ pub fn open_checked(
         return Err(Refusal::policy(lexical, None));
     }
 
-    let wants = OFlag::from_bits_retain(flags);
+    // As with open(2), a trailing slash means the object must be a directory.
+    let trailing_slash = path.as_bytes().len() > 1 && path.as_bytes().ends_with(b"/");
+    let wants = OFlag::from_bits_retain(flags)
+        | if trailing_slash {
+            OFlag::O_DIRECTORY
+        } else {
+            OFlag::empty()
+        };
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -436,7 +443,7 @@ fn create(
         .rposition(|&byte| byte == b'/')
         .unwrap_or(0);
     let (parent, name) = (&requested[..split.max(1)], &requested[split + 1..]);
-    if name.is_empty() {
+    if name.is_empty() || wants.contains(OFlag::O_DIRECTORY) {
         return Err(Refusal::system(Errno::EISDIR, "creating"));
     }
     let directory = resolve(privilege, parent, OFlag::O_DIRECTORY)

@@ -1,5 +1,8 @@
-//! One open + close, side by side in one run: plain `open(2)`, one-shot `my_open` (our library,
-//! our helper), and the book's C `my_open` (fork + exec, from tests/c/) against the same helper.
+//! One open + close, side by side in one run: plain `open(2)`; `OpenOptions` with
+//! `Escalate::OnDenied` on a readable file; one-shot `my_open` (our library, our helper); the
+//! book's C `my_open` (fork + exec, from tests/c/) against the same helper; a `Session`; and the
+//! floor under a session: a persistent child (`fd-floor`) that opens and sends back a descriptor
+//! with no policy and no checks.
 //!
 //! `make bench` builds the release helper first; it is found next to this benchmark's target dir.
 
@@ -8,8 +11,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use myopen::Helper;
+use std::os::fd::{AsFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+
+use myopen::fdpass::{recv_with_fds, send_with_fds};
+use myopen::{Escalate, Helper, OpenOptions, Session};
 use myopen_tests::{c_my_open, helper_binary};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -17,6 +25,14 @@ struct Fixture {
     helper: Helper,
     c_helper: CString,
     c_file: CString,
+    session: Session,
+    floor: Floor,
+}
+
+/// The persistent child with no policy: the least a session could possibly cost.
+struct Floor {
+    socket: OwnedFd,
+    _child: Child,
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
@@ -27,11 +43,31 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
     Fixture {
         c_helper: CString::new(helper_path.as_os_str().as_bytes()).expect("helper path"),
         c_file: CString::new(file.as_os_str().as_bytes()).expect("file path"),
+        session: Session::with_helper(Helper::at(&helper_path)).expect("session"),
+        floor: start_floor(),
         helper: Helper::at(helper_path),
         file,
         _dir: dir,
     }
 });
+
+fn start_floor() -> Floor {
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair");
+    let child = Command::new(env!("CARGO_BIN_EXE_fd-floor"))
+        .stdin(Stdio::from(theirs))
+        .spawn()
+        .expect("fd-floor");
+    Floor {
+        socket: ours,
+        _child: child,
+    }
+}
 
 fn main() {
     LazyLock::force(&FIXTURE);
@@ -56,4 +92,33 @@ fn my_open_close() {
 #[divan::bench(sample_count = 200)]
 fn c_book_my_open_close() {
     drop(c_my_open(&FIXTURE.c_helper, &FIXTURE.c_file, libc::O_RDONLY).expect("C my_open"));
+}
+
+#[divan::bench(sample_count = 200)]
+fn on_denied_readable_open_close() {
+    let file = OpenOptions::new()
+        .read(true)
+        .escalate(Escalate::OnDenied)
+        .open(&FIXTURE.file)
+        .expect("open");
+    drop(file);
+}
+
+#[divan::bench(sample_count = 2000)]
+fn session_open_close() {
+    drop(
+        FIXTURE
+            .session
+            .open(&FIXTURE.file, libc::O_RDONLY)
+            .expect("session open"),
+    );
+}
+
+#[divan::bench(sample_count = 2000)]
+fn floor_persistent_child_open_close() {
+    let path = FIXTURE.file.as_os_str().as_bytes();
+    send_with_fds(FIXTURE.floor.socket.as_fd(), path, &[]).expect("send");
+    let mut status = [0u8; 1];
+    let received = recv_with_fds(FIXTURE.floor.socket.as_fd(), &mut status, 1).expect("receive");
+    assert_eq!(received.fds.len(), 1);
 }

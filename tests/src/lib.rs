@@ -1,6 +1,7 @@
 //! Shared harness for the end-to-end tests: the real binaries, scratch trees, process checks.
 #![deny(unsafe_code)]
 
+pub mod install;
 #[allow(unsafe_code)]
 mod sys;
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Removes what the privileged tests create (tests/src/install.rs): the test users and group and
+# the /tmp/myopen-it tree. Safe to run when none of it exists.
+set -u
+[ "$(id -u)" -eq 0 ] || exit 0
+for user in myopen-alice myopen-bob; do
+  id "$user" >/dev/null 2>&1 && userdel "$user" 2>/dev/null
+done
+for group in myopen-readers myopen-alice myopen-bob; do
+  getent group "$group" >/dev/null 2>&1 && groupdel "$group" 2>/dev/null
+done
+rm -rf /tmp/myopen-it
+exit 0

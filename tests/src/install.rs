@@ -1,0 +1,1225 @@
+//! Harness for the privileged end-to-end tests: real installs of the helper (setuid root, file
+//! capabilities, plain) under `/tmp/myopen-it`, the policy that test build reads, users made for
+//! the tests, and a syslog receiver for the audit log.
+//!
+//! `make test` builds a helper of its own for these tests, with
+//! `MYOPEN_SYSCONFDIR=/tmp/myopen-it/etc MYOPEN_SYSLOG_SOCKET=/tmp/myopen-it/log.sock`, into
+//! `target/it/`. Every privileged test shares that one policy location, so each holds a
+//! [`PrivilegedEnv`] for its whole run: a process-wide lock plus an `flock` on
+//! `/tmp/myopen-it/lock` (against other test processes).
+//!
+//! The users `myopen-alice` (supplementary member of the group `myopen-readers`) and `myopen-bob`
+//! are created when missing and left in place; `make test` removes them afterwards.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt, lchown};
+use std::os::unix::net::UnixDatagram;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+
+use crate::{RUN_TIMEOUT, is_root, run, workspace_binary};
+
+/// Root of everything the privileged tests install and create.
+pub const IT_ROOT: &str = "/tmp/myopen-it";
+/// The test build's sysconfdir.
+pub const ETC: &str = "/tmp/myopen-it/etc";
+/// The directory holding the policy.
+pub const POLICY_DIR: &str = "/tmp/myopen-it/etc/myopen";
+/// The main policy file of the test build.
+pub const POLICY: &str = "/tmp/myopen-it/etc/myopen/policy.toml";
+/// The drop-in directory of the test build.
+pub const DROPIN_DIR: &str = "/tmp/myopen-it/etc/myopen/policy.d";
+/// The syslog socket the test build sends its audit lines to.
+pub const LOG_SOCKET: &str = "/tmp/myopen-it/log.sock";
+/// Per-test data trees live below this directory.
+pub const DATA: &str = "/tmp/myopen-it/data";
+
+/// The supplementary group of the test users.
+pub const READERS: &str = "myopen-readers";
+/// Test user in the group [`READERS`].
+pub const ALICE: &str = "myopen-alice";
+/// Test user without extra groups.
+pub const BOB: &str = "myopen-bob";
+
+/// The helper built for these tests by `make test` (`target/it/debug/openfile-helper`).
+pub fn it_helper_binary() -> PathBuf {
+    // target/<profile>/openfile-helper -> target/it/debug/openfile-helper
+    let regular = workspace_binary("openfile-helper");
+    let target = regular
+        .parent()
+        .and_then(Path::parent)
+        .expect("the workspace binaries live in target/<profile>");
+    let binary = target.join("it").join("debug").join("openfile-helper");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run `make test` (it builds the helper for the privileged tests with \
+         MYOPEN_SYSCONFDIR={ETC} MYOPEN_SYSLOG_SOCKET={LOG_SOCKET} --target-dir target/it)",
+        binary.display()
+    );
+    binary
+}
+
+/// One way of installing the helper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Install {
+    /// root:root 4755.
+    Setuid,
+    /// 0755 with `cap_dac_read_search,cap_dac_override+p`.
+    Caps,
+    /// 0755, no privilege at all.
+    Plain,
+}
+
+impl Install {
+    /// The two privileged installs, which must behave the same.
+    pub const PRIVILEGED: [Install; 2] = [Install::Setuid, Install::Caps];
+
+    /// `setuid`, `caps` or `plain`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Install::Setuid => "setuid",
+            Install::Caps => "caps",
+            Install::Plain => "plain",
+        }
+    }
+
+    /// Where this install's helper is.
+    pub fn helper(self) -> PathBuf {
+        Path::new(IT_ROOT)
+            .join("libexec")
+            .join(self.name())
+            .join("openfile-helper")
+    }
+}
+
+/// `mycat`, installed for the privileged tests.
+pub fn it_mycat() -> PathBuf {
+    Path::new(IT_ROOT).join("bin").join("mycat")
+}
+
+/// `myopen-probe`, installed for the privileged tests.
+pub fn it_probe() -> PathBuf {
+    Path::new(IT_ROOT).join("bin").join("myopen-probe")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+
+/// A user made for the tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestUser {
+    /// Login name.
+    pub name: &'static str,
+    /// Numeric uid.
+    pub uid: u32,
+    /// Primary gid.
+    pub gid: u32,
+}
+
+fn command_succeeds(program: &str, args: &[&str]) -> bool {
+    run(Command::new(program).args(args)).status.success()
+}
+
+fn ensure_group(name: &str) {
+    if nix::unistd::Group::from_name(name).ok().flatten().is_none() {
+        let output = run(Command::new("groupadd").args(["--system", name]));
+        assert!(
+            output.status.success() || nix::unistd::Group::from_name(name).ok().flatten().is_some(),
+            "groupadd {name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+fn ensure_user(name: &str, groups: &[&str]) {
+    if nix::unistd::User::from_name(name).ok().flatten().is_none() {
+        let mut command = Command::new("useradd");
+        command.args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            "--user-group",
+        ]);
+        if !groups.is_empty() {
+            command.arg("--groups").arg(groups.join(","));
+        }
+        let output = run(command.arg(name));
+        assert!(
+            output.status.success(),
+            "useradd {name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    for group in groups {
+        let members = nix::unistd::Group::from_name(group)
+            .ok()
+            .flatten()
+            .map(|group| group.mem)
+            .unwrap_or_default();
+        if !members.iter().any(|member| member == name) {
+            assert!(
+                command_succeeds("usermod", &["--append", "--groups", group, name]),
+                "usermod -aG {group} {name}"
+            );
+        }
+    }
+}
+
+/// Creates the test group and users when missing (once per process).
+pub fn ensure_test_users() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        ensure_group(READERS);
+        ensure_user(ALICE, &[READERS]);
+        ensure_user(BOB, &[]);
+    });
+}
+
+fn test_user(name: &'static str) -> TestUser {
+    ensure_test_users();
+    let user = nix::unistd::User::from_name(name)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("test user {name} is missing"));
+    TestUser {
+        name,
+        uid: user.uid.as_raw(),
+        gid: user.gid.as_raw(),
+    }
+}
+
+/// `myopen-alice`, member of `myopen-readers`.
+pub fn alice() -> TestUser {
+    test_user(ALICE)
+}
+
+/// `myopen-bob`, no extra groups.
+pub fn bob() -> TestUser {
+    test_user(BOB)
+}
+
+/// The gid of `myopen-readers`.
+pub fn readers_gid() -> u32 {
+    ensure_test_users();
+    nix::unistd::Group::from_name(READERS)
+        .ok()
+        .flatten()
+        .expect("group myopen-readers")
+        .gid
+        .as_raw()
+}
+
+/// A command that runs `program` as `user` (real and effective ids, the user's groups).
+pub fn command_as(user: &TestUser, program: impl AsRef<OsStr>) -> Command {
+    // Absolute: a test may give the command an environment whose PATH finds nothing.
+    let mut command = Command::new("/usr/bin/setpriv");
+    command
+        .arg(format!("--reuid={}", user.uid))
+        .arg(format!("--regid={}", user.gid))
+        .arg("--init-groups")
+        .arg("--")
+        .arg(program);
+    command
+}
+
+/// Runs `program args` as `user`, with the harness timeout.
+pub fn run_as<I, S>(user: &TestUser, program: impl AsRef<OsStr>, args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    run(command_as(user, program).args(args))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/// Owner of a file the harness creates: root, or a test user (uid and primary gid).
+pub fn owner_ids(owner: Option<&TestUser>) -> (u32, u32) {
+    owner.map_or((0, 0), |user| (user.uid, user.gid))
+}
+
+/// chmod(2), panicking on failure.
+pub fn chmod(path: impl AsRef<Path>, mode: u32) {
+    let path = path.as_ref();
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|error| panic!("chmod {mode:o} {}: {error}", path.display()));
+}
+
+/// lchown(2) to `owner` (None: root), panicking on failure.
+pub fn chown(path: impl AsRef<Path>, owner: Option<&TestUser>) {
+    let (uid, gid) = owner_ids(owner);
+    chown_ids(path, uid, gid);
+}
+
+/// lchown(2) to numeric ids, panicking on failure.
+pub fn chown_ids(path: impl AsRef<Path>, uid: u32, gid: u32) {
+    let path = path.as_ref();
+    lchown(path, Some(uid), Some(gid))
+        .unwrap_or_else(|error| panic!("chown {uid}:{gid} {}: {error}", path.display()));
+}
+
+/// Copies an executable with install(1) in a child process (no write descriptor on an executable
+/// ever exists in this process: see `install_executable` in lib.rs).
+fn install_program(source: &Path, destination: &Path, mode: &str) {
+    let output = run(Command::new("install")
+        .args(["-m", mode])
+        .arg(source)
+        .arg(destination));
+    assert!(
+        output.status.success(),
+        "install -m {mode} {} {}: {}",
+        source.display(),
+        destination.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Makes `path` a root-owned directory with `mode`; replaces whatever else is there.
+fn root_dir(path: &Path, mode: u32) {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => fs::remove_file(path).expect("remove non-directory"),
+        Err(_) => {
+            fs::create_dir(path).unwrap_or_else(|error| panic!("mkdir {}: {error}", path.display()))
+        }
+    }
+    chown(path, None);
+    chmod(path, mode);
+}
+
+fn remove_tree(path: &Path) {
+    match fs::remove_dir_all(path) {
+        Ok(()) => {}
+        Err(error) if error.kind() == ErrorKind::NotFound => {}
+        Err(error) => panic!("rm -r {}: {error}", path.display()),
+    }
+}
+
+fn install_helpers() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let helper = it_helper_binary();
+        let root = Path::new(IT_ROOT);
+        root_dir(&root.join("libexec"), 0o755);
+        root_dir(&root.join("bin"), 0o755);
+        for install in [Install::Setuid, Install::Caps, Install::Plain] {
+            let path = install.helper();
+            root_dir(path.parent().expect("libexec/<kind>"), 0o755);
+            install_program(&helper, &path, "0755");
+            chown(&path, None); // chown clears set-id bits and capabilities: first.
+            match install {
+                Install::Setuid => chmod(&path, 0o4755),
+                Install::Caps => {
+                    let output = run(Command::new("setcap")
+                        .arg("cap_dac_read_search,cap_dac_override+p")
+                        .arg(&path));
+                    assert!(
+                        output.status.success(),
+                        "setcap {}: {}",
+                        path.display(),
+                        String::from_utf8_lossy(&output.stderr)
+                    );
+                    chmod(&path, 0o755);
+                }
+                Install::Plain => chmod(&path, 0o755),
+            }
+        }
+        install_program(&workspace_binary("mycat"), &it_mycat(), "0755");
+        install_program(&workspace_binary("myopen-probe"), &it_probe(), "0755");
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The environment guard
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Everything one privileged test needs, held for the whole test (see the module docs).
+///
+/// Creating it resets the policy location (an empty policy, an empty `policy.d`), makes an empty
+/// data tree `/tmp/myopen-it/data/<test>/`, installs the helpers (once per process) and starts
+/// the audit receiver at [`LOG_SOCKET`].
+pub struct PrivilegedEnv {
+    name: String,
+    data: PathBuf,
+    audit: Option<AuditReceiver>,
+    _file_lock: Flock<fs::File>,
+    _guard: MutexGuard<'static, ()>,
+}
+
+/// `PrivilegedEnv::new` with the calling test's name; `None` (after a loud SKIPPED) when not root.
+#[macro_export]
+macro_rules! privileged_env {
+    () => {{
+        fn here() {}
+        let name = ::std::any::type_name_of_val(&here);
+        let name = name.strip_suffix("::here").unwrap_or(name);
+        let name = name.rsplit("::").next().unwrap_or(name);
+        $crate::install::PrivilegedEnv::new(name)
+    }};
+}
+
+impl PrivilegedEnv {
+    /// Sets up for test `name`; `None` (after printing `SKIPPED (needs root): name`) when the
+    /// tests do not run as root.
+    pub fn new(name: &str) -> Option<PrivilegedEnv> {
+        if !is_root() {
+            // Straight to the process's stderr: eprintln! would be captured by the test harness
+            // and shown only for failures, and a skip must never be silent.
+            let _ = writeln!(std::io::stderr(), "SKIPPED (needs root): {name}");
+            return None;
+        }
+        let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let root = Path::new(IT_ROOT);
+        root_dir(root, 0o755);
+        let lock_file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(root.join("lock"))
+            .expect("open /tmp/myopen-it/lock");
+        let file_lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+            .unwrap_or_else(|(_, errno)| panic!("flock /tmp/myopen-it/lock: {errno}"));
+        ensure_test_users();
+        install_helpers();
+
+        // A fresh policy location: an empty (comment-only) policy and no drop-ins.
+        remove_tree(Path::new(ETC));
+        root_dir(Path::new(ETC), 0o755);
+        root_dir(Path::new(POLICY_DIR), 0o755);
+        root_dir(Path::new(DROPIN_DIR), 0o755);
+        write_root_file(Path::new(POLICY), b"# empty policy\n", 0o644);
+
+        root_dir(Path::new(DATA), 0o755);
+        let data = Path::new(DATA).join(name);
+        remove_tree(&data);
+        root_dir(&data, 0o755);
+
+        let audit = Some(AuditReceiver::start());
+        Some(PrivilegedEnv {
+            name: name.to_owned(),
+            data,
+            audit,
+            _file_lock: file_lock,
+            _guard: guard,
+        })
+    }
+
+    /// The test's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The test's data tree, `/tmp/myopen-it/data/<test>` (root, 0755).
+    pub fn data(&self) -> &Path {
+        &self.data
+    }
+
+    /// `relative` inside the data tree.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.data.join(relative)
+    }
+
+    /// Creates directory `relative` (missing parents: root 0755) with `mode` and `owner`.
+    pub fn dir(&self, relative: &str, mode: u32, owner: Option<&TestUser>) -> PathBuf {
+        let path = self.path(relative);
+        self.parents(&path);
+        if !path.is_dir() {
+            fs::create_dir(&path)
+                .unwrap_or_else(|error| panic!("mkdir {}: {error}", path.display()));
+        }
+        chown(&path, owner);
+        chmod(&path, mode);
+        path
+    }
+
+    /// Writes file `relative` (missing parents: root 0755) with `content`, `mode` and `owner`.
+    pub fn file(
+        &self,
+        relative: &str,
+        content: &[u8],
+        mode: u32,
+        owner: Option<&TestUser>,
+    ) -> PathBuf {
+        let path = self.path(relative);
+        self.parents(&path);
+        write_root_file(&path, content, mode);
+        chown(&path, owner);
+        chmod(&path, mode);
+        path
+    }
+
+    /// Creates symlink `relative` -> `target` owned by `owner`.
+    pub fn symlink(
+        &self,
+        target: impl AsRef<Path>,
+        relative: &str,
+        owner: Option<&TestUser>,
+    ) -> PathBuf {
+        let path = self.path(relative);
+        self.parents(&path);
+        std::os::unix::fs::symlink(target.as_ref(), &path)
+            .unwrap_or_else(|error| panic!("symlink {}: {error}", path.display()));
+        chown(&path, owner);
+        path
+    }
+
+    /// Creates FIFO `relative` with `mode`, owned by `owner`.
+    pub fn fifo(&self, relative: &str, mode: u32, owner: Option<&TestUser>) -> PathBuf {
+        let path = self.path(relative);
+        self.parents(&path);
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .unwrap_or_else(|error| panic!("mkfifo {}: {error}", path.display()));
+        chown(&path, owner);
+        chmod(&path, mode);
+        path
+    }
+
+    /// Creates device node `relative` (`kind` `c` or `b`, as mknod(1)) with `mode`, owned by root.
+    pub fn device(&self, relative: &str, kind: char, major: u32, minor: u32, mode: u32) -> PathBuf {
+        let path = self.path(relative);
+        self.parents(&path);
+        let output = run(Command::new("mknod")
+            .arg(&path)
+            .arg(kind.to_string())
+            .arg(major.to_string())
+            .arg(minor.to_string()));
+        assert!(
+            output.status.success(),
+            "mknod {} {kind} {major} {minor}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        chmod(&path, mode);
+        path
+    }
+
+    /// The secret of an attack test: `secret/shadow` in the data tree, root 0600, outside every
+    /// rule the test writes, holding `TOP-SECRET-<random>`.
+    pub fn secret(&self) -> Secret {
+        let content = format!("TOP-SECRET-{}\n", random_token());
+        let path = self.file("secret/shadow", content.as_bytes(), 0o600, None);
+        Secret { path, content }
+    }
+
+    fn parents(&self, path: &Path) {
+        let mut missing = Vec::new();
+        let mut cursor = path.parent();
+        while let Some(dir) = cursor {
+            if dir.is_dir() {
+                break;
+            }
+            missing.push(dir.to_owned());
+            cursor = dir.parent();
+        }
+        for dir in missing.iter().rev() {
+            root_dir(dir, 0o755);
+        }
+    }
+
+    /// Replaces the main policy (root 0644).
+    pub fn write_policy(&self, text: &str) {
+        write_root_file(Path::new(POLICY), text.as_bytes(), 0o644);
+    }
+
+    /// Writes drop-in `policy.d/<name>` (root 0644); returns its path.
+    pub fn write_dropin(&self, name: &str, text: &str) -> PathBuf {
+        let path = Path::new(DROPIN_DIR).join(name);
+        write_root_file(&path, text.as_bytes(), 0o644);
+        path
+    }
+
+    /// Audit lines received since the previous call (waits briefly for stragglers).
+    pub fn audit_lines(&self) -> Vec<String> {
+        self.audit
+            .as_ref()
+            .map(AuditReceiver::drain)
+            .unwrap_or_default()
+    }
+
+    /// Stops the audit receiver and removes the log socket: the helper finds no syslog.
+    pub fn stop_audit(&mut self) {
+        if let Some(audit) = self.audit.take() {
+            audit.stop();
+        }
+        let _ = fs::remove_file(LOG_SOCKET);
+    }
+
+    /// Watches directory `relative` for opens of the entries in it (inotify `IN_OPEN`; opens with
+    /// `O_PATH` do not count).
+    pub fn watch_opens(&self, dir: impl AsRef<Path>) -> OpenWatch {
+        OpenWatch::new(dir.as_ref())
+    }
+}
+
+impl Drop for PrivilegedEnv {
+    fn drop(&mut self) {
+        if let Some(audit) = self.audit.take() {
+            audit.stop();
+        }
+        // Kept after a failure, for a look at what the helper saw.
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.data);
+        }
+    }
+}
+
+fn write_root_file(path: &Path, content: &[u8], mode: u32) {
+    // Replace rather than write through: the old entry may be a symlink or owned by someone else.
+    if fs::symlink_metadata(path).is_ok() {
+        fs::remove_file(path).unwrap_or_else(|error| panic!("rm {}: {error}", path.display()));
+    }
+    // Created with the final mode, so that a secret is never readable by others, not even briefly.
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode & 0o777)
+        .open(path)
+        .unwrap_or_else(|error| panic!("create {}: {error}", path.display()));
+    file.write_all(content)
+        .unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+    drop(file);
+    chown(path, None);
+    chmod(path, mode);
+}
+
+/// A random token (kernel uuid) for secrets and unique names.
+pub fn random_token() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map(|uuid| uuid.trim().replace('-', ""))
+        .unwrap_or_else(|_| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_nanos())
+                .unwrap_or_default();
+            format!("{}{nanos}", std::process::id())
+        })
+}
+
+/// The secret file of an attack test.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    /// `…/secret/shadow`.
+    pub path: PathBuf,
+    /// Its content.
+    pub content: String,
+}
+
+impl Secret {
+    /// The directory holding the secret.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().expect("secret/shadow has a parent")
+    }
+
+    /// Fails the test if any part of the secret shows in `bytes` (`what` names them).
+    pub fn assert_absent(&self, what: &str, bytes: &[u8]) {
+        let token = self.content.trim_end().as_bytes();
+        let hex = &token[b"TOP-SECRET-".len()..];
+        for needle in [token, b"TOP-SECRET".as_slice(), hex] {
+            assert!(
+                !contains(bytes, needle),
+                "the secret leaked into {what}: {}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    /// Fails the test if the secret shows in a command's stdout or stderr.
+    pub fn assert_not_in_output(&self, output: &Output) {
+        self.assert_absent("stdout", &output.stdout);
+        self.assert_absent("stderr", &output.stderr);
+    }
+
+    /// Fails the test if the secret's content is no longer what it was (as root sees it).
+    pub fn assert_intact(&self) {
+        let now = fs::read(&self.path).expect("read secret");
+        assert_eq!(now, self.content.as_bytes(), "the secret was modified");
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack
+            .windows(needle.len())
+            .any(|window| window == needle)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+/// What one request through `myopen-probe` came to.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Opened; what the probe could read from the descriptor.
+    Opened(Vec<u8>),
+    /// The helper's errno.
+    Errno(i32),
+    /// Anything else: the probe's stderr and status.
+    Failed(String),
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Opened(content) => {
+                write!(formatter, "Opened({:?})", String::from_utf8_lossy(content))
+            }
+            Outcome::Errno(errno) => {
+                write!(formatter, "Errno({errno} {})", myopen::strerror(*errno))
+            }
+            Outcome::Failed(detail) => write!(formatter, "Failed({detail})"),
+        }
+    }
+}
+
+impl Outcome {
+    /// `Opened` with this text.
+    pub fn opened(content: impl AsRef<[u8]>) -> Outcome {
+        Outcome::Opened(content.as_ref().to_vec())
+    }
+
+    /// The errno, if the helper reported one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Outcome::Errno(errno) => Some(*errno),
+            _ => None,
+        }
+    }
+
+    /// Whether the descriptor arrived.
+    pub fn is_opened(&self) -> bool {
+        matches!(self, Outcome::Opened(_))
+    }
+}
+
+/// Reads a probe run's output as an [`Outcome`].
+pub fn outcome(output: &Output) -> Outcome {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if output.status.success() {
+        return Outcome::Opened(output.stdout.clone());
+    }
+    let errno = stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("errno ")?.trim().parse::<i32>().ok());
+    // The library tells a policy refusal or an unprivileged helper apart from a plain errno; the
+    // probe prints those as `error: PATH: <strerror> (policy)` / `(helper ... is not installed
+    // ...)`. They still carry an errno, which is what the tests compare.
+    let errno = errno.or_else(|| {
+        let line = stderr
+            .lines()
+            .rev()
+            .find(|line| line.starts_with("error: "))?;
+        if !(line.ends_with(" (policy)") || line.contains(" (helper ")) {
+            return None;
+        }
+        (1..=133)
+            .filter(|&errno| line.contains(&format!(": {}", myopen::strerror(errno))))
+            .max_by_key(|&errno| myopen::strerror(errno).len())
+    });
+    match (output.status.code(), errno) {
+        (Some(1), Some(errno)) => Outcome::Errno(errno),
+        _ => Outcome::Failed(format!("{:?}: {stderr}", output.status)),
+    }
+}
+
+/// Runs `myopen-probe <install's helper> path flags [data]` as `user`; the raw output.
+pub fn probe_output(
+    user: &TestUser,
+    install: Install,
+    path: impl AsRef<OsStr>,
+    flags: i32,
+    data: Option<&[u8]>,
+) -> Output {
+    let mut command = command_as(user, it_probe());
+    command
+        .arg(install.helper())
+        .arg(path.as_ref())
+        .arg(flags.to_string());
+    if let Some(data) = data {
+        command.arg(OsStr::from_bytes(data));
+    }
+    run(&mut command)
+}
+
+/// Requests `path` with `flags` through `install` as `user`.
+pub fn probe(user: &TestUser, install: Install, path: impl AsRef<OsStr>, flags: i32) -> Outcome {
+    outcome(&probe_output(user, install, path, flags, None))
+}
+
+/// Like [`probe`], writing `data` to the descriptor when it arrives.
+pub fn probe_write(
+    user: &TestUser,
+    install: Install,
+    path: impl AsRef<OsStr>,
+    flags: i32,
+    data: &[u8],
+) -> Outcome {
+    outcome(&probe_output(user, install, path, flags, Some(data)))
+}
+
+/// Runs the installed mycat as `user` through `install`'s helper on `files`.
+pub fn mycat_as<I, S>(user: &TestUser, install: Install, files: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = command_as(user, it_mycat());
+    command.arg("--helper").arg(install.helper()).args(files);
+    run(&mut command)
+}
+
+/// The reply to a request made by hand (see [`raw_request`]).
+#[derive(Debug)]
+pub struct RawReply {
+    /// The status byte, if one arrived.
+    pub status: Option<u8>,
+    /// The descriptor, if one arrived.
+    pub fd: Option<OwnedFd>,
+    /// How the helper (run through `sh`) ended.
+    pub exit: ExitStatus,
+    /// Whatever reached the shell's stdout and stderr.
+    pub output: Vec<u8>,
+}
+
+/// Runs the helper of `install` as `user` by hand: `sh -c '<prelude>; exec HELPER SOCK PATH FLAGS'`
+/// with one end of a fresh socket pair as the shell's standard input, so the prelude can move it
+/// (`exec 3<&0 0<&-` with `socket_arg` 3), close descriptors or set limits first. `env` is
+/// added to the environment. Times out like [`run`].
+pub fn raw_request(
+    user: &TestUser,
+    install: Install,
+    prelude: &str,
+    socket_arg: &str,
+    path: impl AsRef<OsStr>,
+    flags: i32,
+    env: &[(&str, &str)],
+) -> RawReply {
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair");
+    let script = format!("{prelude}\nexec \"$0\" \"$1\" \"$2\" \"$3\"");
+    let mut command = command_as(user, "/bin/sh");
+    command
+        .arg("-c")
+        .arg(script)
+        .arg(install.helper())
+        .arg(socket_arg)
+        .arg(path.as_ref())
+        .arg(flags.to_string())
+        .envs(env.iter().copied())
+        .stdin(Stdio::from(theirs))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let description = format!("{command:?}");
+    let child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("spawning {description}: {error}"));
+    drop(command); // our copy of the helper's end: the helper's exit must read as end-of-file.
+    let output = wait_with_timeout(child, &description);
+    let mut byte = [0u8; 1];
+    let received = myopen::fdpass::recv_with_fds(&ours, &mut byte, 1)
+        .unwrap_or_else(|error| panic!("receiving from {description}: {error}"));
+    let mut combined = output.stdout;
+    combined.extend_from_slice(&output.stderr);
+    RawReply {
+        status: (received.bytes > 0).then_some(byte[0]),
+        fd: received.fds.into_iter().next(),
+        exit: output.status,
+        output: combined,
+    }
+}
+
+fn wait_with_timeout(child: Child, description: &str) -> Output {
+    let pid = child.id();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(RUN_TIMEOUT) {
+        Ok(output) => output.unwrap_or_else(|error| panic!("waiting for {description}: {error}")),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!("{description} did not finish within {RUN_TIMEOUT:?}; killed");
+        }
+    }
+}
+
+/// Fails the test unless `status` is an ordinary exit (no signal, no core).
+pub fn assert_exited_cleanly(status: &ExitStatus, what: &str) {
+    assert!(
+        status.signal().is_none() && !status.core_dumped(),
+        "{what} died from a signal: {status:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+struct AuditReceiver {
+    stop: Arc<AtomicBool>,
+    lines: Arc<Mutex<Vec<String>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl AuditReceiver {
+    fn start() -> AuditReceiver {
+        let _ = fs::remove_file(LOG_SOCKET);
+        let socket = UnixDatagram::bind(LOG_SOCKET).expect("bind the audit log socket");
+        chmod(LOG_SOCKET, 0o666);
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .expect("SO_RCVTIMEO");
+        let stop = Arc::new(AtomicBool::new(false));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (stop, lines) = (Arc::clone(&stop), Arc::clone(&lines));
+            std::thread::spawn(move || {
+                let mut buffer = vec![0u8; 65536];
+                loop {
+                    match socket.recv(&mut buffer) {
+                        Ok(size) => lines
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .push(String::from_utf8_lossy(&buffer[..size]).into_owned()),
+                        Err(_) if stop.load(Ordering::SeqCst) => break,
+                        Err(_) => {}
+                    }
+                }
+            })
+        };
+        AuditReceiver {
+            stop,
+            lines,
+            thread: Some(thread),
+        }
+    }
+
+    fn drain(&self) -> Vec<String> {
+        // Datagrams are queued before the helper exits; give the receiver thread a moment to
+        // take what is there, until nothing new arrives for a while.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut seen = usize::MAX;
+        loop {
+            std::thread::sleep(Duration::from_millis(60));
+            let count = self.lines.lock().map(|lines| lines.len()).unwrap_or(0);
+            if count == seen || Instant::now() > deadline {
+                break;
+            }
+            seen = count;
+        }
+        std::mem::take(
+            &mut *self
+                .lines
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let _ = fs::remove_file(LOG_SOCKET);
+    }
+}
+
+/// The value of `key=` in an audit line: a bare word, or a `"..."` string (returned as written,
+/// escapes kept, quotes removed).
+pub fn audit_field(line: &str, key: &str) -> Option<String> {
+    let bytes = line.as_bytes();
+    let pattern = format!("{key}=");
+    let mut start = 0;
+    while let Some(found) = line[start..].find(&pattern) {
+        let at = start + found;
+        // Must start a field: beginning of the text after ": " or after a space.
+        if at == 0 || bytes[at - 1] == b' ' {
+            let value = &line[at + pattern.len()..];
+            if let Some(quoted) = value.strip_prefix('"') {
+                let mut end = None;
+                let mut escaped = false;
+                for (index, character) in quoted.char_indices() {
+                    match character {
+                        _ if escaped => escaped = false,
+                        '\\' => escaped = true,
+                        '"' => {
+                            end = Some(index);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                return end.map(|end| quoted[..end].to_owned());
+            }
+            return Some(value.split(' ').next().unwrap_or("").to_owned());
+        }
+        start = at + pattern.len();
+    }
+    None
+}
+
+/// The audit lines that mention `path` (as the helper escapes it) in `path="..."`.
+pub fn audit_lines_for<'a>(lines: &'a [String], path: &Path) -> Vec<&'a String> {
+    let wanted = escape_like_audit(path.as_os_str());
+    lines
+        .iter()
+        .filter(|line| audit_field(line, "path").as_deref() == Some(wanted.as_str()))
+        .collect()
+}
+
+/// `path` as the audit log is expected to write it: printable ASCII as is (`"` and `\` escaped
+/// with a backslash), everything else as `\xNN`.
+pub fn escape_like_audit(path: &OsStr) -> String {
+    let mut text = String::new();
+    for &byte in path.as_bytes() {
+        match byte {
+            b'"' | b'\\' => {
+                text.push('\\');
+                text.push(char::from(byte));
+            }
+            0x20..=0x7e => text.push(char::from(byte)),
+            _ => text.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// inotify
+
+/// Opens (`IN_OPEN`) of entries of one directory, as seen by inotify.
+pub struct OpenWatch {
+    inotify: Inotify,
+}
+
+impl OpenWatch {
+    fn new(dir: &Path) -> OpenWatch {
+        let inotify =
+            Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).expect("inotify_init1");
+        inotify
+            .add_watch(dir, AddWatchFlags::IN_OPEN)
+            .unwrap_or_else(|errno| panic!("inotify watch {}: {errno}", dir.display()));
+        OpenWatch { inotify }
+    }
+
+    /// Names opened since the previous call.
+    pub fn opened(&self) -> Vec<OsString> {
+        let mut names = Vec::new();
+        while let Ok(events) = self.inotify.read_events() {
+            if events.is_empty() {
+                break;
+            }
+            names.extend(events.into_iter().filter_map(|event| event.name));
+        }
+        names
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests that may hang
+
+/// Runs `command` in a process group of its own; after `limit` kills the whole group (the helper
+/// included) and returns `None`.
+pub fn run_limited(command: &mut Command, limit: Duration) -> Option<Output> {
+    use std::os::unix::process::CommandExt;
+    let description = format!("{command:?}");
+    let child = command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("spawning {description}: {error}"));
+    let pid = child.id();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(output) => {
+            Some(output.unwrap_or_else(|error| panic!("waiting for {description}: {error}")))
+        }
+        Err(_) => {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = receiver.recv_timeout(Duration::from_secs(5));
+            None
+        }
+    }
+}
+
+/// Like [`probe`], but a request still unanswered after `limit` is killed (with its helper) and
+/// comes back as `None`.
+pub fn probe_within(
+    user: &TestUser,
+    install: Install,
+    path: impl AsRef<OsStr>,
+    flags: i32,
+    data: Option<&[u8]>,
+    limit: Duration,
+) -> Option<Outcome> {
+    let mut command = command_as(user, it_probe());
+    command
+        .arg(install.helper())
+        .arg(path.as_ref())
+        .arg(flags.to_string());
+    if let Some(data) = data {
+        command.arg(OsStr::from_bytes(data));
+    }
+    run_limited(&mut command, limit).map(|output| outcome(&output))
+}
+
+/// Like [`probe_write`], with the caller's umask set to `umask` first.
+pub fn probe_with_umask(
+    user: &TestUser,
+    install: Install,
+    umask: u32,
+    path: impl AsRef<OsStr>,
+    flags: i32,
+    data: &[u8],
+) -> Outcome {
+    let mut command = command_as(user, "/bin/sh");
+    command
+        .arg("-c")
+        .arg(format!("umask {umask:03o} && exec \"$0\" \"$@\""))
+        .arg(it_probe())
+        .arg(install.helper())
+        .arg(path.as_ref())
+        .arg(flags.to_string())
+        .arg(OsStr::from_bytes(data));
+    outcome(&run(&mut command))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy text
+
+/// `users = ["a", "b"]`.
+pub fn users(names: &[&str]) -> String {
+    format!("users = {}", toml_list(names))
+}
+
+/// `groups = ["a", "b"]`.
+pub fn groups(names: &[&str]) -> String {
+    format!("groups = {}", toml_list(names))
+}
+
+fn toml_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| format!("{item:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// An `[[allow]]` table: `glob`, the principals line (see [`users`], [`groups`]), `access`, and
+/// `types` unless empty (the default, files only).
+pub fn allow_rule(glob: impl AsRef<Path>, who: &str, access: &[&str], types: &[&str]) -> String {
+    let mut text = format!(
+        "[[allow]]\npath = {:?}\n{who}\naccess = {}\n",
+        glob.as_ref().display().to_string(),
+        toml_list(access)
+    );
+    if !types.is_empty() {
+        text.push_str(&format!("types = {}\n", toml_list(types)));
+    }
+    text
+}
+
+/// A `[[deny]]` table for `glob`; `who` empty means everyone.
+pub fn deny_rule(glob: impl AsRef<Path>, who: &str) -> String {
+    let mut text = format!(
+        "[[deny]]\npath = {:?}\n",
+        glob.as_ref().display().to_string()
+    );
+    if !who.is_empty() {
+        text.push_str(who);
+        text.push('\n');
+    }
+    text
+}
+
+/// The 1-based line of the first line of `text` equal to `line` (after trimming).
+pub fn line_of(text: &str, line: &str) -> usize {
+    text.lines()
+        .position(|candidate| candidate.trim() == line)
+        .map(|index| index + 1)
+        .unwrap_or_else(|| panic!("{line:?} is not a line of the policy:\n{text}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// File state
+
+/// Content, modification time and size of a file, to show that a refused request left it alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    content: Vec<u8>,
+    modified: std::time::SystemTime,
+    changed: (i64, i64),
+}
+
+impl FileState {
+    /// Sets the file's mtime to 2001 (so any write shows) and records its state.
+    pub fn capture(path: impl AsRef<Path>) -> FileState {
+        let path = path.as_ref();
+        let old = std::time::UNIX_EPOCH + Duration::from_secs(978_307_200);
+        fs::File::open(path)
+            .and_then(|file| file.set_modified(old))
+            .unwrap_or_else(|error| panic!("set mtime of {}: {error}", path.display()));
+        FileState::now(path)
+    }
+
+    /// The file's state now.
+    pub fn now(path: impl AsRef<Path>) -> FileState {
+        use std::os::unix::fs::MetadataExt;
+        let path = path.as_ref();
+        let meta =
+            fs::metadata(path).unwrap_or_else(|error| panic!("stat {}: {error}", path.display()));
+        FileState {
+            content: fs::read(path).unwrap_or_default(),
+            modified: meta.modified().expect("mtime"),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// Fails the test if `path` changed since this state was captured.
+    pub fn assert_unchanged(&self, path: impl AsRef<Path>, what: &str) {
+        let now = FileState::now(path.as_ref());
+        assert_eq!(
+            String::from_utf8_lossy(&now.content),
+            String::from_utf8_lossy(&self.content),
+            "{what}: content of {} changed",
+            path.as_ref().display()
+        );
+        assert_eq!(
+            now,
+            *self,
+            "{what}: {} was modified",
+            path.as_ref().display()
+        );
+    }
+}
