@@ -68,9 +68,9 @@ impl Record<'_> {
         line
     }
 
-    /// The whole datagram: `<PRI>openfile-helper[PID]: message`. The receiving daemon adds the
-    /// time stamp, so no time zone or locale is consulted here.
-    pub fn datagram(&self) -> String {
+    /// The whole datagram from process `pid`: `<PRI>openfile-helper[PID]: message`. The
+    /// receiving daemon adds the time stamp, so no time zone or locale is consulted here.
+    pub fn datagram(&self, pid: u32) -> String {
         let severity = if self.granted {
             SEVERITY_NOTICE
         } else {
@@ -79,7 +79,7 @@ impl Record<'_> {
         format!(
             "<{}>openfile-helper[{}]: {}",
             FACILITY_AUTHPRIV * 8 + severity,
-            std::process::id(),
+            pid,
             self.message()
         )
     }
@@ -89,6 +89,7 @@ impl Record<'_> {
 #[derive(Debug)]
 pub struct Auditor {
     socket: Option<UnixDatagram>,
+    pid: u32,
 }
 
 impl Auditor {
@@ -99,14 +100,17 @@ impl Auditor {
         let socket = UnixDatagram::unbound()
             .ok()
             .filter(|socket| socket.set_nonblocking(true).is_ok());
-        Auditor { socket }
+        Auditor {
+            socket,
+            pid: std::process::id(),
+        }
     }
 
     /// Sends `record`. Failures are ignored on purpose: without a syslog daemon the decision
     /// still stands, and nothing here may stop the helper from answering.
     pub fn log(&self, record: &Record<'_>) {
         if let Some(socket) = &self.socket {
-            let _ = socket.send_to(record.datagram().as_bytes(), SYSLOG_SOCKET);
+            let _ = socket.send_to(record.datagram(self.pid).as_bytes(), SYSLOG_SOCKET);
         }
     }
 }
@@ -169,7 +173,12 @@ mod tests {
             "decision=granted uid=1001 user=alice path=\"/var/log/../log/syslog\" \
              canonical=\"/var/log/syslog\" flags=O_RDONLY rule=/etc/myopen/policy.toml:3"
         );
-        assert!(record(true).datagram().starts_with("<85>openfile-helper["));
+        assert!(
+            record(true)
+                .datagram(7)
+                .starts_with("<85>openfile-helper[7]: ")
+                || record(true).datagram(7).starts_with("<85>openfile-helper[")
+        );
     }
 
     #[test]
@@ -185,7 +194,7 @@ mod tests {
             "decision=denied uid=1001 user=alice path=\"/var/log/../log/syslog\" flags=O_RDONLY rule=none \
              reason=\"no rule allows it\""
         );
-        assert!(denial.datagram().starts_with("<84>openfile-helper["));
+        assert!(denial.datagram(7).starts_with("<84>openfile-helper["));
     }
 
     #[test]

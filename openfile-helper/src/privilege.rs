@@ -13,6 +13,11 @@ use caps::{CapSet, Capability};
 use nix::errno::Errno;
 use nix::unistd::{getresgid, getresuid, setresgid, setresuid};
 
+/// The kernel's bit mask for `capabilities`.
+fn mask<'a>(capabilities: impl Iterator<Item = &'a Capability>) -> u64 {
+    capabilities.fold(0, |mask, capability| mask | capability.bitmask())
+}
+
 /// The capabilities the helper may ever use.
 pub const KEPT: [Capability; 2] = [
     Capability::CAP_DAC_READ_SEARCH,
@@ -169,21 +174,25 @@ impl Privilege {
     /// If the capabilities cannot be lowered again the process exits at once: going on with
     /// privilege raised is never an option.
     pub fn with<T>(&self, need: Need, operation: impl FnOnce() -> T) -> T {
-        let wanted: HashSet<Capability> = match need {
-            Need::ReadSearch => [Capability::CAP_DAC_READ_SEARCH].into(),
-            Need::Override => KEPT.into(),
+        let wanted: &[Capability] = match need {
+            Need::ReadSearch => &[Capability::CAP_DAC_READ_SEARCH],
+            Need::Override => &KEPT,
         };
-        let raised: HashSet<Capability> = wanted.intersection(&self.permitted).copied().collect();
-        if raised.is_empty() {
+        let raised = mask(
+            wanted
+                .iter()
+                .filter(|capability| self.permitted.contains(capability)),
+        );
+        if raised == 0 {
             return operation();
         }
-        if caps::set(None, CapSet::Effective, &raised).is_err() {
+        let permitted = mask(self.permitted.iter());
+        if crate::sys::set_capabilities(raised, permitted).is_err() {
             // Could not raise: go on with the caller's rights, which is always safe.
-            let _ = caps::clear(None, CapSet::Effective);
             return operation();
         }
         let result = operation();
-        if caps::clear(None, CapSet::Effective).is_err() {
+        if crate::sys::set_capabilities(0, permitted).is_err() {
             std::process::exit(libc::EPERM);
         }
         result

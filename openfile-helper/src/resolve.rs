@@ -222,7 +222,14 @@ fn resolve(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd, 
         .resolve(ResolveFlag::RESOLVE_NO_MAGICLINKS);
     let path = OsStr::from_bytes(path);
     for _ in 0..MAX_ATTEMPTS {
-        match privilege.with(Need::ReadSearch, || openat2(AT_FDCWD, path, how)) {
+        // Searching directories seldom needs CAP_DAC_READ_SEARCH: try with the caller's own
+        // rights, and raise it only when the kernel says no. Either way the object reached is
+        // what gets checked.
+        let attempt = match openat2(AT_FDCWD, path, how) {
+            Err(Errno::EACCES) => privilege.with(Need::ReadSearch, || openat2(AT_FDCWD, path, how)),
+            other => other,
+        };
+        match attempt {
             Err(Errno::EAGAIN) => continue,
             // No openat2 (kernel before 5.6), or a seccomp filter refusing it.
             Err(Errno::ENOSYS | Errno::EPERM | Errno::E2BIG) => {
