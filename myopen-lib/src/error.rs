@@ -9,6 +9,18 @@ use std::path::PathBuf;
 /// Converts into [`io::Error`] so that `?` works in `io::Result` code: a failure reported by the
 /// helper keeps its errno ([`io::Error::raw_os_error`]), so callers can match on `EACCES` or
 /// `ENOENT` exactly as they would after `open(2)`.
+///
+/// ```
+/// use myopen::{Error, Helper};
+///
+/// match Helper::at("/nonexistent/openfile-helper").open("/etc/shadow", libc::O_RDONLY) {
+///     Err(Error::HelperMissing { helper }) => assert!(helper.ends_with("openfile-helper")),
+///     other => panic!("{other:?}"),
+/// }
+/// // As an io::Error the missing helper is not mistaken for a missing file:
+/// let error: std::io::Error = Helper::at("/nonexistent/h").open("/x", 0).unwrap_err().into();
+/// assert_eq!(error.raw_os_error(), None);
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -171,6 +183,10 @@ impl From<Error> for io::Error {
 }
 
 /// The C library's text for `errno` ("No such file or directory"), as `cat` prints it.
+///
+/// ```
+/// assert_eq!(myopen::strerror(libc::ENOENT), "No such file or directory");
+/// ```
 pub fn strerror(errno: i32) -> &'static str {
     nix::errno::Errno::from_raw(errno).desc()
 }

@@ -35,6 +35,21 @@ pub struct Received {
 
 /// Sends `data` and passes `fds` with it, in one `sendmsg`.
 ///
+/// ```
+/// use std::os::fd::AsFd;
+/// use myopen::fdpass::{recv_with_fds, send_with_fds};
+/// use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+///
+/// let (left, right) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?;
+/// let file = std::fs::File::open("/etc/hostname")?;
+/// send_with_fds(&left, b"\0", &[file.as_fd()])?;
+///
+/// let mut status = [0u8; 1];
+/// let received = recv_with_fds(&right, &mut status, 1)?;
+/// assert_eq!((received.bytes, received.fds.len()), (1, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// Fails with `InvalidInput` when descriptors are to be sent without data. Uses `MSG_NOSIGNAL`, so
 /// a vanished peer is an `EPIPE` error, never a `SIGPIPE`. `EINTR` is retried. Returns the number
 /// of data bytes sent; the descriptors travel with the first of them.
@@ -66,6 +81,20 @@ pub fn send_with_fds(socket: impl AsFd, data: &[u8], fds: &[BorrowedFd<'_>]) -> 
 }
 
 /// Receives one message into `buf`, keeping at most `max_fds` descriptors.
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use myopen::fdpass::{recv_with_fds, send_with_fds};
+/// use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+///
+/// let (left, right) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)?;
+/// let file = std::fs::File::open("/etc/hostname")?;
+/// send_with_fds(&left, b"x", &[file.as_fd()])?;
+/// // Asking for no descriptor: the one sent is closed here, not leaked.
+/// let received = recv_with_fds(&right, &mut [0u8; 1], 0)?;
+/// assert_eq!((received.fds.len(), received.discarded_fds), (0, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// Room for at least one descriptor is always offered, even when `max_fds` is 0, so that a
 /// descriptor nobody asked for is closed here rather than leaked or silently dropped unseen.

@@ -32,6 +32,12 @@ pub fn default_helper_path() -> PathBuf {
 }
 
 /// A helper program to open files through.
+///
+/// ```no_run
+/// let helper = myopen::Helper::at("/usr/libexec/openfile-helper");
+/// let fd = helper.open("/var/log/auth.log", libc::O_RDONLY)?;
+/// # Ok::<(), myopen::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Helper {
     program: PathBuf,

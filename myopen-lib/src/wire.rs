@@ -211,6 +211,15 @@ pub fn parse_socket_fd(arg: &OsStr) -> Result<i32, ArgumentError> {
 }
 
 /// Parses `<sockfd#> <pathname> <mode>` (the arguments after the program name).
+///
+/// ```
+/// use myopen::wire::{ArgumentError, one_shot_args, parse_one_shot};
+///
+/// let args = one_shot_args(3, "/etc/hosts".as_ref(), libc::O_RDONLY);
+/// assert_eq!(parse_one_shot(&args).unwrap().path, "/etc/hosts");
+/// let bad = ["3".into(), "/etc/hosts".into(), "0x0".into()];
+/// assert_eq!(parse_one_shot(&bad), Err(ArgumentError::BadFlagsNumber));
+/// ```
 pub fn parse_one_shot(args: &[OsString]) -> Result<OneShotRequest, ArgumentError> {
     let [socket_arg, path, flags_arg] = args else {
         return Err(ArgumentError::WrongCount(args.len()));
@@ -238,11 +247,11 @@ pub fn parse_one_shot(args: &[OsString]) -> Result<OneShotRequest, ArgumentError
 /// one can never desynchronise the stream; the helper still checks every length against the
 /// packet it actually received.
 ///
-/// - the helper first sends a [`Hello`];
-/// - each request is one packet: [`SessionRequest`] (12-byte header, then the path);
-/// - each reply is one packet of [`REPLY_LEN`] bytes, status then [`Origin`], carrying the
+/// - the helper first sends a [`Hello`](session::Hello);
+/// - each request is one packet: [`SessionRequest`](session::SessionRequest) (12-byte header, then the path);
+/// - each reply is one packet of [`REPLY_LEN`](session::REPLY_LEN) bytes, status then [`Origin`](session::Origin), carrying the
 ///   descriptor when the status is 0;
-/// - a request the helper cannot parse is answered with `EINVAL` and [`Origin::Request`], and the
+/// - a request the helper cannot parse is answered with `EINVAL` and [`Origin::Request`](session::Origin::Request), and the
 ///   helper then ends the session; end-of-file ends it too.
 pub mod session {
     use super::{ArgumentError, PATH_MAX, validate_open_flags};
