@@ -47,6 +47,7 @@ bench: deps
 	$(CARGO) build --release --workspace --bins --locked
 	$(CARGO) bench -p myopen-tests --locked
 	bench/mycat-vs-cat.sh
+	bench/mycat-throughput.sh
 	@if [ "$$(id -u)" -eq 0 ]; then bench/policy-cost.sh; \
 	else echo "NOT RUN: bench/policy-cost.sh needs root (it installs a setuid helper)"; fi
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# mycat against cat as whole processes (hyperfine, warm cache, side by side in one run).
+# mycat against cat as whole processes (hyperfine, warm cache, side by side in one run): with
+# --always-helper (the book's way, one helper per file, like the C book mycat) and in its default
+# mode (a readable file is opened directly, no helper).
 # Prints hyperfine's table and the ratios; `make bench` runs it after building the release binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,8 @@ head -c 4096 /dev/urandom > "$work/4k"
 results=$work/results.json
 hyperfine -N --warmup 50 --runs 500 --export-json "$results" --export-markdown "$work/table.md" \
   -n "cat 4KiB" "cat $work/4k" \
-  -n "mycat 4KiB" "target/release/mycat --helper $helper $work/4k" \
+  -n "mycat 4KiB" "target/release/mycat --always-helper --helper $helper $work/4k" \
+  -n "mycat default mode 4KiB" "target/release/mycat --helper $helper $work/4k" \
   -n "C book mycat 4KiB" "$unp_mycat $helper $work/4k" >/dev/null
 
 cat "$work/table.md"

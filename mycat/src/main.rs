@@ -1,83 +1,72 @@
-//! mycat: `cat` that opens files through the myopen helper.
+//! mycat: `cat` that opens files through the myopen helper when the caller's rights are not
+//! enough.
 #![deny(unsafe_code)]
 
+mod cli;
 mod copy;
 mod names;
+mod open;
+mod report;
 #[allow(unsafe_code)]
 mod sys;
 
-use std::ffi::OsString;
-use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::ExitCode;
 
-use clap::Parser;
-use myopen::Helper;
 use nix::errno::Errno;
+use nix::sys::stat::fstat;
 
-use crate::copy::{BUFFER_SIZE, CopyError, copy};
+use crate::cli::Cli;
+use crate::copy::{Copier, CopyError, Output};
 use crate::names::quote;
+use crate::open::Opener;
+use crate::report::{report, strerror};
 
-/// Concatenate FILE(s) to standard output, opening each through the myopen helper.
-///
-/// With no FILE, or when FILE is -, read standard input.
-#[derive(Parser, Debug)]
-#[command(name = "mycat", version, about)]
-struct Cli {
-    /// Use the helper program at PATH (default: $MYOPEN_HELPER, else the installed one).
-    #[arg(long, value_name = "PATH")]
-    helper: Option<PathBuf>,
-
-    /// Ignored, for compatibility with cat (output is never buffered).
-    #[arg(short = 'u')]
-    unbuffered: bool,
-
-    /// Files to concatenate, in order.
-    #[arg(value_name = "FILE")]
-    files: Vec<OsString>,
+/// Why one operand was not copied in full.
+enum Failure {
+    /// Reported as `mycat: NAME: MESSAGE`; cat goes on with the next operand.
+    Input(String),
+    /// Standard output failed: cat stops.
+    Output(Errno),
 }
 
 fn main() -> ExitCode {
     sys::restore_default_sigpipe();
-    let cli = Cli::parse();
-    let helper = cli.helper.map(Helper::at).unwrap_or_else(Helper::from_env);
-    let files = if cli.files.is_empty() {
-        vec![OsString::from("-")]
-    } else {
-        cli.files
-    };
+    let cli = Cli::parse_or_exit();
+    let files = cli.files();
+    let opener = Opener::new(cli.escalate(), cli.helper.clone(), files.len());
 
     let stdout = io::stdout();
-    let output = stdout.as_fd();
-    let mut buffer = vec![0u8; BUFFER_SIZE];
+    let output = match Output::new(stdout.as_fd()) {
+        Ok(output) => output,
+        Err(errno) => {
+            report(&format!("standard output: {}", strerror(errno)));
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut copier = Copier::new();
     let mut failed = false;
-    for name in &files {
-        let result = if name == "-" {
-            copy(io::stdin().as_fd(), output, &mut buffer)
-        } else {
-            match open(&helper, name) {
-                Ok(fd) => copy(&fd, output, &mut buffer),
-                Err(message) => {
-                    report(&format!("{}: {message}", quote(name)));
-                    failed = true;
-                    continue;
-                }
-            }
-        };
-        match result {
-            Ok(_) => {}
-            Err(CopyError::Read(errno)) => {
-                report(&format!("{}: {}", quote(name), errno.desc()));
+    for name in files {
+        match cat_one(&name, &opener, &output, &mut copier) {
+            Ok(()) => {}
+            Err(Failure::Input(message)) => {
+                report(&format!("{}: {message}", quote(&name)));
                 failed = true;
             }
-            // As SIGPIPE would have: nobody is reading any more, so there is no one to tell.
-            Err(CopyError::Write(Errno::EPIPE)) => return ExitCode::FAILURE,
-            Err(CopyError::Write(errno)) => {
-                report(&format!("write error: {}", errno.desc()));
+            // As SIGPIPE would have (it is only seen when the signal is blocked): nobody is
+            // reading any more, so there is no one to tell.
+            Err(Failure::Output(Errno::EPIPE)) => return ExitCode::FAILURE,
+            Err(Failure::Output(errno)) => {
+                report(&format!("write error: {}", strerror(errno)));
                 return ExitCode::FAILURE;
             }
         }
+    }
+    if let Err(errno) = sys::close_stdout() {
+        report(&format!("write error: {}", strerror(errno)));
+        failed = true;
     }
     if failed {
         ExitCode::FAILURE
@@ -86,16 +75,32 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens `name` for reading through the helper; the error text is what follows `mycat: NAME: `.
-fn open(helper: &Helper, name: &OsString) -> Result<OwnedFd, String> {
-    helper
-        .open(name, libc::O_RDONLY)
-        .map_err(|error| match error {
-            myopen::Error::Os { errno, .. } => myopen::strerror(errno).to_owned(),
-            other => other.to_string(),
-        })
+/// Copies one operand (`-` is standard input) to `output`.
+fn cat_one(
+    name: &OsStr,
+    opener: &Opener,
+    output: &Output<'_>,
+    copier: &mut Copier,
+) -> Result<(), Failure> {
+    if name == "-" {
+        return copy_from(io::stdin().as_fd(), output, copier);
+    }
+    let file: OwnedFd = opener.open(name).map_err(Failure::Input)?;
+    copy_from(file.as_fd(), output, copier)
 }
 
-fn report(message: &str) {
-    let _ = writeln!(io::stderr(), "mycat: {message}");
+fn copy_from(
+    input: BorrowedFd<'_>,
+    output: &Output<'_>,
+    copier: &mut Copier,
+) -> Result<(), Failure> {
+    let stat = fstat(input).map_err(|errno| Failure::Input(strerror(errno)))?;
+    if output.would_loop(input, &stat) {
+        return Err(Failure::Input("input file is output file".to_owned()));
+    }
+    match copier.copy(input, &stat, output) {
+        Ok(_) => Ok(()),
+        Err(CopyError::Read(errno)) => Err(Failure::Input(strerror(errno))),
+        Err(CopyError::Write(errno)) => Err(Failure::Output(errno)),
+    }
 }

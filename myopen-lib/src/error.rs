@@ -182,19 +182,26 @@ impl From<Error> for io::Error {
     }
 }
 
-/// The C library's text for `errno` ("No such file or directory"), as `cat` prints it.
+/// The C library's text for `errno` ("No such file or directory"), as `cat` prints it. Taken
+/// from strerror through std, because nix's own table words some differently ("I/O error" for
+/// "Input/output error").
 ///
 /// ```
 /// assert_eq!(myopen::strerror(libc::ENOENT), "No such file or directory");
+/// assert_eq!(myopen::strerror(libc::EIO), "Input/output error");
 /// ```
-pub fn strerror(errno: i32) -> &'static str {
-    nix::errno::Errno::from_raw(errno).desc()
+pub fn strerror(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    match text.strip_suffix(&format!(" (os error {errno})")) {
+        Some(bare) => bare.to_owned(),
+        None => text,
+    }
 }
 
 /// The message of an OS error without Rust's " (os error N)" suffix.
 pub(crate) fn strip_os_error(error: &io::Error) -> String {
     match error.raw_os_error() {
-        Some(errno) => strerror(errno).to_owned(),
+        Some(errno) => strerror(errno),
         None => error.to_string(),
     }
 }

@@ -64,6 +64,16 @@ impl Session {
         })
     }
 
+    /// A session with `helper` that starts it only when the first open needs it: for callers
+    /// that may never need the helper at all (such as `mycat`, which tries the caller's own
+    /// rights first).
+    pub fn deferred(helper: Helper) -> Session {
+        Session {
+            helper,
+            connection: Mutex::new(None),
+        }
+    }
+
     /// The helper program.
     pub fn helper(&self) -> &Helper {
         &self.helper
