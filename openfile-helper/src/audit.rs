@@ -4,8 +4,11 @@
 //! otherwise) rather than through syslog(3), so that no libc logging state, locale or environment
 //! is involved, and a missing socket costs nothing: the decision stands either way.
 
+use std::cell::Cell;
 use std::fmt::Write;
 use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use myopen::wire::flags_in_words;
 
@@ -85,32 +88,67 @@ impl Record<'_> {
     }
 }
 
-/// Sends records to syslog over one datagram socket, opened once per helper process.
+/// Sends records to syslog over one datagram socket, opened once per helper process and
+/// connected to the syslog socket, so that a session's records do not each pay for a path lookup.
 #[derive(Debug)]
 pub struct Auditor {
     socket: Option<UnixDatagram>,
+    destination: PathBuf,
     pid: u32,
+    connected: Cell<bool>,
+    /// While syslog is absent, when to try connecting again: not on every record.
+    next_attempt: Cell<Option<Instant>>,
 }
+
+/// How long to wait before looking for an absent syslog socket again.
+const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Auditor {
     /// An auditor; without a socket (descriptor limit reached) records are dropped silently.
     /// The socket never blocks: a syslog daemon that stopped reading (its queue full) must not
     /// stop the helper from answering.
     pub fn new() -> Auditor {
+        Auditor::to(SYSLOG_SOCKET)
+    }
+
+    /// An auditor sending to the datagram socket at `destination`.
+    pub fn to(destination: impl Into<PathBuf>) -> Auditor {
         let socket = UnixDatagram::unbound()
             .ok()
             .filter(|socket| socket.set_nonblocking(true).is_ok());
         Auditor {
             socket,
+            destination: destination.into(),
             pid: std::process::id(),
+            connected: Cell::new(false),
+            next_attempt: Cell::new(None),
         }
     }
 
     /// Sends `record`. Failures are ignored on purpose: without a syslog daemon the decision
     /// still stands, and nothing here may stop the helper from answering.
     pub fn log(&self, record: &Record<'_>) {
-        if let Some(socket) = &self.socket {
-            let _ = socket.send_to(record.datagram(self.pid).as_bytes(), SYSLOG_SOCKET);
+        let Some(socket) = &self.socket else { return };
+        let datagram = record.datagram(self.pid);
+        if self.connected.get() {
+            match socket.send(datagram.as_bytes()) {
+                // A full queue drops the record, as syslog(3) would.
+                Ok(_) => return,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => return,
+                // The daemon restarted or went away: connect afresh below.
+                Err(_) => self.connected.set(false),
+            }
+        }
+        let now = Instant::now();
+        if self.next_attempt.get().is_some_and(|next| now < next) {
+            return;
+        }
+        if socket.connect(&self.destination).is_ok() {
+            self.connected.set(true);
+            self.next_attempt.set(None);
+            let _ = socket.send(datagram.as_bytes());
+        } else {
+            self.next_attempt.set(Some(now + RECONNECT_INTERVAL));
         }
     }
 }
@@ -223,6 +261,54 @@ mod tests {
         let escaped = escape(&long);
         assert_eq!(escaped.len(), MAX_LOGGED_PATH + 3);
         assert!(escaped.ends_with("..."));
+    }
+
+    fn receive(receiver: &UnixDatagram) -> Option<String> {
+        let mut buffer = [0u8; 2048];
+        receiver
+            .recv(&mut buffer)
+            .ok()
+            .map(|length| String::from_utf8_lossy(&buffer[..length]).into_owned())
+    }
+
+    fn listen(path: &std::path::Path) -> UnixDatagram {
+        let _ = std::fs::remove_file(path);
+        let receiver = UnixDatagram::bind(path).unwrap();
+        receiver.set_nonblocking(true).unwrap();
+        receiver
+    }
+
+    #[test]
+    fn one_connection_survives_a_syslog_restart_and_an_absence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let auditor = Auditor::to(&path);
+
+        let daemon = listen(&path);
+        auditor.log(&record(true));
+        assert!(receive(&daemon).unwrap().contains("decision=granted"));
+
+        // The daemon restarts: a new socket at the same path. The first send fails, the auditor
+        // reconnects and the record still arrives.
+        drop(daemon);
+        let restarted = listen(&path);
+        auditor.log(&record(false));
+        assert!(receive(&restarted).unwrap().contains("decision=denied"));
+
+        // Gone: records are dropped, and the next attempt waits (no lookup per record).
+        drop(restarted);
+        std::fs::remove_file(&path).unwrap();
+        auditor.log(&record(true));
+        let back = listen(&path);
+        auditor.log(&record(true));
+        assert_eq!(
+            receive(&back),
+            None,
+            "no reconnect attempt before the interval"
+        );
+        std::thread::sleep(RECONNECT_INTERVAL + Duration::from_millis(50));
+        auditor.log(&record(true));
+        assert!(receive(&back).is_some(), "found again after the interval");
     }
 
     #[test]
