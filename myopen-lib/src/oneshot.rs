@@ -76,18 +76,8 @@ impl Helper {
                 path: path.to_owned(),
             });
         }
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::Stream,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(|errno| Error::Local {
-            context: "socketpair",
-            source: errno.into(),
-        })?;
-
-        let mut child = self.spawn(theirs, path.as_os_str(), flags)?;
+        let args = wire::one_shot_args(0, path.as_os_str(), flags);
+        let (ours, mut child) = self.start(SockType::Stream, &args)?;
         let mut status_byte = [0u8; 1];
         let received = recv_with_fds(&ours, &mut status_byte, 1);
         drop(ours);
@@ -108,19 +98,29 @@ impl Helper {
         )
     }
 
-    fn spawn(&self, socket: OwnedFd, path: &OsStr, flags: i32) -> Result<Child, Error> {
+    /// Starts the helper with `args`, its end of a fresh socket pair of type `kind` as its
+    /// standard input (so the socket argument is `0`); returns our end and the child.
+    pub(crate) fn start(
+        &self,
+        kind: SockType,
+        args: &[impl AsRef<OsStr>],
+    ) -> Result<(OwnedFd, Child), Error> {
+        let (ours, theirs) = socketpair(AddressFamily::Unix, kind, None, SockFlag::SOCK_CLOEXEC)
+            .map_err(|errno| Error::Local {
+                context: "socketpair",
+                source: errno.into(),
+            })?;
         let mut command = Command::new(&self.program);
-        command
-            .args(wire::one_shot_args(0, path, flags))
-            .stdin(Stdio::from(socket));
+        command.args(args).stdin(Stdio::from(theirs));
         let spawned = command.spawn();
         // The Command owns our copy of the helper's socket end; it must be closed now, or the
         // helper's exit would never show up as end-of-file on our end.
         drop(command);
-        spawned.map_err(|source| self.spawn_error(source))
+        let child = spawned.map_err(|source| self.spawn_error(source))?;
+        Ok((ours, child))
     }
 
-    pub(crate) fn spawn_error(&self, source: io::Error) -> Error {
+    fn spawn_error(&self, source: io::Error) -> Error {
         match source.kind() {
             io::ErrorKind::NotFound => Error::HelperMissing {
                 helper: self.program.clone(),

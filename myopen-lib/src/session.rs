@@ -5,10 +5,10 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Mutex, MutexGuard};
 
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use nix::sys::socket::SockType;
 
 use crate::error::Error;
 use crate::fdpass::{recv_with_fds, send_with_fds};
@@ -254,25 +254,8 @@ struct Dead;
 
 impl Connection {
     fn start(helper: &Helper) -> Result<Connection, Error> {
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .map_err(|errno| Error::Local {
-            context: "socketpair",
-            source: errno.into(),
-        })?;
-        let mut command = Command::new(helper.program());
-        command
-            .args([OsStr::new(FLAG), OsStr::new("0")])
-            .stdin(Stdio::from(theirs));
-        let spawned = command.spawn();
-        // The Command holds our copy of the helper's end; without closing it, the helper's exit
-        // would never show up as end-of-file here.
-        drop(command);
-        let mut child = spawned.map_err(|source| helper.spawn_error(source))?;
+        let (ours, mut child) =
+            helper.start(SockType::SeqPacket, &[OsStr::new(FLAG), OsStr::new("0")])?;
 
         let mut hello = [0u8; HELLO_LEN + 1];
         let received = recv_with_fds(&ours, &mut hello, 0);
