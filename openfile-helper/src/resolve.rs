@@ -14,13 +14,12 @@
 //! caller's uid and gid as the file system ids, so a new file belongs to the caller.
 
 use std::ffi::OsStr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use nix::errno::Errno;
 use nix::fcntl::{
-    AT_FDCWD, FcntlArg, OFlag, OpenHow, ResolveFlag, fcntl, open, openat, openat2, readlink,
-    readlinkat,
+    AT_FDCWD, FcntlArg, OFlag, OpenHow, ResolveFlag, fcntl, open, openat, openat2, readlinkat,
 };
 use nix::sys::stat::{FileStat, Mode, SFlag, fstat};
 use nix::sys::statfs::{PROC_SUPER_MAGIC, fstatfs};
@@ -316,10 +315,68 @@ fn file_kind(stat: &FileStat) -> SFlag {
     SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT
 }
 
+/// The helper's own descriptors as procfs shows them: the way to read an opened object's path and
+/// to reopen it. `/proc/self/fd` is opened once per process and each descriptor looked up
+/// relative to it, instead of resolving `/proc`, `self` and `fd` twice for every request.
+mod own_fds {
+    use std::cell::RefCell;
+    use std::ffi::OsString;
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    use nix::errno::Errno;
+    use nix::fcntl::{OFlag, open, openat, readlink, readlinkat};
+    use nix::sys::stat::Mode;
+
+    thread_local! {
+        /// The process the directory was opened in, and the directory: after a fork it would
+        /// list the parent's descriptors, so it is reopened when the pid changes.
+        static DIRECTORY: RefCell<Option<(u32, OwnedFd)>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `relative` on the cached directory with `fd`'s name in it, or `absolute` on the
+    /// full `/proc/self/fd/N` path when the directory cannot be had (a tiny descriptor limit).
+    fn through<T>(
+        fd: &OwnedFd,
+        relative: impl FnOnce(&OwnedFd, &str) -> Result<T, Errno>,
+        absolute: impl FnOnce(&str) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        let name = fd.as_raw_fd().to_string();
+        let pid = std::process::id();
+        DIRECTORY.with_borrow_mut(|cached| {
+            if cached
+                .as_ref()
+                .is_none_or(|(opened_in, _)| *opened_in != pid)
+            {
+                let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+                *cached = open("/proc/self/fd", flags, Mode::empty())
+                    .ok()
+                    .map(|directory| (pid, directory));
+            }
+            match cached.as_ref() {
+                Some((_, directory)) => relative(directory, &name),
+                None => absolute(&format!("/proc/self/fd/{name}")),
+            }
+        })
+    }
+
+    /// The path of the object behind `fd`.
+    pub(super) fn read_link(fd: &OwnedFd) -> Result<OsString, Errno> {
+        through(fd, |directory, name| readlinkat(directory, name), readlink)
+    }
+
+    /// A new open file description of the object behind `fd`, with `flags`.
+    pub(super) fn reopen(fd: &OwnedFd, flags: OFlag) -> Result<OwnedFd, Errno> {
+        through(
+            fd,
+            |directory, name| openat(directory, name, flags, Mode::empty()),
+            |path| open(path, flags, Mode::empty()),
+        )
+    }
+}
+
 /// The path of the object behind `fd`, as the kernel knows it.
 fn canonical_path(fd: &OwnedFd) -> Result<Vec<u8>, Refusal> {
-    let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let target = readlink(link.as_str())
+    let target = own_fds::read_link(fd)
         .map_err(|errno| {
             Refusal::escape(
                 None,
@@ -420,10 +477,9 @@ fn reopen(
     } else {
         Need::Override
     };
-    let link = format!("/proc/self/fd/{}", object.as_raw_fd());
     let fd = privilege.with(need, || {
         loop {
-            match open(link.as_str(), flags, Mode::empty()) {
+            match own_fds::reopen(object, flags) {
                 Err(Errno::EINTR) => continue,
                 result => break result,
             }
@@ -529,6 +585,7 @@ fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
     use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
     use std::path::{Path, PathBuf};
 
