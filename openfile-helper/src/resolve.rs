@@ -433,12 +433,15 @@ fn open_existing(
             "file has several hard links and is not the caller's",
         ));
     }
-    let fd = reopen(privilege, &object, file_type, access, wants).map_err(|errno| Refusal {
-        errno,
-        canonical: Some(canonical.clone()),
-        decision: Some(decision.clone()),
-        reason: format!("reopening: {}", errno.desc()),
-        by_policy: false,
+    let own_rights = mode_grants(&stat, who, access);
+    let fd = reopen(privilege, &object, file_type, access, wants, own_rights).map_err(|errno| {
+        Refusal {
+            errno,
+            canonical: Some(canonical.clone()),
+            decision: Some(decision.clone()),
+            reason: format!("reopening: {}", errno.desc()),
+            by_policy: false,
+        }
     })?;
     let reopened = fstat(&fd).map_err(|errno| Refusal::system(errno, "fstat"))?;
     if (reopened.st_dev, reopened.st_ino) != (stat.st_dev, stat.st_ino) {
@@ -454,13 +457,34 @@ fn open_existing(
     })
 }
 
-/// Opens the checked object for real, through its `O_PATH` descriptor.
+/// Whether the object's permission bits alone give `who` the `access` asked for. ACLs can make the
+/// kernel disagree either way; the answer only decides whether to try first without raising a
+/// capability.
+fn mode_grants(stat: &FileStat, who: &Identity, access: AccessSet) -> bool {
+    let bits = if stat.st_uid == who.uid {
+        stat.st_mode >> 6
+    } else if who.in_group(stat.st_gid) {
+        stat.st_mode >> 3
+    } else {
+        stat.st_mode
+    } & 0o7;
+    let reads = access.contains(crate::policy::Access::Read);
+    let writes = access
+        .iter()
+        .any(|word| word != crate::policy::Access::Read);
+    (!reads || bits & 0o4 != 0) && (!writes || bits & 0o2 != 0)
+}
+
+/// Opens the checked object for real, through its `O_PATH` descriptor. A capability is raised only
+/// when the caller's own rights do not suffice: when the permission bits say so, or when the
+/// kernel refuses the open without it.
 fn reopen(
     privilege: &Privilege,
     object: &OwnedFd,
     file_type: FileType,
     access: AccessSet,
     wants: OFlag,
+    own_rights_suffice: bool,
 ) -> Result<OwnedFd, Errno> {
     let mut flags =
         (wants - (OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW)) | OFlag::O_CLOEXEC;
@@ -477,14 +501,19 @@ fn reopen(
     } else {
         Need::Override
     };
-    let fd = privilege.with(need, || {
-        loop {
-            match own_fds::reopen(object, flags) {
-                Err(Errno::EINTR) => continue,
-                result => break result,
-            }
+    let open_it = || loop {
+        match own_fds::reopen(object, flags) {
+            Err(Errno::EINTR) => continue,
+            result => break result,
         }
-    })?;
+    };
+    let fd = match own_rights_suffice {
+        true => match open_it() {
+            Err(Errno::EACCES | Errno::EPERM) => privilege.with(need, open_it),
+            other => other,
+        },
+        false => privilege.with(need, open_it),
+    }?;
     if nonblocking_for_us {
         let status = OFlag::from_bits_retain(fcntl(&fd, FcntlArg::F_GETFL)?);
         fcntl(&fd, FcntlArg::F_SETFL(status - OFlag::O_NONBLOCK))?;
@@ -671,6 +700,55 @@ mod tests {
                 expected,
                 "{:?}",
                 String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn permission_bits_decide_whether_to_try_without_privilege() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"x").unwrap();
+        let stat_with = |mode: u32| {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            nix::sys::stat::stat(&path).unwrap()
+        };
+        let (owner, group) = (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        );
+        let as_owner = Identity {
+            uid: owner,
+            gid: owner.wrapping_add(1),
+            groups: vec![],
+        };
+        let as_group = Identity {
+            uid: owner.wrapping_add(1),
+            gid: group,
+            groups: vec![],
+        };
+        let as_other = Identity {
+            uid: owner.wrapping_add(1),
+            gid: group.wrapping_add(1),
+            groups: vec![],
+        };
+        let read = AccessSet::EMPTY.with(crate::policy::Access::Read);
+        let write = AccessSet::EMPTY.with(crate::policy::Access::Write);
+        let cases = [
+            (0o600, &as_owner, read, true),
+            (0o600, &as_owner, write, true),
+            (0o400, &as_owner, write, false),
+            (0o640, &as_group, read, true),
+            (0o640, &as_group, write, false),
+            (0o640, &as_other, read, false),
+            (0o604, &as_other, read, true),
+            (0o000, &as_owner, read, false),
+        ];
+        for (mode, who, access, expected) in cases {
+            assert_eq!(
+                mode_grants(&stat_with(mode), who, access),
+                expected,
+                "{mode:o} {who:?} {access}"
             );
         }
     }

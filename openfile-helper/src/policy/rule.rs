@@ -144,7 +144,8 @@ pub struct Identity {
 }
 
 impl Identity {
-    fn in_group(&self, gid: u32) -> bool {
+    /// Whether `gid` is the primary group or one of the supplementary groups.
+    pub fn in_group(&self, gid: u32) -> bool {
         self.gid == gid || self.groups.contains(&gid)
     }
 }
