@@ -1,33 +1,63 @@
-# myopen: build, install, test, benchmark.
+# myopen: build, install, package, test, benchmark.
 #
-#   make install        build and install mycat and openfile-helper (PREFIX, DESTDIR, ...)
+#   make install        build and install mycat, openfile-helper (privileged), the default policy,
+#                       man pages and completions (PREFIX, DESTDIR, PRIVILEGE=caps|setuid|none, ...)
+#   make uninstall      remove them again (the policy only while it is still the default)
+#   make demo           as root: build, install into a temporary prefix, show mycat at work, clean up
+#   make deb, make rpm  the packages, in $(TARGET_DIR)/debian and $(TARGET_DIR)/rpm
 #   make test           every test (installs missing test tools first when run as root)
 #   make bench          the benchmarks; figures go to BENCHMARKS.md by hand
 #
-# Paths are baked into the binaries at build time, like autotools' sysconfdir/libexecdir.
+# Paths are baked into the binaries at build time, like autotools' sysconfdir/libexecdir: the
+# helper reads $(SYSCONFDIR)/myopen/policy.toml, mycat runs $(LIBEXECDIR)/openfile-helper.
 
-PREFIX     ?= /usr/local
-BINDIR     ?= $(PREFIX)/bin
-LIBEXECDIR ?= $(PREFIX)/libexec
-SYSCONFDIR ?= /etc
-DESTDIR    ?=
-CARGO      ?= cargo
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+LIBEXECDIR  ?= $(PREFIX)/libexec
+SYSCONFDIR  ?= /etc
+DATAROOTDIR ?= $(PREFIX)/share
+MANDIR      ?= $(DATAROOTDIR)/man
+BASHCOMPDIR ?= $(DATAROOTDIR)/bash-completion/completions
+ZSHCOMPDIR  ?= $(DATAROOTDIR)/zsh/site-functions
+FISHCOMPDIR ?= $(DATAROOTDIR)/fish/vendor_completions.d
+DESTDIR     ?=
+# caps: cap_dac_read_search,cap_dac_override+p (setuid root where the file system cannot hold
+# capabilities); setuid: setuid root; none: no privilege (for staging packages).
+PRIVILEGE   ?= caps
+# Where the helper sends its audit lines; empty: the build's default, /dev/log.
+SYSLOG_SOCKET ?=
+TARGET_DIR  ?= target
+CARGO       ?= cargo
 
-BUILD_ENV = MYOPEN_LIBEXECDIR=$(LIBEXECDIR) MYOPEN_SYSCONFDIR=$(SYSCONFDIR)
+BUILD_ENV = env $(if $(SYSLOG_SOCKET),MYOPEN_SYSLOG_SOCKET=$(SYSLOG_SOCKET),-u MYOPEN_SYSLOG_SOCKET) \
+	MYOPEN_LIBEXECDIR=$(LIBEXECDIR) MYOPEN_SYSCONFDIR=$(SYSCONFDIR)
+INSTALL_ENV = DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) LIBEXECDIR=$(LIBEXECDIR) \
+	SYSCONFDIR=$(SYSCONFDIR) MANDIR=$(MANDIR) BASHCOMPDIR=$(BASHCOMPDIR) \
+	ZSHCOMPDIR=$(ZSHCOMPDIR) FISHCOMPDIR=$(FISHCOMPDIR) PRIVILEGE=$(PRIVILEGE) \
+	BUILT=$(TARGET_DIR)/release
 
-.PHONY: all build install uninstall deps test bench clean
+.PHONY: all build install uninstall demo deb rpm deps test bench clean
 
 all: build
 
 build:
-	$(BUILD_ENV) $(CARGO) build --release --locked --bins
+	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) \
+		-p mycat -p openfile-helper -p myopen-completions --bins
 
 install: build
-	install -D -m 0755 target/release/mycat $(DESTDIR)$(BINDIR)/mycat
-	install -D -m 0755 target/release/openfile-helper $(DESTDIR)$(LIBEXECDIR)/openfile-helper
+	$(INSTALL_ENV) packaging/install.sh install
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/mycat $(DESTDIR)$(LIBEXECDIR)/openfile-helper
+	$(INSTALL_ENV) packaging/install.sh uninstall
+
+demo:
+	scripts/demo.sh
+
+deb:
+	TARGET_DIR=$(TARGET_DIR) packaging/deb/build-deb.sh
+
+rpm:
+	TARGET_DIR=$(TARGET_DIR) packaging/rpm/build-rpm.sh
 
 deps:
 	scripts/install-deps.sh

@@ -10,6 +10,14 @@ declare -A package_of=(
   [setcap]=libcap2-bin
   [hyperfine]=hyperfine
   [install]=coreutils
+  [findmnt]=util-linux
+  [dpkg-shlibdeps]=dpkg-dev
+  [strip]=binutils
+  [lintian]=lintian
+  [rpmbuild]=rpm
+  [mandoc]=mandoc
+  [man]=man-db
+  [socat]=socat
 )
 missing=()
 for command in "${!package_of[@]}"; do

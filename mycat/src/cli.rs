@@ -1,4 +1,8 @@
 //! The command line: cat's own options plus the choice of when to ask the helper.
+//!
+//! A library of its own so that the shell completions (packaging/completions) are generated from
+//! exactly the options mycat parses.
+#![deny(unsafe_code)]
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -2,7 +2,6 @@
 //! enough.
 #![deny(unsafe_code)]
 
-mod cli;
 mod copy;
 mod names;
 mod open;
@@ -18,11 +17,11 @@ use std::process::ExitCode;
 use nix::errno::Errno;
 use nix::sys::stat::fstat;
 
-use crate::cli::Cli;
 use crate::copy::{Copier, CopyError, Output};
 use crate::names::quote;
 use crate::open::Opener;
 use crate::report::{report, strerror};
+use mycat_cli::Cli;
 
 /// Why one operand was not copied in full.
 enum Failure {

@@ -2,6 +2,7 @@
 #![deny(unsafe_code)]
 
 pub mod install;
+pub mod packaging;
 #[allow(unsafe_code)]
 mod sys;
 

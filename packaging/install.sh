@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Installs or uninstalls myopen: `make install` and `make uninstall` call this with the
+# Makefile's variables in the environment. Run it through make, which builds the binaries first.
+#
+#   packaging/install.sh install | uninstall
+#
+# Environment (all set by the Makefile): DESTDIR BINDIR LIBEXECDIR SYSCONFDIR MANDIR
+# BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid or none) BUILT (the directory
+# holding the built mycat, openfile-helper and myopen-completions).
+#
+# Promises: an existing policy is never overwritten; the helper is made privileged only as the
+# last step, on a file that nobody else can have opened; a privileged helper is stripped of its
+# privilege before it is replaced or removed (so no hard link keeps a privileged copy alive);
+# a helper is never installed privileged on a nosuid mount (the kernel would ignore both the
+# setuid bit and file capabilities there).
+set -euo pipefail
+
+readonly CAPABILITIES="cap_dac_read_search,cap_dac_override+p"
+SOURCE_DIR="$(cd "$(dirname "$0")" && pwd)"
+readonly SOURCE_DIR
+
+say() { printf 'myopen: %s\n' "$*"; }
+die() { printf 'myopen: error: %s\n' "$*" >&2; exit 1; }
+
+for variable in BINDIR LIBEXECDIR SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE; do
+  [ -n "${!variable:-}" ] || die "$variable is not set (run this through 'make install')"
+done
+DESTDIR="${DESTDIR:-}"
+
+bin="$DESTDIR$BINDIR"
+libexec="$DESTDIR$LIBEXECDIR"
+policy_dir="$DESTDIR$SYSCONFDIR/myopen"
+man="$DESTDIR$MANDIR"
+helper="$libexec/openfile-helper"
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# The mount options of the file system that holds $1 (or would, once created).
+mount_options() {
+  local path="$1"
+  while [ ! -e "$path" ]; do path="$(dirname "$path")"; done
+  findmnt --noheadings --output OPTIONS --target "$path" 2>/dev/null || true
+}
+
+# Takes every privilege off an installed helper: file capabilities and set-id bits.
+strip_privilege() {
+  local file="$1"
+  [ -f "$file" ] && [ ! -L "$file" ] || return 0
+  if command -v setcap >/dev/null 2>&1 && command -v getcap >/dev/null 2>&1 \
+      && [ -n "$(getcap "$file" 2>/dev/null)" ]; then
+    setcap -r "$file" || die "cannot remove the file capabilities of $file"
+  fi
+  chmod u-s,g-s "$file" || die "cannot clear the set-id bits of $file"
+}
+
+# Gives the helper its privilege: capabilities, or setuid root when asked for or when the file
+# system cannot hold capabilities.
+make_privileged() {
+  local file="$1" kind="$2"
+  if [ "$kind" = caps ]; then
+    if ! command -v setcap >/dev/null 2>&1; then
+      say "setcap is not installed (Debian: libcap2-bin): falling back to setuid root"
+      kind=setuid
+    elif error="$(setcap "$CAPABILITIES" "$file" 2>&1)"; then
+      chmod 0755 "$file"
+      say "${file%/*}/openfile-helper: file capabilities $CAPABILITIES"
+      return 0
+    else
+      say "cannot set file capabilities on $file (${error:-setcap failed}): the file system" \
+        "cannot hold them; falling back to setuid root"
+      kind=setuid
+    fi
+  fi
+  chown root:root "$file"
+  chmod 4755 "$file"
+  say "${file%/*}/openfile-helper: setuid root (mode 4755)"
+}
+
+install_file() { # mode source destination
+  install -D -m "$1" "$2" "$3"
+}
+
+do_install() {
+  : "${BUILT:?BUILT is not set (run this through make install)}"
+  for program in mycat openfile-helper myopen-completions; do
+    [ -x "$BUILT/$program" ] || die "$BUILT/$program is missing: build first (make build)"
+  done
+  case "$PRIVILEGE" in
+    caps | setuid | none) ;;
+    *) die "PRIVILEGE=$PRIVILEGE: must be caps, setuid or none" ;;
+  esac
+  if [ "$PRIVILEGE" != none ]; then
+    is_root || die "installing the helper privileged (PRIVILEGE=$PRIVILEGE) needs root;" \
+      "run as root, or stage with PRIVILEGE=none"
+    case ",$(mount_options "$libexec")," in
+      *,nosuid,*)
+        die "$libexec is on a file system mounted nosuid: the kernel would ignore the helper's" \
+          "setuid bit and file capabilities there. Choose another LIBEXECDIR, or install" \
+          "unprivileged with PRIVILEGE=none"
+        ;;
+    esac
+  fi
+
+  install_file 0755 "$BUILT/mycat" "$bin/mycat"
+
+  # The helper: copied under a temporary name, made privileged, then renamed into place, so the
+  # installed name is never a half-written or half-configured file; the old one loses its
+  # privilege first.
+  install -d -m 0755 "$libexec"
+  staged="$libexec/.openfile-helper.new.$$"
+  trap 'rm -f "$staged"' EXIT
+  install -m 0755 "$BUILT/openfile-helper" "$staged"
+  if is_root; then chown root:root "$staged"; fi # chown clears capabilities: before setcap.
+  if [ "$PRIVILEGE" != none ]; then
+    make_privileged "$staged" "$PRIVILEGE"
+  fi
+  strip_privilege "$helper"
+  mv -f "$staged" "$helper"
+  trap - EXIT
+
+  # The policy: never overwritten.
+  install -d -m 0755 "$policy_dir" "$policy_dir/policy.d"
+  if [ -e "$policy_dir/policy.toml" ]; then
+    say "kept the existing policy $policy_dir/policy.toml (the default is $SOURCE_DIR/policy.toml)"
+  else
+    install -m 0644 "$SOURCE_DIR/policy.toml" "$policy_dir/policy.toml"
+  fi
+  if is_root; then
+    chown root:root "$policy_dir" "$policy_dir/policy.d"
+    [ -L "$policy_dir/policy.toml" ] || chown root:root "$policy_dir/policy.toml"
+  fi
+
+  install_file 0644 "$SOURCE_DIR/man/mycat.1" "$man/man1/mycat.1"
+  install_file 0644 "$SOURCE_DIR/man/myopen-policy.5" "$man/man5/myopen-policy.5"
+  install_file 0644 "$SOURCE_DIR/man/openfile-helper.8" "$man/man8/openfile-helper.8"
+
+  local shell destination
+  for shell in bash zsh fish; do
+    case "$shell" in
+      bash) destination="$DESTDIR$BASHCOMPDIR/mycat" ;;
+      zsh) destination="$DESTDIR$ZSHCOMPDIR/_mycat" ;;
+      fish) destination="$DESTDIR$FISHCOMPDIR/mycat.fish" ;;
+    esac
+    install -d -m 0755 "$(dirname "$destination")"
+    "$BUILT/myopen-completions" "$shell" >"$destination.new" \
+      || die "cannot write the $shell completions to $destination"
+    chmod 0644 "$destination.new"
+    mv -f "$destination.new" "$destination"
+  done
+
+  say "installed mycat in $bin, openfile-helper in $libexec, the policy in $policy_dir"
+  if [ -z "$DESTDIR" ] && is_root; then
+    say "openfile-helper --check:"
+    "$helper" --check | sed 's/^/    /' || say "the policy needs attention (see above)"
+  fi
+}
+
+do_uninstall() {
+  if [ -e "$helper" ]; then
+    strip_privilege "$helper"
+    rm -f "$helper"
+  fi
+  rm -f "$libexec"/.openfile-helper.new.* "$bin/mycat" \
+    "$man/man1/mycat.1" "$man/man5/myopen-policy.5" "$man/man8/openfile-helper.8" \
+    "$DESTDIR$BASHCOMPDIR/mycat" "$DESTDIR$ZSHCOMPDIR/_mycat" "$DESTDIR$FISHCOMPDIR/mycat.fish"
+  # The policy is the administrator's: removed only while it is still the shipped default.
+  if [ -f "$policy_dir/policy.toml" ]; then
+    if cmp -s "$policy_dir/policy.toml" "$SOURCE_DIR/policy.toml"; then
+      rm -f "$policy_dir/policy.toml"
+    else
+      say "kept $policy_dir/policy.toml: it differs from the default (remove it by hand)"
+    fi
+  fi
+  rmdir "$policy_dir/policy.d" 2>/dev/null || true
+  rmdir "$policy_dir" 2>/dev/null || true
+  [ -d "$policy_dir/policy.d" ] && say "kept $policy_dir/policy.d: it holds drop-ins"
+  say "uninstalled"
+}
+
+case "${1:-}" in
+  install) do_install ;;
+  uninstall) do_uninstall ;;
+  *) die "usage: $0 install|uninstall" ;;
+esac

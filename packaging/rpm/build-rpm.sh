@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the myopen .rpm with rpmbuild from a staged `make install DESTDIR=...`: `make rpm`.
+# Writes $TARGET_DIR/rpm/RPMS/<arch>/myopen-<version>-1.<arch>.rpm and prints its path last.
+# The helper carries its file capabilities in the package (see myopen.spec); show them with
+#   rpm -qp --filecaps FILE.rpm      or      rpm -qlvp FILE.rpm (the modes)
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+target_dir="${TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+out="$target_dir/rpm"
+stage="$out/stage"
+
+die() { printf 'build-rpm: error: %s\n' "$*" >&2; exit 1; }
+for tool in rpmbuild strip gzip; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (Debian: apt-get install rpm binutils)"
+done
+version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
+[ -n "$version" ] || die "no version in $root/Cargo.toml"
+
+rm -rf "$out"
+mkdir -p "$stage" "$out/BUILD" "$out/BUILDROOT" "$out/RPMS" "$out/SPECS" "$out/SRPMS" "$out/SOURCES"
+make --no-print-directory install DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
+  LIBEXECDIR=/usr/libexec PRIVILEGE=none TARGET_DIR="$target_dir"
+strip --remove-section=.comment --remove-section=.note --strip-unneeded \
+  "$stage/usr/bin/mycat" "$stage/usr/libexec/openfile-helper"
+gzip -9n "$stage"/usr/share/man/man*/*
+
+rpmbuild -bb --quiet \
+  --define "_topdir $out" \
+  --define "myopen_version $version" \
+  --define "myopen_stage $stage" \
+  packaging/rpm/myopen.spec
+rpm="$(find "$out/RPMS" -name "myopen-$version-1.*.rpm" | head -n 1)"
+[ -n "$rpm" ] || die "rpmbuild wrote no package under $out/RPMS"
+echo "$rpm"

@@ -1,0 +1,783 @@
+//! Packaging: `make install` / `uninstall` into a staging tree, the .deb installed for real
+//! (dpkg -i, a test user reading through the policy, dpkg --purge leaving nothing), lintian, the
+//! .rpm inspected, the man pages linted, the default policy, the completions, `make demo`.
+//!
+//! The tests that touch the system need root (CI is root) and say `SKIPPED (needs root)`
+//! otherwise; they hold the same lock as the privileged tests and undo what they did on the way
+//! out, also when they fail.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use myopen_tests::install::{alice, bob, chmod, run_as};
+use myopen_tests::packaging::{
+    SYSTEM_PATHS, capabilities, has_helper_capabilities, have, last_line, make, make_ok,
+    mode_owner, root_or_skip, run_within, skip, system_build, system_lock, text, workspace_root,
+};
+use myopen_tests::{Scratch, run, workspace_binary};
+
+const HELPER: &str = "/usr/libexec/openfile-helper";
+const MYCAT: &str = "/usr/bin/mycat";
+
+/// Every file and directory a system install creates, relative to the root, with its mode,
+/// except the helper (whose mode depends on the privilege).
+const INSTALLED: [(&str, u32); 10] = [
+    ("usr/bin/mycat", 0o755),
+    ("etc/myopen", 0o755),
+    ("etc/myopen/policy.d", 0o755),
+    ("etc/myopen/policy.toml", 0o644),
+    ("usr/share/man/man1/mycat.1", 0o644),
+    ("usr/share/man/man5/myopen-policy.5", 0o644),
+    ("usr/share/man/man8/openfile-helper.8", 0o644),
+    ("usr/share/bash-completion/completions/mycat", 0o644),
+    ("usr/share/zsh/site-functions/_mycat", 0o644),
+    ("usr/share/fish/vendor_completions.d/mycat.fish", 0o644),
+];
+
+fn output_of(program: &str, args: &[&str]) -> String {
+    text(&run_within(
+        Command::new(program).args(args),
+        Duration::from_secs(120),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// make install / uninstall
+
+fn staged_install(destdir: &Path, privilege: &str) -> String {
+    let mut args = vec![
+        "install".to_owned(),
+        format!("DESTDIR={}", destdir.display()),
+        format!("PRIVILEGE={privilege}"),
+    ];
+    args.extend(SYSTEM_PATHS.iter().map(|&variable| variable.to_owned()));
+    text(&make_ok(args))
+}
+
+fn staged_uninstall(destdir: &Path) -> String {
+    let mut args = vec![
+        "uninstall".to_owned(),
+        format!("DESTDIR={}", destdir.display()),
+    ];
+    args.extend(SYSTEM_PATHS.iter().map(|&variable| variable.to_owned()));
+    text(&make_ok(args))
+}
+
+#[test]
+fn make_install_destdir_stages_the_tree_with_modes_keeps_the_policy_and_uninstalls() {
+    let Some(()) = root_or_skip(
+        "make_install_destdir_stages_the_tree_with_modes_keeps_the_policy_and_uninstalls",
+    ) else {
+        return;
+    };
+    let _lock = system_lock();
+    system_build();
+    let scratch = Scratch::new();
+    let stage = scratch.path().join("stage");
+
+    // setuid: the helper is root's, mode 4755, without capabilities.
+    let log = staged_install(&stage, "setuid");
+    for (relative, mode) in INSTALLED {
+        let path = stage.join(relative);
+        assert_eq!(
+            mode_owner(&path),
+            (mode, 0, 0),
+            "{}: mode and owner (install log:\n{log})",
+            path.display()
+        );
+    }
+    let helper = stage.join("usr/libexec/openfile-helper");
+    assert_eq!(mode_owner(&helper), (0o4755, 0, 0), "setuid helper");
+    assert_eq!(
+        capabilities(&helper),
+        "",
+        "a setuid helper has no file capabilities"
+    );
+    assert_eq!(
+        fs::read(stage.join("etc/myopen/policy.toml")).expect("staged policy"),
+        fs::read(workspace_root().join("packaging/policy.toml")).expect("default policy"),
+        "the staged policy is the default one"
+    );
+    let listing = run(Command::new("find").arg(&stage).args(["-type", "f"]));
+    let files = String::from_utf8_lossy(&listing.stdout).lines().count();
+    assert_eq!(
+        files,
+        INSTALLED.len() - 2 + 1,
+        "nothing else installed:\n{}",
+        String::from_utf8_lossy(&listing.stdout)
+    );
+
+    // caps over it: capabilities instead of the setuid bit (or setuid with a message where the
+    // file system cannot hold capabilities); an edited policy is kept.
+    fs::write(
+        stage.join("etc/myopen/policy.toml"),
+        "# edited by the administrator\n",
+    )
+    .expect("edit the staged policy");
+    let log = staged_install(&stage, "caps");
+    let (mode, uid, _) = mode_owner(&helper);
+    if has_helper_capabilities(&helper) {
+        assert_eq!(
+            (mode, uid),
+            (0o755, 0),
+            "helper with capabilities: 0755 root"
+        );
+    } else {
+        assert!(
+            log.contains("falling back to setuid root") && mode == 0o4755,
+            "no capabilities and no setuid fallback: mode {mode:o}, log:\n{log}"
+        );
+    }
+    assert!(
+        log.contains("kept the existing policy"),
+        "the install says it kept the policy:\n{log}"
+    );
+    assert_eq!(
+        fs::read_to_string(stage.join("etc/myopen/policy.toml")).expect("policy"),
+        "# edited by the administrator\n",
+        "make install overwrote an existing policy"
+    );
+
+    // uninstall: everything goes but the edited policy, and it says so.
+    let log = staged_uninstall(&stage);
+    assert!(
+        log.contains("kept"),
+        "uninstall names the kept policy:\n{log}"
+    );
+    let listing = run(Command::new("find").arg(&stage).args(["-type", "f"]));
+    assert_eq!(
+        String::from_utf8_lossy(&listing.stdout).trim(),
+        stage.join("etc/myopen/policy.toml").display().to_string(),
+        "only the edited policy is left"
+    );
+
+    // A default policy is removed with the rest, and no privileged helper is ever left.
+    fs::remove_file(stage.join("etc/myopen/policy.toml")).expect("rm policy");
+    staged_install(&stage, "setuid");
+    staged_uninstall(&stage);
+    let listing = run(Command::new("find").arg(&stage).args(["-type", "f"]));
+    assert_eq!(
+        String::from_utf8_lossy(&listing.stdout).trim(),
+        "",
+        "files left after uninstalling"
+    );
+    assert!(!stage.join("etc/myopen").exists(), "empty /etc/myopen left");
+}
+
+/// A nosuid tmpfs mounted for the test; unmounted on drop.
+struct NosuidMount {
+    path: PathBuf,
+}
+
+impl Drop for NosuidMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
+
+#[test]
+fn make_install_refuses_a_privileged_helper_on_a_nosuid_mount() {
+    let Some(()) = root_or_skip("make_install_refuses_a_privileged_helper_on_a_nosuid_mount")
+    else {
+        return;
+    };
+    let _lock = system_lock();
+    system_build();
+    let scratch = Scratch::new();
+    let path = scratch.path().join("nosuid");
+    fs::create_dir(&path).expect("mkdir mount point");
+    let mounted = run(Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "nosuid,mode=0755,size=64m",
+            "myopen-test",
+        ])
+        .arg(&path));
+    if !mounted.status.success() {
+        skip(
+            "make_install_refuses_a_privileged_helper_on_a_nosuid_mount",
+            &format!("cannot mount a tmpfs here: {}", text(&mounted).trim()),
+        );
+        return;
+    }
+    let _mount = NosuidMount { path: path.clone() };
+
+    for privilege in ["caps", "setuid"] {
+        let mut args = vec![
+            "install".to_owned(),
+            format!("DESTDIR={}", path.display()),
+            format!("PRIVILEGE={privilege}"),
+        ];
+        args.extend(SYSTEM_PATHS.iter().map(|&variable| variable.to_owned()));
+        let output = make(&args);
+        let log = text(&output);
+        assert!(
+            !output.status.success(),
+            "PRIVILEGE={privilege} on nosuid succeeded:\n{log}"
+        );
+        assert!(
+            log.contains("nosuid") && log.contains("usr/libexec"),
+            "the refusal names the mount option and the directory:\n{log}"
+        );
+        assert!(
+            !path.join("usr/libexec/openfile-helper").exists(),
+            "a helper was installed despite the refusal"
+        );
+    }
+    // Unprivileged, it installs.
+    staged_install(&path, "none");
+    let helper = path.join("usr/libexec/openfile-helper");
+    assert_eq!(mode_owner(&helper).0, 0o755);
+    assert_eq!(capabilities(&helper), "");
+}
+
+// ---------------------------------------------------------------------------------------------
+// .deb
+
+fn built_deb() -> PathBuf {
+    static DEB: OnceLock<PathBuf> = OnceLock::new();
+    DEB.get_or_init(|| {
+        system_build();
+        let output = make_ok(["deb", "TARGET_DIR=target/pkg"]);
+        let deb = PathBuf::from(last_line(&output));
+        assert!(
+            deb.is_file() && deb.extension().is_some_and(|extension| extension == "deb"),
+            "make deb did not print the package's path:\n{}",
+            text(&output)
+        );
+        deb
+    })
+    .clone()
+}
+
+fn dpkg_installed(package: &str) -> bool {
+    let output = run(Command::new("dpkg-query").args([
+        "--show",
+        "--showformat=${db:Status-Status}",
+        package,
+    ]));
+    String::from_utf8_lossy(&output.stdout).trim() == "installed"
+}
+
+/// Purges the package and removes the test's data when the test ends, however it ends.
+struct InstalledDeb {
+    data: PathBuf,
+}
+
+impl Drop for InstalledDeb {
+    fn drop(&mut self) {
+        let _ = run(Command::new("dpkg").args(["--purge", "myopen"]));
+        let _ = fs::remove_dir_all(&self.data);
+    }
+}
+
+#[test]
+fn deb_installs_a_privileged_helper_that_serves_the_policy_and_purges_without_a_trace() {
+    let name = "deb_installs_a_privileged_helper_that_serves_the_policy_and_purges_without_a_trace";
+    let Some(()) = root_or_skip(name) else {
+        return;
+    };
+    let _lock = system_lock();
+    let deb = built_deb();
+    if dpkg_installed("myopen") {
+        eprintln!("{name}: myopen was installed before the test (an earlier run?); purging it");
+        let _ = run(Command::new("dpkg").args(["--purge", "myopen"]));
+    }
+    let data = PathBuf::from("/tmp/myopen-pkg-test");
+    let _ = fs::remove_dir_all(&data);
+    let installed = InstalledDeb { data: data.clone() };
+
+    let output = run(Command::new("dpkg").arg("-i").arg(&deb));
+    assert!(
+        output.status.success(),
+        "dpkg -i {}:\n{}",
+        deb.display(),
+        text(&output)
+    );
+    assert!(dpkg_installed("myopen"));
+
+    // The helper: capabilities (or the setuid fallback), root's, nothing else privileged.
+    let helper = Path::new(HELPER);
+    let (mode, uid, gid) = mode_owner(helper);
+    if has_helper_capabilities(helper) {
+        assert_eq!((mode, uid, gid), (0o755, 0, 0), "helper with capabilities");
+    } else {
+        assert_eq!(
+            (mode, uid, gid),
+            (0o4755, 0, 0),
+            "helper without capabilities must be setuid root: {}",
+            text(&output)
+        );
+    }
+    assert_eq!(mode_owner(Path::new(MYCAT)), (0o755, 0, 0));
+    assert_eq!(
+        mode_owner(Path::new("/etc/myopen/policy.toml")),
+        (0o644, 0, 0)
+    );
+    assert_eq!(mode_owner(Path::new("/etc/myopen/policy.d")), (0o755, 0, 0));
+    let conffiles =
+        run(Command::new("dpkg-query").args(["--show", "--showformat=${Conffiles}", "myopen"]));
+    assert!(
+        String::from_utf8_lossy(&conffiles.stdout).contains("/etc/myopen/policy.toml"),
+        "policy.toml is a conffile: {}",
+        text(&conffiles)
+    );
+    for page in [
+        "man1/mycat.1.gz",
+        "man5/myopen-policy.5.gz",
+        "man8/openfile-helper.8.gz",
+    ] {
+        assert!(
+            Path::new("/usr/share/man").join(page).is_file(),
+            "{page} installed"
+        );
+    }
+    let check = run(Command::new(HELPER).arg("--check"));
+    assert!(
+        check.status.success(),
+        "openfile-helper --check on the installed default policy:\n{}",
+        text(&check)
+    );
+
+    // A root-only file allowed by a drop-in for alice, another one allowed to nobody.
+    fs::create_dir(&data).expect("mkdir data");
+    chmod(&data, 0o755);
+    let allowed = data.join("allowed.txt");
+    let secret = data.join("secret.txt");
+    fs::write(&allowed, "allowed by policy.d\n").expect("write");
+    fs::write(&secret, "nobody's\n").expect("write");
+    chmod(&allowed, 0o600);
+    chmod(&secret, 0o600);
+    let dropin = Path::new("/etc/myopen/policy.d/50-packaging-test.toml");
+    fs::write(
+        dropin,
+        format!(
+            "[[allow]]\npath = \"{}\"\nusers = [\"{}\"]\naccess = [\"read\"]\n",
+            allowed.display(),
+            alice().name
+        ),
+    )
+    .expect("write the drop-in");
+    chmod(dropin, 0o644);
+
+    let alice = alice();
+    let version = run_as(&alice, HELPER, ["--version"]);
+    let version_text = text(&version);
+    assert!(
+        version_text.contains("privilege: file capabilities")
+            || version_text.contains("privilege: setuid root"),
+        "the installed helper is privileged for a user:\n{version_text}"
+    );
+    let read = run_as(&alice, MYCAT, [&allowed]);
+    assert!(
+        read.status.success(),
+        "alice's mycat on the allowed file:\n{}",
+        text(&read)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&read.stdout),
+        "allowed by policy.d\n"
+    );
+
+    let denied = run_as(&alice, MYCAT, [&secret]);
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied));
+    assert_eq!(
+        String::from_utf8_lossy(&denied.stderr).trim(),
+        format!("mycat: {}: Permission denied (policy)", secret.display())
+    );
+    assert!(denied.stdout.is_empty());
+    let other_user = run_as(&bob(), MYCAT, [&allowed]);
+    assert_eq!(
+        other_user.status.code(),
+        Some(1),
+        "bob is not in the drop-in: {}",
+        text(&other_user)
+    );
+    assert!(other_user.stdout.is_empty());
+
+    // Purge: nothing of the package is left, the drop-in directory included.
+    let purge = run(Command::new("dpkg").args(["--purge", "myopen"]));
+    assert!(purge.status.success(), "dpkg --purge:\n{}", text(&purge));
+    assert!(!dpkg_installed("myopen"));
+    let listing = run(Command::new("dpkg-deb").arg("--contents").arg(&deb));
+    for line in String::from_utf8_lossy(&listing.stdout).lines() {
+        let Some(entry) = line.split_whitespace().last() else {
+            continue;
+        };
+        let path = Path::new(entry.trim_start_matches('.'));
+        let is_shared_dir = line.starts_with('d')
+            && !path.starts_with("/etc/myopen")
+            && !path.starts_with("/usr/share/doc/myopen");
+        if path.as_os_str().is_empty() || path == Path::new("/") || is_shared_dir {
+            continue;
+        }
+        assert!(
+            fs::symlink_metadata(path).is_err(),
+            "{} is left after dpkg --purge",
+            path.display()
+        );
+    }
+    assert!(
+        !Path::new("/etc/myopen").exists(),
+        "/etc/myopen left after purge"
+    );
+    drop(installed);
+}
+
+#[test]
+fn deb_is_lintian_clean_with_the_expected_contents() {
+    let Some(()) = root_or_skip("deb_is_lintian_clean_with_the_expected_contents") else {
+        return;
+    };
+    assert!(
+        have("lintian"),
+        "lintian is missing: make deps (scripts/install-deps.sh) installs it"
+    );
+    let _lock = system_lock();
+    let deb = built_deb();
+    let lintian = output_of(
+        "lintian",
+        &[
+            "--display-info",
+            "--pedantic",
+            "--tag-display-limit",
+            "0",
+            &deb.display().to_string(),
+        ],
+    );
+    // Errors and warnings fail; the info tag hardening-no-fortify-functions is explained in
+    // packaging/README.md (Rust does not use glibc's _FORTIFY_SOURCE wrappers).
+    let problems: Vec<&str> = lintian
+        .lines()
+        .filter(|line| line.starts_with("E:") || line.starts_with("W:"))
+        .collect();
+    assert!(problems.is_empty(), "lintian:\n{lintian}");
+    for line in lintian
+        .lines()
+        .filter(|line| line.starts_with("I:") || line.starts_with("P:"))
+    {
+        assert!(
+            line.contains("hardening-no-fortify-functions"),
+            "a lintian tag that packaging/README.md does not justify: {line}"
+        );
+    }
+
+    let contents = output_of("dpkg-deb", &["--contents", &deb.display().to_string()]);
+    for (expected, mode) in [
+        ("./usr/libexec/openfile-helper", "-rwxr-xr-x root/root"),
+        ("./usr/bin/mycat", "-rwxr-xr-x root/root"),
+        ("./etc/myopen/policy.toml", "-rw-r--r-- root/root"),
+        ("./etc/myopen/policy.d/", "drwxr-xr-x root/root"),
+        (
+            "./usr/share/man/man5/myopen-policy.5.gz",
+            "-rw-r--r-- root/root",
+        ),
+        (
+            "./usr/share/zsh/vendor-completions/_mycat",
+            "-rw-r--r-- root/root",
+        ),
+    ] {
+        assert!(
+            contents
+                .lines()
+                .any(|line| line.starts_with(mode) && line.ends_with(expected)),
+            "{expected} ({mode}) in the .deb:\n{contents}"
+        );
+    }
+    let control = output_of("dpkg-deb", &["--info", &deb.display().to_string()]);
+    for field in [
+        "Depends: libc6",
+        "Recommends: libcap2-bin",
+        "postinst",
+        "prerm",
+        "postrm",
+        "conffiles",
+    ] {
+        assert!(
+            control.contains(field),
+            "{field} in the control data:\n{control}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// .rpm
+
+#[test]
+fn rpm_carries_the_helper_capabilities_and_the_layout() {
+    let Some(()) = root_or_skip("rpm_carries_the_helper_capabilities_and_the_layout") else {
+        return;
+    };
+    assert!(
+        have("rpmbuild"),
+        "rpmbuild is missing: make deps (scripts/install-deps.sh) installs rpm"
+    );
+    let _lock = system_lock();
+    system_build();
+    let output = make_ok(["rpm", "TARGET_DIR=target/pkg"]);
+    let rpm = last_line(&output);
+    assert!(
+        rpm.ends_with(".rpm") && Path::new(&rpm).is_file(),
+        "make rpm:\n{}",
+        text(&output)
+    );
+
+    let listing = output_of("rpm", &["-qlvp", &rpm]);
+    for (path, mode) in [
+        ("/usr/libexec/openfile-helper", "-rwxr-xr-x"),
+        ("/usr/bin/mycat", "-rwxr-xr-x"),
+        ("/etc/myopen/policy.toml", "-rw-r--r--"),
+        ("/etc/myopen/policy.d", "drwxr-xr-x"),
+        ("/usr/share/man/man1/mycat.1.gz", "-rw-r--r--"),
+        ("/usr/share/man/man5/myopen-policy.5.gz", "-rw-r--r--"),
+        ("/usr/share/man/man8/openfile-helper.8.gz", "-rw-r--r--"),
+        ("/usr/share/bash-completion/completions/mycat", "-rw-r--r--"),
+    ] {
+        assert!(
+            listing.lines().any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.first() == Some(&mode)
+                    && fields.get(2..4) == Some(&["root", "root"][..])
+                    && fields.last() == Some(&path)
+            }),
+            "{path} {mode} root root in rpm -qlvp:\n{listing}"
+        );
+    }
+    let capabilities = output_of("rpm", &["-qp", "--filecaps", &rpm]);
+    assert!(
+        capabilities
+            .lines()
+            .any(|line| line.starts_with("/usr/libexec/openfile-helper")
+                && line.ends_with("cap_dac_override,cap_dac_read_search=p")),
+        "the helper's capabilities in rpm --filecaps:\n{capabilities}"
+    );
+    let configs = output_of("rpm", &["-qp", "--configfiles", &rpm]);
+    assert_eq!(configs.trim(), "/etc/myopen/policy.toml");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Man pages, policy, completions
+
+#[test]
+fn man_pages_are_lint_clean_and_document_every_key_and_word() {
+    let man = workspace_root().join("packaging/man");
+    let pages = ["mycat.1", "myopen-policy.5", "openfile-helper.8"].map(|page| man.join(page));
+    if have("mandoc") {
+        let mut command = Command::new("mandoc");
+        command.args(["-T", "lint", "-W", "all"]).args(&pages);
+        let lint = text(&run(&mut command));
+        // Our own pages are not in the manual database until installed, and an outdated
+        // database is the machine's, not the pages'.
+        let problems: Vec<&str> = lint
+            .lines()
+            .filter(|line| !line.contains("outdated mandoc.db"))
+            .filter(|line| {
+                !(line.contains("referenced manual not found")
+                    && ["mycat 1", "myopen-policy 5", "openfile-helper 8"]
+                        .iter()
+                        .any(|own| line.contains(own)))
+            })
+            .collect();
+        assert!(
+            problems.is_empty(),
+            "mandoc -T lint:\n{}",
+            problems.join("\n")
+        );
+    } else if nix::unistd::geteuid().is_root() {
+        panic!("mandoc is missing: make deps (scripts/install-deps.sh) installs it");
+    } else {
+        skip(
+            "man_pages_are_lint_clean (mandoc part)",
+            "mandoc is not installed",
+        );
+    }
+    for page in &pages {
+        let output = run(Command::new("man")
+            .args(["--warnings", "-E", "UTF-8", "-l"])
+            .arg(page)
+            .env("MANWIDTH", "80")
+            .env("MAN_KEEP_FORMATTING", "0"));
+        assert!(output.status.success(), "man -l {}", page.display());
+        assert!(
+            output.stderr.is_empty(),
+            "man --warnings {}:\n{}",
+            page.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let policy_page = fs::read_to_string(man.join("myopen-policy.5")).expect("read");
+    for word in [
+        "Ic path",
+        "Ic users",
+        "Ic groups",
+        "Ic access",
+        "Ic types",
+        "Ic [[allow]]",
+        "Ic [[deny]]",
+        "Cm read",
+        "Cm write",
+        "Cm append",
+        "Cm create",
+        "Cm truncate",
+        "Cm file",
+        "Cm dir",
+        "Cm char",
+        "Cm block",
+        "Cm fifo",
+        "Cm socket",
+        "Sh SECURITY MODEL",
+        "Sh EXAMPLES",
+    ] {
+        assert!(
+            policy_page.contains(word),
+            "myopen-policy(5) lacks {word:?}"
+        );
+    }
+}
+
+#[test]
+fn default_policy_checks_clean_and_allows_only_adm_under_var_log() {
+    let Some(()) = root_or_skip("default_policy_checks_clean_and_allows_only_adm_under_var_log")
+    else {
+        return;
+    };
+    let policy = fs::read_to_string(workspace_root().join("packaging/policy.toml")).expect("read");
+    // Active lines: exactly one rule, each line of it commented at its end.
+    let active: Vec<&str> = policy
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+        .collect();
+    assert_eq!(
+        active
+            .iter()
+            .map(|line| line.split('#').next().unwrap_or("").trim())
+            .collect::<Vec<_>>(),
+        [
+            "[[allow]]",
+            "path = \"/var/log/**\"",
+            "groups = [\"adm\"]",
+            "access = [\"read\"]",
+            "types = [\"file\"]"
+        ],
+        "the default policy's rule"
+    );
+    for line in active.iter().skip(1) {
+        assert!(
+            line.contains('#'),
+            "uncommented line in the default policy: {line}"
+        );
+    }
+
+    let scratch = Scratch::new();
+    let copy = scratch.file("policy.toml", policy.as_bytes(), 0o644);
+    let check = run(Command::new(workspace_binary("openfile-helper"))
+        .arg("--check")
+        .arg(&copy));
+    assert!(
+        check.status.success(),
+        "--check on the default policy:\n{}",
+        text(&check)
+    );
+
+    // The commented-out examples parse too (their made-up users and groups only warn).
+    let examples: String = policy
+        .split("# More examples")
+        .nth(1)
+        .expect("the examples section")
+        .lines()
+        .filter_map(|line| line.strip_prefix("# "))
+        .filter(|line| line.starts_with('[') || line.split(' ').nth(1) == Some("="))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    for kind in [
+        "[[deny]]",
+        "append",
+        "create",
+        "truncate",
+        "types = [\"dir\"]",
+    ] {
+        assert!(examples.contains(kind), "the examples show {kind}");
+    }
+    let copy = scratch.file("examples.toml", examples.as_bytes(), 0o644);
+    let check = run(Command::new(workspace_binary("openfile-helper"))
+        .arg("--check")
+        .arg(&copy));
+    let report = text(&check);
+    assert!(
+        report.contains("5 rules from 1 file(s)") && !report.contains("error:"),
+        "the examples parse:\n{report}"
+    );
+}
+
+#[test]
+fn completions_cover_every_mycat_option_and_parse() {
+    let generator = workspace_binary("myopen-completions");
+    for (shell, checker) in [("bash", "bash"), ("zsh", "zsh"), ("fish", "fish")] {
+        let output = run(Command::new(&generator).arg(shell));
+        assert!(
+            output.status.success(),
+            "myopen-completions {shell}: {}",
+            text(&output)
+        );
+        let script = String::from_utf8_lossy(&output.stdout).into_owned();
+        for option in ["helper", "always-helper", "no-helper"] {
+            assert!(
+                script.contains(option),
+                "{shell} completion lacks --{option}:\n{script}"
+            );
+        }
+        let short_u = if shell == "fish" { "-s u" } else { "-u" };
+        assert!(script.contains(short_u), "{shell} completion lacks -u");
+        if have(checker) {
+            let scratch = Scratch::new();
+            let file = scratch.file("completion", script.as_bytes(), 0o644);
+            let parsed = run(Command::new(checker).arg("-n").arg(&file));
+            assert!(
+                parsed.status.success(),
+                "{checker} -n on the {shell} completion: {}",
+                text(&parsed)
+            );
+        }
+    }
+    let usage = run(Command::new(&generator).arg("tcsh"));
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+// ---------------------------------------------------------------------------------------------
+// make demo
+
+#[test]
+fn make_demo_shows_mycat_at_work_and_leaves_nothing() {
+    let Some(()) = root_or_skip("make_demo_shows_mycat_at_work_and_leaves_nothing") else {
+        return;
+    };
+    let _lock = system_lock();
+    let output = make(["demo"]);
+    let log = text(&output);
+    assert!(output.status.success(), "make demo failed:\n{log}");
+    for expected in [
+        "Quarterly report: revenue up 12%.",
+        "payroll.txt: Permission denied (policy)",
+        "decision=granted",
+        "decision=denied",
+        "demo: OK",
+    ] {
+        assert!(
+            log.contains(expected),
+            "make demo did not show {expected:?}:\n{log}"
+        );
+    }
+    assert!(!Path::new("/tmp/myopen-demo").exists() && !Path::new("/var/tmp/myopen-demo").exists());
+    assert!(
+        nix::unistd::User::from_name("myopen-demo")
+            .ok()
+            .flatten()
+            .is_none(),
+        "the demo user is left"
+    );
+}
