@@ -129,6 +129,11 @@ impl Auditor {
     /// still stands, and nothing here may stop the helper from answering.
     pub fn log(&self, record: &Record<'_>) {
         let Some(socket) = &self.socket else { return };
+        let now = Instant::now();
+        if !self.connected.get() && self.next_attempt.get().is_some_and(|next| now < next) {
+            // Syslog was absent a moment ago: do not even format a record nobody will read.
+            return;
+        }
         let datagram = record.datagram(self.pid);
         if self.connected.get() {
             match socket.send(datagram.as_bytes()) {
@@ -138,10 +143,6 @@ impl Auditor {
                 // The daemon restarted or went away: connect afresh below.
                 Err(_) => self.connected.set(false),
             }
-        }
-        let now = Instant::now();
-        if self.next_attempt.get().is_some_and(|next| now < next) {
-            return;
         }
         if socket.connect(&self.destination).is_ok() {
             self.connected.set(true);
