@@ -150,7 +150,7 @@ fn check_one_file(file: &Path) -> Result<LoadedPolicy, PolicyError> {
         return Err(problem("writable by group or other".to_owned()));
     }
     let text = std::fs::read_to_string(file).map_err(|error| problem(error.to_string()))?;
-    Policy::from_sources([(file, text.as_str())], &SystemNames)
+    Policy::from_sources([(file, text.as_str())], &SystemNames::default())
 }
 
 /// `--explain [--user NAME] [--access WORDS] PATH`: the lexical decision (the one taken before

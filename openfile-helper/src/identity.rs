@@ -1,6 +1,9 @@
 //! Who is asking: taken from the kernel (real uid, real gid, supplementary groups), never from
 //! anything the caller says.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use nix::errno::Errno;
 use nix::unistd::{Gid, Group, Uid, User, getgid, getgroups, getuid};
 
@@ -43,22 +46,38 @@ pub fn user_name(uid: u32) -> Option<String> {
         .map(|user| user.name)
 }
 
-/// Resolves policy names through the system's user and group databases.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemNames;
+/// Resolves policy names through the system's user and group databases, each name once: a
+/// policy that names the same group in 150 rules must not read /etc/group 150 times.
+#[derive(Debug, Default)]
+pub struct SystemNames {
+    users: RefCell<HashMap<String, Option<u32>>>,
+    groups: RefCell<HashMap<String, Option<u32>>>,
+}
 
 impl NameResolver for SystemNames {
     fn uid_of(&self, name: &str) -> Option<u32> {
-        User::from_name(name)
-            .ok()
-            .flatten()
-            .map(|user| user.uid.as_raw())
+        *self
+            .users
+            .borrow_mut()
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                User::from_name(name)
+                    .ok()
+                    .flatten()
+                    .map(|user| user.uid.as_raw())
+            })
     }
 
     fn gid_of(&self, name: &str) -> Option<u32> {
-        Group::from_name(name)
-            .ok()
-            .flatten()
-            .map(|group| group.gid.as_raw())
+        *self
+            .groups
+            .borrow_mut()
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                Group::from_name(name)
+                    .ok()
+                    .flatten()
+                    .map(|group| group.gid.as_raw())
+            })
     }
 }

@@ -144,6 +144,6 @@ pub fn load_policy(privilege: &Privilege) -> Result<LoadedPolicy, PolicyError> {
         sources
             .iter()
             .map(|(path, text)| (path.as_path(), text.as_str())),
-        &SystemNames,
+        &SystemNames::default(),
     )
 }
