@@ -159,6 +159,20 @@ impl Privilege {
         self.installation
     }
 
+    /// Runs `operation` with the caller's own rights, and again with the capabilities `need`
+    /// calls for only if the kernel refused it (`EACCES` or `EPERM`): a capability is raised only
+    /// when it is actually needed.
+    pub fn with_if_refused<T>(
+        &self,
+        need: Need,
+        operation: impl Fn() -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        match operation() {
+            Err(Errno::EACCES | Errno::EPERM) => self.with(need, operation),
+            other => other,
+        }
+    }
+
     /// Gives up every capability for good, before the answer is sent.
     pub fn drop_all(&self) {
         for set in [CapSet::Effective, CapSet::Permitted] {

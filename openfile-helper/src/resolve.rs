@@ -244,7 +244,7 @@ fn resolve(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd, 
 /// symbolic links by their text, and refusing any link that lives on procfs (magic links).
 pub fn walk(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd, Errno> {
     let open_component = |directory: &OwnedFd, name: &[u8], flags: OFlag| {
-        privilege.with(Need::ReadSearch, || {
+        privilege.with_if_refused(Need::ReadSearch, || {
             openat(
                 directory,
                 OsStr::from_bytes(name),
@@ -289,7 +289,7 @@ pub fn walk(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd,
         {
             return Err(Errno::ELOOP);
         }
-        let target = privilege.with(Need::ReadSearch, || {
+        let target = privilege.with_if_refused(Need::ReadSearch, || {
             readlinkat(&current, OsStr::from_bytes(&name))
         })?;
         let target = target.into_vec();
@@ -508,10 +508,7 @@ fn reopen(
         }
     };
     let fd = match own_rights_suffice {
-        true => match open_it() {
-            Err(Errno::EACCES | Errno::EPERM) => privilege.with(need, open_it),
-            other => other,
-        },
+        true => privilege.with_if_refused(need, open_it),
         false => privilege.with(need, open_it),
     }?;
     if nonblocking_for_us {
@@ -556,7 +553,8 @@ fn create(
         | OFlag::O_CLOEXEC;
     // The requested mode (0666 for the one-shot protocol) filtered by the caller's umask
     // (inherited), never set-id or sticky bits; owned by the caller, whose ids the helper has.
-    let created = privilege.with(Need::Override, || {
+    // Writing into the directory needs CAP_DAC_OVERRIDE only when the caller may not.
+    let created = privilege.with_if_refused(Need::Override, || {
         openat(
             &directory,
             OsStr::from_bytes(name),
