@@ -90,7 +90,9 @@ fn process_state() -> String {
 /// never match. Exits 0 only when there is nothing to report.
 pub fn check(args: &[OsString], privilege: &Privilege) -> ExitCode {
     let loaded = match args {
-        [] => load_policy(privilege),
+        // With the caller's own rights only: checking must not show anyone a policy they may not
+        // read (an administrator runs it as root).
+        [] => load_policy(&Privilege::none()),
         [file] => check_one_file(Path::new(file)),
         _ => return usage("--check takes at most one policy file"),
     };

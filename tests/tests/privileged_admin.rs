@@ -1,0 +1,82 @@
+//! The administrator's commands on a privileged install disclose nothing a user may not read:
+//! `--check` reads the policy with the caller's own rights, and `--explain` for another user
+//! needs root.
+
+use myopen_tests::install::{ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, run_as, users};
+use myopen_tests::privileged_env;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn check_does_not_read_a_policy_the_caller_may_not_read() {
+    let Some(env) = privileged_env!() else { return };
+    env.write_policy(&allow_rule(
+        env.path("hidden-rule-marker/*"),
+        &users(&[ALICE, "no-such-user-x"]),
+        &["read"],
+        &[],
+    ));
+    chmod(POLICY, 0o600);
+    for install in Install::PRIVILEGED {
+        let output = run_as(&alice(), install.helper(), ["--check"]);
+        let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(!output.status.success(), "{install:?}: {shown}");
+        assert!(shown.contains("Permission denied"), "{install:?}: {shown}");
+        assert!(
+            !shown.contains("no-such-user-x"),
+            "{install:?}: the policy's contents leaked: {shown}"
+        );
+        assert!(
+            !shown.contains("hidden-rule-marker"),
+            "{install:?}: the policy's contents leaked: {shown}"
+        );
+    }
+    // Root checks it, and sees the warning about the unknown user.
+    let output = std::process::Command::new(Install::Setuid.helper())
+        .arg("--check")
+        .output()
+        .unwrap();
+    assert!(
+        text(&output.stdout).contains("no-such-user-x"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
+fn explaining_for_another_user_needs_root() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d/f", b"x", 0o600, None);
+    env.write_policy(&allow_rule(env.path("d/*"), &users(&[BOB]), &["read"], &[]));
+    for install in Install::PRIVILEGED {
+        let output = run_as(
+            &alice(),
+            install.helper(),
+            [
+                std::ffi::OsStr::new("--explain"),
+                "--user".as_ref(),
+                BOB.as_ref(),
+                file.as_os_str(),
+            ],
+        );
+        assert!(!output.status.success(), "{install:?}");
+        assert!(
+            text(&output.stderr).contains("requires root"),
+            "{install:?}: {}",
+            text(&output.stderr)
+        );
+    }
+    let output = std::process::Command::new(Install::Setuid.helper())
+        .args(["--explain", "--user", BOB])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("decision: allow"),
+        "{}",
+        text(&output.stdout)
+    );
+}
