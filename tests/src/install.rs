@@ -23,7 +23,6 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -32,7 +31,7 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 
-use crate::{RUN_TIMEOUT, is_root, run, workspace_binary};
+use crate::{Kill, RUN_TIMEOUT, is_root, run, wait_or_kill, workspace_binary};
 
 /// Root of everything the privileged tests install and create.
 pub const IT_ROOT: &str = "/tmp/myopen-it";
@@ -351,6 +350,21 @@ fn install_helpers() {
 
 static LOCK: Mutex<()> = Mutex::new(());
 
+/// Makes [`IT_ROOT`] a root-owned 0755 directory and takes the `flock` on `IT_ROOT/lock` that
+/// keeps test processes using the installs and the system apart (blocks until it is free).
+pub(crate) fn lock_it_root() -> Flock<fs::File> {
+    let root = Path::new(IT_ROOT);
+    root_dir(root, 0o755);
+    let lock_file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(root.join("lock"))
+        .expect("open /tmp/myopen-it/lock");
+    Flock::lock(lock_file, FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, errno)| panic!("flock /tmp/myopen-it/lock: {errno}"))
+}
+
 /// Everything one privileged test needs, held for the whole test (see the module docs).
 ///
 /// Creating it resets the policy location (an empty policy, an empty `policy.d`), makes an empty
@@ -387,16 +401,7 @@ impl PrivilegedEnv {
             return None;
         }
         let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let root = Path::new(IT_ROOT);
-        root_dir(root, 0o755);
-        let lock_file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(root.join("lock"))
-            .expect("open /tmp/myopen-it/lock");
-        let file_lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-            .unwrap_or_else(|(_, errno)| panic!("flock /tmp/myopen-it/lock: {errno}"));
+        let file_lock = lock_it_root();
         ensure_test_users();
         install_helpers();
 
@@ -537,6 +542,12 @@ impl PrivilegedEnv {
     /// Replaces the main policy (root 0644).
     pub fn write_policy(&self, text: &str) {
         write_root_file(Path::new(POLICY), text.as_bytes(), 0o644);
+    }
+
+    /// Replaces the main policy with one rule: the users `who` may read the files matching
+    /// `glob` in the data tree.
+    pub fn allow_reading(&self, glob: &str, who: &[&str]) {
+        self.write_policy(&allow_rule(self.path(glob), &users(who), &["read"], &[]));
     }
 
     /// Writes drop-in `policy.d/<name>` (root 0644); returns its path.
@@ -741,14 +752,14 @@ pub fn outcome(output: &Output) -> Outcome {
     }
 }
 
-/// Runs `myopen-probe <install's helper> path flags [data]` as `user`; the raw output.
-pub fn probe_output(
+/// The command `myopen-probe <install's helper> path flags [data]`, run as `user`.
+fn probe_command(
     user: &TestUser,
     install: Install,
     path: impl AsRef<OsStr>,
     flags: i32,
     data: Option<&[u8]>,
-) -> Output {
+) -> Command {
     let mut command = command_as(user, it_probe());
     command
         .arg(install.helper())
@@ -757,7 +768,18 @@ pub fn probe_output(
     if let Some(data) = data {
         command.arg(OsStr::from_bytes(data));
     }
-    run(&mut command)
+    command
+}
+
+/// Runs `myopen-probe <install's helper> path flags [data]` as `user`; the raw output.
+pub fn probe_output(
+    user: &TestUser,
+    install: Install,
+    path: impl AsRef<OsStr>,
+    flags: i32,
+    data: Option<&[u8]>,
+) -> Output {
+    run(&mut probe_command(user, install, path, flags, data))
 }
 
 /// Requests `path` with `flags` through `install` as `user`.
@@ -774,6 +796,107 @@ pub fn probe_write(
     data: &[u8],
 ) -> Outcome {
     outcome(&probe_output(user, install, path, flags, Some(data)))
+}
+
+/// `Errno(EACCES)`: the helper's answer to a request the policy refuses.
+pub fn denied() -> Outcome {
+    Outcome::Errno(libc::EACCES)
+}
+
+/// One request through `myopen-probe` and the outcome every privileged install must give it
+/// (see [`expect_outcomes`]).
+#[derive(Debug, Clone)]
+pub struct Expect<'a> {
+    /// Who asks.
+    pub user: &'a TestUser,
+    /// What for.
+    pub path: &'a Path,
+    /// The open(2) flags asked for.
+    pub flags: i32,
+    /// Written to the descriptor when it arrives (as [`probe_write`] does); `None`: read from it
+    /// (as [`probe`] does).
+    pub data: Option<&'a [u8]>,
+    /// The outcome both privileged installs must give.
+    pub outcome: Outcome,
+    /// Why that outcome, for the failure message (empty: no reason given).
+    pub why: &'a str,
+}
+
+impl<'a> Expect<'a> {
+    /// `user` asks for `path` with `flags` (reading, as [`probe`]) and must get `outcome`.
+    pub fn new(
+        user: &'a TestUser,
+        path: &'a (impl AsRef<Path> + ?Sized),
+        flags: i32,
+        outcome: Outcome,
+    ) -> Expect<'a> {
+        Expect {
+            user,
+            path: path.as_ref(),
+            flags,
+            data: None,
+            outcome,
+            why: "",
+        }
+    }
+
+    /// The same request, writing `data` to the descriptor when it arrives (as [`probe_write`]).
+    pub fn writing(self, data: &'a [u8]) -> Expect<'a> {
+        Expect {
+            data: Some(data),
+            ..self
+        }
+    }
+
+    /// The same request, with `why` its outcome is expected in the failure message.
+    pub fn why(self, why: &'a str) -> Expect<'a> {
+        Expect { why, ..self }
+    }
+}
+
+/// For each of [`Install::PRIVILEGED`] in turn, makes every request of `cases` in order and
+/// fails the test, naming the install, user, path, flags and the case's `why`, at the first
+/// outcome that is not the expected one.
+#[track_caller]
+pub fn expect_outcomes(cases: &[Expect<'_>]) {
+    for install in Install::PRIVILEGED {
+        for case in cases {
+            let output = probe_output(case.user, install, case.path, case.flags, case.data);
+            let writing = case
+                .data
+                .map(|data| format!(" writing {:?}", String::from_utf8_lossy(data)))
+                .unwrap_or_default();
+            let why = if case.why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", case.why)
+            };
+            assert_eq!(
+                outcome(&output),
+                case.outcome,
+                "{install:?}: {} asks for {} with flags {:#o}{writing}{why}",
+                case.user.name,
+                case.path.display(),
+                case.flags,
+            );
+        }
+    }
+}
+
+/// Runs the test build's helper (the setuid install's) as root with `args`, such as `--check`:
+/// whether it succeeded, and what it said (its stdout, then its stderr).
+pub fn helper_says<I, S>(args: I) -> (bool, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let output = run(Command::new(Install::Setuid.helper()).args(args));
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
 }
 
 /// Runs the installed mycat as `user` through `install`'s helper on `files`.
@@ -853,21 +976,8 @@ pub fn raw_request(
 }
 
 fn wait_with_timeout(child: Child, description: &str) -> Output {
-    let pid = child.id();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    match receiver.recv_timeout(RUN_TIMEOUT) {
-        Ok(output) => output.unwrap_or_else(|error| panic!("waiting for {description}: {error}")),
-        Err(_) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            panic!("{description} did not finish within {RUN_TIMEOUT:?}; killed");
-        }
-    }
+    wait_or_kill(child, description, RUN_TIMEOUT, Kill::Process)
+        .unwrap_or_else(|| panic!("{description} did not finish within {RUN_TIMEOUT:?}; killed"))
 }
 
 /// Fails the test unless `status` is an ordinary exit (no signal, no core).
@@ -1056,24 +1166,7 @@ pub fn run_limited(command: &mut Command, limit: Duration) -> Option<Output> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|error| panic!("spawning {description}: {error}"));
-    let pid = child.id();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    match receiver.recv_timeout(limit) {
-        Ok(output) => {
-            Some(output.unwrap_or_else(|error| panic!("waiting for {description}: {error}")))
-        }
-        Err(_) => {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = receiver.recv_timeout(Duration::from_secs(5));
-            None
-        }
-    }
+    wait_or_kill(child, &description, limit, Kill::Group)
 }
 
 /// Like [`probe`], but a request still unanswered after `limit` is killed (with its helper) and
@@ -1086,14 +1179,7 @@ pub fn probe_within(
     data: Option<&[u8]>,
     limit: Duration,
 ) -> Option<Outcome> {
-    let mut command = command_as(user, it_probe());
-    command
-        .arg(install.helper())
-        .arg(path.as_ref())
-        .arg(flags.to_string());
-    if let Some(data) = data {
-        command.arg(OsStr::from_bytes(data));
-    }
+    let mut command = probe_command(user, install, path, flags, data);
     run_limited(&mut command, limit).map(|output| outcome(&output))
 }
 

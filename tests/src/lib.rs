@@ -10,7 +10,7 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -104,29 +104,57 @@ pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|error| panic!("spawning {description}: {error}"));
-    let pid = child.id();
     let mut stdin = child.stdin.take().expect("piped stdin");
     let input = input.to_vec();
     let feeder = std::thread::spawn(move || {
         use std::io::Write;
         let _ = stdin.write_all(&input);
     });
+    let output = wait_or_kill(child, &description, RUN_TIMEOUT, Kill::Process);
+    let _ = feeder.join();
+    output.unwrap_or_else(|| panic!("{description} did not finish within {RUN_TIMEOUT:?}; killed"))
+}
+
+/// What [`wait_or_kill`] sends SIGKILL to when the time is up.
+pub(crate) enum Kill {
+    /// The child alone.
+    Process,
+    /// The child's process group (the child must lead one); the kill is then waited for, up to
+    /// 5 s, so that nothing of the group is left running.
+    Group,
+}
+
+/// Waits for `child` (`description` names it in messages) and its output for up to `limit`;
+/// `None` when it did not finish by then, after a SIGKILL as `kill` says.
+pub(crate) fn wait_or_kill(
+    child: Child,
+    description: &str,
+    limit: Duration,
+    kill: Kill,
+) -> Option<Output> {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = sender.send(child.wait_with_output());
     });
-    let output = match receiver.recv_timeout(RUN_TIMEOUT) {
-        Ok(output) => output,
-        Err(_) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            panic!("{description} did not finish within {RUN_TIMEOUT:?}; killed");
+    match receiver.recv_timeout(limit) {
+        Ok(output) => {
+            Some(output.unwrap_or_else(|error| panic!("waiting for {description}: {error}")))
         }
-    };
-    let _ = feeder.join();
-    output.unwrap_or_else(|error| panic!("waiting for {description}: {error}"))
+        Err(_) => {
+            let signal = nix::sys::signal::Signal::SIGKILL;
+            match kill {
+                Kill::Process => {
+                    let _ = nix::sys::signal::kill(pid, signal);
+                }
+                Kill::Group => {
+                    let _ = nix::sys::signal::killpg(pid, signal);
+                    let _ = receiver.recv_timeout(Duration::from_secs(5));
+                }
+            }
+            None
+        }
+    }
 }
 
 /// A scratch directory under /tmp that every user may enter, removed on drop.

@@ -10,17 +10,16 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 
-use crate::install::IT_ROOT;
-use crate::is_root;
+use crate::install::lock_it_root;
+use crate::{Kill, is_root, wait_or_kill};
 
 /// How long one `make` run may take (a release build from nothing takes one to two minutes on
 /// two cores) before the test kills it and fails.
@@ -80,21 +79,8 @@ pub fn run_within(command: &mut Command, limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|error| panic!("spawning {description}: {error}"));
-    let pid = child.id();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    match receiver.recv_timeout(limit) {
-        Ok(output) => output.unwrap_or_else(|error| panic!("waiting for {description}: {error}")),
-        Err(_) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            panic!("{description} did not finish within {limit:?}; killed");
-        }
-    }
+    wait_or_kill(child, &description, limit, Kill::Process)
+        .unwrap_or_else(|| panic!("{description} did not finish within {limit:?}; killed"))
 }
 
 /// `make -C <workspace> ARGS...`, without the make and cargo variables of the `make test` that
@@ -196,22 +182,7 @@ pub struct SystemLock {
 /// Takes the [`SystemLock`] (blocks until it is free). Needs root.
 pub fn system_lock() -> SystemLock {
     let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let root = Path::new(IT_ROOT);
-    match fs::symlink_metadata(root) {
-        Ok(metadata) if metadata.is_dir() => {}
-        Ok(_) => fs::remove_file(root).expect("remove the non-directory /tmp/myopen-it"),
-        Err(_) => fs::create_dir(root).expect("mkdir /tmp/myopen-it"),
-    }
-    std::os::unix::fs::lchown(root, Some(0), Some(0)).expect("chown /tmp/myopen-it");
-    fs::set_permissions(root, fs::Permissions::from_mode(0o755)).expect("chmod /tmp/myopen-it");
-    let lock_file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(root.join("lock"))
-        .expect("open /tmp/myopen-it/lock");
-    let file_lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-        .unwrap_or_else(|(_, errno)| panic!("flock /tmp/myopen-it/lock: {errno}"));
+    let file_lock = lock_it_root();
     SystemLock {
         _file_lock: file_lock,
         _guard: guard,

@@ -1,15 +1,31 @@
 //! mycat's default mode against real privileged installs: it escalates only when the caller's
 //! own open fails with EACCES or EPERM, and the audit log proves which files went to the helper.
 
+use std::ffi::OsStr;
 use std::path::Path;
 
 use myopen_tests::install::{
-    ALICE, BOB, Install, PrivilegedEnv, alice, allow_rule, audit_lines_for, bob, mycat_as, users,
+    ALICE, BOB, Install, PrivilegedEnv, alice, audit_lines_for, bob, mycat_as,
 };
 use myopen_tests::privileged_env;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs mycat as alice through `install` on `args`; it must succeed and print `expected`.
+fn assert_mycat_prints<I, S>(install: Install, args: I, expected: &str)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let output = mycat_as(&alice(), install, args);
+    assert!(
+        output.status.success(),
+        "{install:?}: {}",
+        text(&output.stderr)
+    );
+    assert_eq!(text(&output.stdout), expected, "{install:?}");
 }
 
 fn audited(env: &PrivilegedEnv, path: &Path) -> usize {
@@ -22,25 +38,11 @@ fn default_mode_escalates_only_for_the_file_the_user_cannot_read() {
     let Some(env) = privileged_env!() else { return };
     let root_only = env.file("d/root-only", b"root only\n", 0o600, None);
     let public = env.file("d/public", b"public\n", 0o644, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     let _ = env.audit_lines();
     for install in Install::PRIVILEGED {
-        let output = mycat_as(&alice(), install, [&public, &root_only, &public]);
-        assert!(
-            output.status.success(),
-            "{install:?}: {}",
-            text(&output.stderr)
-        );
-        assert_eq!(
-            text(&output.stdout),
-            "public\nroot only\npublic\n",
-            "{install:?}"
-        );
+        let files = [&public, &root_only, &public];
+        assert_mycat_prints(install, files, "public\nroot only\npublic\n");
         let lines = env.audit_lines();
         assert_eq!(
             audit_lines_for(&lines, &root_only).len(),
@@ -58,12 +60,7 @@ fn default_mode_escalates_only_for_the_file_the_user_cannot_read() {
 fn policy_refusal_is_reported_with_policy() {
     let Some(env) = privileged_env!() else { return };
     let root_only = env.file("d/root-only", b"root only\n", 0o600, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     for install in Install::PRIVILEGED {
         let output = mycat_as(&bob(), install, [&root_only]);
         assert_eq!(output.status.code(), Some(1), "{install:?}");
@@ -83,12 +80,7 @@ fn policy_refusal_is_reported_with_policy() {
 fn no_helper_mode_leaves_no_audit_line() {
     let Some(env) = privileged_env!() else { return };
     let root_only = env.file("d/root-only", b"root only\n", 0o600, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     let _ = env.audit_lines();
     let output = mycat_as(
         &alice(),
@@ -107,20 +99,10 @@ fn no_helper_mode_leaves_no_audit_line() {
 fn always_helper_mode_asks_the_helper_even_for_readable_files() {
     let Some(env) = privileged_env!() else { return };
     let public = env.file("d/public", b"public\n", 0o644, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     let _ = env.audit_lines();
-    let output = mycat_as(
-        &alice(),
-        Install::Setuid,
-        [Path::new("--always-helper"), &public],
-    );
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "public\n");
+    let args = [Path::new("--always-helper"), &public];
+    assert_mycat_prints(Install::Setuid, args, "public\n");
     assert_eq!(
         audited(&env, &public),
         1,
@@ -149,25 +131,10 @@ fn several_files_that_need_the_helper_share_one_helper_process() {
             )
         })
         .collect();
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     let _ = env.audit_lines();
     for install in Install::PRIVILEGED {
-        let output = mycat_as(&alice(), install, &files);
-        assert!(
-            output.status.success(),
-            "{install:?}: {}",
-            text(&output.stderr)
-        );
-        assert_eq!(
-            text(&output.stdout),
-            "secret 0\nsecret 1\nsecret 2\n",
-            "{install:?}"
-        );
+        assert_mycat_prints(install, &files, "secret 0\nsecret 1\nsecret 2\n");
         let lines = env.audit_lines();
         let pids: Vec<_> = files
             .iter()

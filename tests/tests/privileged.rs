@@ -4,27 +4,23 @@
 //! Target files are root-only unless a test says otherwise, so whatever a caller gets, it got
 //! from the helper's privilege and the policy, never from its own rights.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixListener;
-use std::process::Command;
 
 use libc::{EACCES, ENXIO};
 use myopen_tests::install::{
-    ALICE, BOB, DROPIN_DIR, Install, Outcome, POLICY, READERS, alice, allow_rule, bob, deny_rule,
-    groups, line_of, mycat_as, probe, probe_with_umask, probe_within, probe_write, readers_gid,
-    run_as, users,
+    ALICE, BOB, DROPIN_DIR, Expect, Install, Outcome, POLICY, READERS, alice, allow_rule, bob,
+    denied, deny_rule, expect_outcomes, groups, helper_says, line_of, mycat_as, probe,
+    probe_with_umask, probe_within, probe_write, readers_gid, run_as, users,
 };
-use myopen_tests::{privileged_env, run};
+use myopen_tests::privileged_env;
 
 const RD: i32 = libc::O_RDONLY;
 const WR: i32 = libc::O_WRONLY;
 const RDWR: i32 = libc::O_RDWR;
 const DIR: i32 = libc::O_RDONLY | libc::O_DIRECTORY;
-
-fn denied() -> Outcome {
-    Outcome::Errno(EACCES)
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -37,24 +33,12 @@ fn text(bytes: &[u8]) -> String {
 fn user_rule_grants_the_listed_user_only() {
     let Some(env) = privileged_env!() else { return };
     let file = env.file("d/report", b"for alice\n", 0o600, None);
-    env.write_policy(&allow_rule(
-        env.path("d/**"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
-    for install in Install::PRIVILEGED {
-        assert_eq!(
-            probe(&alice(), install, &file, RD),
-            Outcome::opened("for alice\n"),
-            "{install:?}: alice is listed"
-        );
-        assert_eq!(
-            probe(&bob(), install, &file, RD),
-            denied(),
-            "{install:?}: bob is not listed"
-        );
-    }
+    env.allow_reading("d/**", &[ALICE]);
+    let (alice, bob) = (alice(), bob());
+    expect_outcomes(&[
+        Expect::new(&alice, &file, RD, Outcome::opened("for alice\n")).why("alice is listed"),
+        Expect::new(&bob, &file, RD, denied()).why("bob is not listed"),
+    ]);
 }
 
 #[test]
@@ -76,32 +60,17 @@ fn group_rule_grants_supplementary_and_primary_group_members() {
             &[]
         ),
     ));
-    for install in Install::PRIVILEGED {
-        assert_eq!(
-            probe(&alice(), install, &readers, RD),
-            Outcome::opened("readers\n"),
-            "{install:?}: alice is a supplementary member of {READERS}"
-        );
-        assert_eq!(
-            probe(&bob(), install, &readers, RD),
-            denied(),
-            "{install:?}"
-        );
-        assert_eq!(
-            probe(&bob(), install, &bobs, RD),
-            Outcome::opened("bob's group\n"),
-            "{install:?}: bob's primary group"
-        );
-        assert_eq!(probe(&alice(), install, &bobs, RD), denied(), "{install:?}");
-        for user in [alice(), bob()] {
-            assert_eq!(
-                probe(&user, install, &either, RD),
-                Outcome::opened("either\n"),
-                "{install:?}: {} matches users or groups",
-                user.name
-            );
-        }
-    }
+    let (alice, bob) = (alice(), bob());
+    let either_why = "matches users or groups";
+    expect_outcomes(&[
+        Expect::new(&alice, &readers, RD, Outcome::opened("readers\n"))
+            .why(&format!("alice is a supplementary member of {READERS}")),
+        Expect::new(&bob, &readers, RD, denied()),
+        Expect::new(&bob, &bobs, RD, Outcome::opened("bob's group\n")).why("bob's primary group"),
+        Expect::new(&alice, &bobs, RD, denied()),
+        Expect::new(&alice, &either, RD, Outcome::opened("either\n")).why(either_why),
+        Expect::new(&bob, &either, RD, Outcome::opened("either\n")).why(either_why),
+    ]);
 }
 
 #[test]
@@ -157,28 +126,16 @@ fn star_grants_every_user_and_unknown_names_match_nobody() {
             &[]
         ),
     ));
-    for install in Install::PRIVILEGED {
-        for user in [alice(), bob()] {
-            assert_eq!(
-                probe(&user, install, &everyone, RD),
-                Outcome::opened("everyone\n"),
-                "{install:?} {}",
-                user.name
-            );
-            assert_eq!(
-                probe(&user, install, &all_groups, RD),
-                Outcome::opened("every group\n"),
-                "{install:?} {}",
-                user.name
-            );
-            assert_eq!(
-                probe(&user, install, &ghost, RD),
-                denied(),
-                "{install:?} {}: an unknown name matches nobody",
-                user.name
-            );
-        }
-    }
+    let (alice, bob) = (alice(), bob());
+    let nobody = "an unknown name matches nobody";
+    expect_outcomes(&[
+        Expect::new(&alice, &everyone, RD, Outcome::opened("everyone\n")),
+        Expect::new(&alice, &all_groups, RD, Outcome::opened("every group\n")),
+        Expect::new(&alice, &ghost, RD, denied()).why(nobody),
+        Expect::new(&bob, &everyone, RD, Outcome::opened("everyone\n")),
+        Expect::new(&bob, &all_groups, RD, Outcome::opened("every group\n")),
+        Expect::new(&bob, &ghost, RD, denied()).why(nobody),
+    ]);
 }
 
 #[test]
@@ -196,38 +153,18 @@ fn deny_beats_allow_wherever_it_appears() {
         deny_rule(env.path("d/private/**"), ""),
         deny_rule(env.path("d/notbob/*"), &users(&[BOB])),
     ));
-    for install in Install::PRIVILEGED {
-        for user in [alice(), bob()] {
-            assert_eq!(
-                probe(&user, install, &public, RD),
-                Outcome::opened("public\n"),
-                "{install:?} {}",
-                user.name
-            );
-            assert_eq!(
-                probe(&user, install, &private, RD),
-                denied(),
-                "{install:?} {}",
-                user.name
-            );
-            assert_eq!(
-                probe(&user, install, &early, RD),
-                denied(),
-                "{install:?} {}",
-                user.name
-            );
-        }
-        assert_eq!(
-            probe(&alice(), install, &not_bob, RD),
-            Outcome::opened("not for bob\n"),
-            "{install:?}: a deny with users applies to those users only"
-        );
-        assert_eq!(
-            probe(&bob(), install, &not_bob, RD),
-            denied(),
-            "{install:?}"
-        );
-    }
+    let (alice, bob) = (alice(), bob());
+    expect_outcomes(&[
+        Expect::new(&alice, &public, RD, Outcome::opened("public\n")),
+        Expect::new(&alice, &private, RD, denied()),
+        Expect::new(&alice, &early, RD, denied()),
+        Expect::new(&bob, &public, RD, Outcome::opened("public\n")),
+        Expect::new(&bob, &private, RD, denied()),
+        Expect::new(&bob, &early, RD, denied()),
+        Expect::new(&alice, &not_bob, RD, Outcome::opened("not for bob\n"))
+            .why("a deny with users applies to those users only"),
+        Expect::new(&bob, &not_bob, RD, denied()),
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -245,24 +182,13 @@ fn single_star_matches_within_one_component_only() {
         allow_rule(env.path("d/*"), &users(&[ALICE]), &["read"], &[]),
         allow_rule(env.path("logs/*.log"), &users(&[ALICE]), &["read"], &[]),
     ));
-    for install in Install::PRIVILEGED {
-        assert_eq!(
-            probe(&alice(), install, &shallow, RD),
-            Outcome::opened("shallow\n"),
-            "{install:?}"
-        );
-        assert_eq!(
-            probe(&alice(), install, &deep, RD),
-            denied(),
-            "{install:?}: /d/* must not match /d/b/c"
-        );
-        assert_eq!(
-            probe(&alice(), install, &log, RD),
-            Outcome::opened("log\n"),
-            "{install:?}"
-        );
-        assert_eq!(probe(&alice(), install, &txt, RD), denied(), "{install:?}");
-    }
+    let alice = alice();
+    expect_outcomes(&[
+        Expect::new(&alice, &shallow, RD, Outcome::opened("shallow\n")),
+        Expect::new(&alice, &deep, RD, denied()).why("/d/* must not match /d/b/c"),
+        Expect::new(&alice, &log, RD, Outcome::opened("log\n")),
+        Expect::new(&alice, &txt, RD, denied()),
+    ]);
 }
 
 #[test]
@@ -286,39 +212,17 @@ fn double_star_matches_any_depth_but_not_the_directory_itself() {
         ),
         allow_rule(env.path("a/**/b"), &users(&[ALICE]), &["read"], &[]),
     ));
-    for install in Install::PRIVILEGED {
-        assert_eq!(
-            probe(&alice(), install, &one, RD),
-            Outcome::opened("one\n"),
-            "{install:?}"
-        );
-        assert_eq!(
-            probe(&alice(), install, &deep, RD),
-            Outcome::opened("deep\n"),
-            "{install:?}"
-        );
-        assert_eq!(
-            probe(&alice(), install, &sub, DIR),
-            Outcome::opened(""),
-            "{install:?}: a directory below /d/** (the probe reads nothing from a directory)"
-        );
-        assert_eq!(
-            probe(&alice(), install, &top, DIR),
-            denied(),
-            "{install:?}: /d/** does not grant /d itself"
-        );
-        assert_eq!(
-            probe(&alice(), install, &ab, RD),
-            Outcome::opened("a-b\n"),
-            "{install:?}: ** matches zero components"
-        );
-        assert_eq!(
-            probe(&alice(), install, &axyb, RD),
-            Outcome::opened("a-x-y-b\n"),
-            "{install:?}"
-        );
-        assert_eq!(probe(&alice(), install, &axc, RD), denied(), "{install:?}");
-    }
+    let alice = alice();
+    expect_outcomes(&[
+        Expect::new(&alice, &one, RD, Outcome::opened("one\n")),
+        Expect::new(&alice, &deep, RD, Outcome::opened("deep\n")),
+        Expect::new(&alice, &sub, DIR, Outcome::opened(""))
+            .why("a directory below /d/** (the probe reads nothing from a directory)"),
+        Expect::new(&alice, &top, DIR, denied()).why("/d/** does not grant /d itself"),
+        Expect::new(&alice, &ab, RD, Outcome::opened("a-b\n")).why("** matches zero components"),
+        Expect::new(&alice, &axyb, RD, Outcome::opened("a-x-y-b\n")),
+        Expect::new(&alice, &axc, RD, denied()),
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,26 +232,15 @@ fn double_star_matches_any_depth_but_not_the_directory_itself() {
 fn read_access_grants_reading_only() {
     let Some(env) = privileged_env!() else { return };
     let file = env.file("d/file", b"original\n", 0o600, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
-    for install in Install::PRIVILEGED {
-        assert_eq!(
-            probe(&alice(), install, &file, RD),
-            Outcome::opened("original\n"),
-            "{install:?}"
-        );
-        for flags in [WR, RDWR, WR | libc::O_APPEND, RD | libc::O_TRUNC] {
-            assert_eq!(
-                probe_write(&alice(), install, &file, flags, b"EVIL"),
-                denied(),
-                "{install:?}: flags {flags:#o} need more than read"
-            );
-        }
-    }
+    env.allow_reading("d/*", &[ALICE]);
+    let alice = alice();
+    let granted = Expect::new(&alice, &file, RD, Outcome::opened("original\n"));
+    let refused = [WR, RDWR, WR | libc::O_APPEND, RD | libc::O_TRUNC].map(|flags| {
+        Expect::new(&alice, &file, flags, denied())
+            .writing(b"EVIL")
+            .why("these flags need more than read")
+    });
+    expect_outcomes(&[[granted].as_slice(), &refused].concat());
     assert_eq!(fs::read(&file).unwrap(), b"original\n");
 }
 
@@ -562,28 +455,13 @@ fn directories_need_the_dir_type() {
         allow_rule(env.path("dirs/*"), &users(&[ALICE]), &["read"], &["dir"]),
         allow_rule(env.path("files/*"), &users(&[ALICE]), &["read"], &[]),
     ));
-    for install in Install::PRIVILEGED {
-        assert_eq!(
-            probe(&alice(), install, &dirs, DIR),
-            Outcome::opened(""),
-            "{install:?}"
-        );
-        assert_eq!(
-            probe(&alice(), install, &dirs, RD),
-            Outcome::opened(""),
-            "{install:?}: a directory without O_DIRECTORY"
-        );
-        assert_eq!(
-            probe(&alice(), install, &files_only, DIR),
-            denied(),
-            "{install:?}: default types are files only"
-        );
-        assert_eq!(
-            probe(&alice(), install, &file_in_dirs, RD),
-            denied(),
-            "{install:?}: a file under a dir-only rule"
-        );
-    }
+    let alice = alice();
+    expect_outcomes(&[
+        Expect::new(&alice, &dirs, DIR, Outcome::opened("")),
+        Expect::new(&alice, &dirs, RD, Outcome::opened("")).why("a directory without O_DIRECTORY"),
+        Expect::new(&alice, &files_only, DIR, denied()).why("default types are files only"),
+        Expect::new(&alice, &file_in_dirs, RD, denied()).why("a file under a dir-only rule"),
+    ]);
 }
 
 #[test]
@@ -610,20 +488,13 @@ fn character_devices_need_the_char_type_and_are_never_opened_otherwise() {
         ),
     ));
     let watch = env.watch_opens(env.path("files"));
-    for install in Install::PRIVILEGED {
-        assert_eq!(
-            probe_write(&alice(), install, &allowed, RDWR, b"into the void"),
-            Outcome::opened(""),
-            "{install:?}"
-        );
-        for flags in [RD, RDWR] {
-            assert_eq!(
-                probe(&alice(), install, &refused, flags),
-                denied(),
-                "{install:?}: a device under a files-only rule"
-            );
-        }
-    }
+    let alice = alice();
+    let files_only = "a device under a files-only rule";
+    expect_outcomes(&[
+        Expect::new(&alice, &allowed, RDWR, Outcome::opened("")).writing(b"into the void"),
+        Expect::new(&alice, &refused, RD, denied()).why(files_only),
+        Expect::new(&alice, &refused, RDWR, denied()).why(files_only),
+    ]);
     assert_eq!(
         watch.opened(),
         Vec::<std::ffi::OsString>::new(),
@@ -759,19 +630,13 @@ fn sockets_need_the_socket_type() {
         ),
         allow_rule(env.path("files/*"), &users(&[ALICE]), &["read"], &[]),
     ));
-    for install in Install::PRIVILEGED {
+    let alice = alice();
+    expect_outcomes(&[
         // Past the policy, the kernel itself refuses to open(2) a socket.
-        assert_eq!(
-            probe(&alice(), install, &allowed, RD),
-            Outcome::Errno(ENXIO),
-            "{install:?}: allowed socket"
-        );
-        assert_eq!(
-            probe(&alice(), install, &refused, RD),
-            denied(),
-            "{install:?}: a socket under a files-only rule is refused by the policy"
-        );
-    }
+        Expect::new(&alice, &allowed, RD, Outcome::Errno(ENXIO)).why("allowed socket"),
+        Expect::new(&alice, &refused, RD, denied())
+            .why("a socket under a files-only rule is refused by the policy"),
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -800,23 +665,12 @@ fn dropin_rules_count_and_only_toml_files_are_read() {
         "70-bob.toml.disabled",
         &allow_rule(env.path("d/*"), &users(&[BOB]), &["read"], &[]),
     );
-    for install in Install::PRIVILEGED {
-        assert_eq!(
-            probe(&alice(), install, &file, RD),
-            Outcome::opened("from a drop-in\n"),
-            "{install:?}"
-        );
-        assert_eq!(
-            probe(&alice(), install, &private, RD),
-            denied(),
-            "{install:?}"
-        );
-        assert_eq!(
-            probe(&bob(), install, &file, RD),
-            denied(),
-            "{install:?}: only policy.d/*.toml counts"
-        );
-    }
+    let (alice, bob) = (alice(), bob());
+    expect_outcomes(&[
+        Expect::new(&alice, &file, RD, Outcome::opened("from a drop-in\n")),
+        Expect::new(&alice, &private, RD, denied()),
+        Expect::new(&bob, &file, RD, denied()).why("only policy.d/*.toml counts"),
+    ]);
 }
 
 #[test]
@@ -826,18 +680,11 @@ fn deny_in_a_dropin_beats_allow_in_the_main_policy() {
     let closed = env.file("d/closed", b"closed\n", 0o600, None);
     env.write_policy(&allow_rule(env.path("d/*"), &users(&["*"]), &["read"], &[]));
     env.write_dropin("90-lockdown.toml", &deny_rule(&closed, ""));
-    for install in Install::PRIVILEGED {
-        assert_eq!(
-            probe(&alice(), install, &open, RD),
-            Outcome::opened("open\n"),
-            "{install:?}"
-        );
-        assert_eq!(
-            probe(&alice(), install, &closed, RD),
-            denied(),
-            "{install:?}"
-        );
-    }
+    let alice = alice();
+    expect_outcomes(&[
+        Expect::new(&alice, &open, RD, Outcome::opened("open\n")),
+        Expect::new(&alice, &closed, RD, denied()),
+    ]);
 }
 
 #[test]
@@ -849,10 +696,7 @@ fn dropins_are_read_in_name_order() {
     // directory order or creation order would give a different answer.
     env.write_dropin("9-second.toml", &rule);
     env.write_dropin("10-first.toml", &rule);
-    let output = run(Command::new(Install::Setuid.helper())
-        .args(["--explain", "--user", ALICE, "--access", "read"])
-        .arg(&file));
-    let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    let said = explain(&file);
     let first = format!("{DROPIN_DIR}/10-first.toml:1");
     assert!(
         said.contains(&first) && !said.contains("9-second.toml"),
@@ -930,12 +774,7 @@ fn plain_install_works_with_the_callers_own_rights_only() {
     let Some(env) = privileged_env!() else { return };
     let root_only = env.file("d/root-only", b"root only\n", 0o600, None);
     let public = env.file("d/public", b"public\n", 0o644, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     assert_eq!(
         probe(&alice(), Install::Plain, &root_only, RD),
         denied(),
@@ -958,12 +797,7 @@ fn mycat_prints_granted_files_and_reports_refusals_like_cat() {
     let first = env.file("d/first", b"first\n", 0o600, None);
     let second = env.file("d/second", b"second\n", 0o600, None);
     let other = env.file("other/file", b"other\n", 0o600, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     for install in Install::PRIVILEGED {
         let output = mycat_as(&alice(), install, [&first, &other, &second]);
         assert_eq!(output.status.code(), Some(1), "{install:?}");
@@ -997,13 +831,8 @@ fn check_accepts_a_clean_policy() {
             &["file", "dir", "char", "block", "fifo", "socket"],
         ),
     );
-    let output = run(Command::new(Install::Setuid.helper()).arg("--check"));
-    assert!(
-        output.status.success(),
-        "--check as root: {}{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
+    let (passed, said) = helper_says(["--check"]);
+    assert!(passed, "--check as root: {said}");
     let output = run_as(&alice(), Install::Setuid.helper(), ["--check"]);
     assert!(
         output.status.success(),
@@ -1058,13 +887,9 @@ fn check_reports_errors_with_file_and_line() {
             } else {
                 POLICY.to_owned()
             };
-            let output = run(Command::new(Install::Setuid.helper()).arg("--check"));
-            let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+            let (passed, said) = helper_says(["--check"]);
             let location = format!("{file}:{}", line_of(policy, bad_line));
-            assert!(
-                !output.status.success(),
-                "{what} in {file}: --check passed: {said}"
-            );
+            assert!(!passed, "{what} in {file}: --check passed: {said}");
             assert!(
                 said.contains(&location),
                 "{what}: --check should name {location}:\n{said}"
@@ -1086,8 +911,7 @@ fn check_warns_about_unknown_user_and_group_names() {
         &["read"],
         &[],
     ));
-    let output = run(Command::new(Install::Setuid.helper()).arg("--check"));
-    let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    let (_, said) = helper_says(["--check"]);
     assert!(
         said.contains("no-such-user-myopen") && said.contains("no-such-group-myopen"),
         "--check should warn about unknown names:\n{said}"
@@ -1095,10 +919,11 @@ fn check_warns_about_unknown_user_and_group_names() {
 }
 
 fn explain(path: &std::path::Path) -> String {
-    let output = run(Command::new(Install::Setuid.helper())
-        .args(["--explain", "--user", ALICE, "--access", "read"])
-        .arg(path));
-    format!("{}{}", text(&output.stdout), text(&output.stderr))
+    let mut args = ["--explain", "--user", ALICE, "--access", "read"]
+        .map(OsStr::new)
+        .to_vec();
+    args.push(path.as_os_str());
+    helper_says(args).1
 }
 
 #[test]
@@ -1221,30 +1046,21 @@ fn unsupported_flags_are_einval_and_nofollow_on_a_symlink_is_eloop() {
         &["read", "write"],
         &[],
     ));
-    for install in Install::PRIVILEGED {
-        for flags in [
-            RD | libc::O_PATH,
-            libc::O_TMPFILE | WR,
-            RD | libc::O_DIRECT,
-            RD | libc::O_NOATIME,
-            libc::O_ACCMODE,
-        ] {
-            assert_eq!(
-                probe(&alice(), install, &file, flags),
-                Outcome::Errno(libc::EINVAL),
-                "{install:?}: flags {flags:#o}"
-            );
-        }
-        assert_eq!(
-            probe(&alice(), install, &link, RD | libc::O_NOFOLLOW),
-            Outcome::Errno(libc::ELOOP),
-            "{install:?}: O_NOFOLLOW on a final symlink"
-        );
+    let alice = alice();
+    let unsupported = [
+        RD | libc::O_PATH,
+        libc::O_TMPFILE | WR,
+        RD | libc::O_DIRECT,
+        RD | libc::O_NOATIME,
+        libc::O_ACCMODE,
+    ]
+    .map(|flags| Expect::new(&alice, &file, flags, Outcome::Errno(libc::EINVAL)));
+    let nofollow = RD | libc::O_NOFOLLOW;
+    let symlinks = [
+        Expect::new(&alice, &link, nofollow, Outcome::Errno(libc::ELOOP))
+            .why("O_NOFOLLOW on a final symlink"),
         // Without O_NOFOLLOW, a symlink to an allowed target is served.
-        assert_eq!(
-            probe(&alice(), install, &link, RD),
-            Outcome::opened("file\n"),
-            "{install:?}"
-        );
-    }
+        Expect::new(&alice, &link, RD, Outcome::opened("file\n")),
+    ];
+    expect_outcomes(&[unsupported.as_slice(), &symlinks].concat());
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use libc::EACCES;
 use myopen_tests::install::{
     ALICE, BOB, FileState, Install, Outcome, POLICY, PrivilegedEnv, Secret, TestUser, alice,
-    allow_rule, assert_exited_cleanly, bob, command_as, it_probe, mycat_as, outcome, probe,
+    allow_rule, assert_exited_cleanly, bob, command_as, denied, it_probe, mycat_as, outcome, probe,
     probe_output, probe_within, probe_write, raw_request, run_as, users,
 };
 use myopen_tests::{privileged_env, run};
@@ -26,10 +26,6 @@ use myopen_tests::{privileged_env, run};
 const RD: i32 = libc::O_RDONLY;
 const WR: i32 = libc::O_WRONLY;
 const RDWR: i32 = libc::O_RDWR;
-
-fn denied() -> Outcome {
-    Outcome::Errno(EACCES)
-}
 
 /// The common stage: `allowed/benign` (root 0600), `allowed/attacker/` owned by bob, the secret,
 /// and a policy that lets alice and bob read `allowed/**`.
@@ -43,17 +39,35 @@ fn stage(env: &PrivilegedEnv) -> Stage {
     let benign = env.file("allowed/benign", b"benign\n", 0o600, None);
     let attacker_dir = env.dir("allowed/attacker", 0o755, Some(&bob()));
     let secret = env.secret();
-    env.write_policy(&allow_rule(
-        env.path("allowed/**"),
-        &users(&[ALICE, BOB]),
-        &["read"],
-        &[],
-    ));
+    write_stage_policy_and(env, "");
     Stage {
         benign,
         attacker_dir,
         secret,
     }
+}
+
+/// Replaces the policy with the stage's rule (alice and bob may read `allowed/**`) followed by
+/// `more`.
+fn write_stage_policy_and(env: &PrivilegedEnv, more: &str) {
+    let stage_rule = allow_rule(
+        env.path("allowed/**"),
+        &users(&[ALICE, BOB]),
+        &["read"],
+        &[],
+    );
+    env.write_policy(&format!("{stage_rule}{more}"));
+}
+
+/// `ln -s target link` as `user`, which must succeed.
+fn symlink_as(user: &TestUser, target: impl AsRef<OsStr>, link: impl AsRef<OsStr>) {
+    let (target, link) = (target.as_ref(), link.as_ref());
+    let output = run_as(user, "ln", [OsStr::new("-s"), target, link]);
+    assert!(
+        output.status.success(),
+        "ln -s {target:?} {link:?} as {}: {output:?}",
+        user.name
+    );
 }
 
 /// Requests `path` with `flags` as `user` through both privileged installs; checks that the
@@ -93,12 +107,7 @@ fn symlink_to_the_secret_in_a_user_writable_directory_is_refused() {
         (absolute.clone(), &chained),
         (PathBuf::from("../benign"), &good),
     ] {
-        let output = run_as(
-            &bob,
-            "ln",
-            [OsStr::new("-s"), target.as_os_str(), link.as_os_str()],
-        );
-        assert!(output.status.success(), "ln -s as bob: {output:?}");
+        symlink_as(&bob, &target, link);
     }
     for link in [&absolute, &relative, &chained] {
         assert_eq!(
@@ -132,18 +141,8 @@ fn directory_symlink_to_the_secret_directory_is_refused() {
     let bob = bob();
     let dirlink = stage.attacker_dir.join("dir");
     let rootlink = stage.attacker_dir.join("root");
-    let output = run_as(
-        &bob,
-        "ln",
-        [
-            OsStr::new("-s"),
-            stage.secret.dir().as_os_str(),
-            dirlink.as_os_str(),
-        ],
-    );
-    assert!(output.status.success(), "{output:?}");
-    let output = run_as(&bob, "ln", ["-s", "/", rootlink.to_str().unwrap()]);
-    assert!(output.status.success(), "{output:?}");
+    symlink_as(&bob, stage.secret.dir(), &dirlink);
+    symlink_as(&bob, "/", &rootlink);
     let through_root = rootlink.join(stage.secret.path.strip_prefix("/").unwrap());
     for path in [dirlink.join("shadow"), through_root] {
         assert_eq!(
@@ -155,8 +154,7 @@ fn directory_symlink_to_the_secret_directory_is_refused() {
     }
     // A directory link into the allowed tree is fine.
     let inside = stage.attacker_dir.join("inside");
-    let output = run_as(&bob, "ln", ["-s", "..", inside.to_str().unwrap()]);
-    assert!(output.status.success(), "{output:?}");
+    symlink_as(&bob, "..", &inside);
     assert_eq!(
         attempt(&stage.secret, &bob, inside.join("benign"), RD),
         Outcome::opened("benign\n")
@@ -342,12 +340,7 @@ fn devices_no_rule_allows_are_never_opened() {
     let inside = env.device("allowed/devs/null", 'c', 1, 3, 0o666);
     let outside = env.device("secret/console", 'c', 5, 1, 0o600);
     let link = stage.attacker_dir.join("console");
-    let output = run_as(
-        &bob,
-        "ln",
-        [OsStr::new("-s"), outside.as_os_str(), link.as_os_str()],
-    );
-    assert!(output.status.success(), "{output:?}");
+    symlink_as(&bob, &outside, &link);
     let watches = [
         env.watch_opens(inside.parent().unwrap()),
         env.watch_opens(stage.secret.dir()),
@@ -416,21 +409,15 @@ fn proc_magic_links_are_refused() {
     }
     // Even when an (unwise) rule allows everything under /proc, a magic link is never followed to
     // the secret. The object reached must be checked, not the name.
-    env.write_policy(&format!(
-        "{}{}",
-        allow_rule(
-            env.path("allowed/**"),
-            &users(&[ALICE, BOB]),
-            &["read"],
-            &[]
-        ),
-        allow_rule(
+    write_stage_policy_and(
+        &env,
+        &allow_rule(
             "/proc/**",
             &users(&[BOB]),
             &["read"],
-            &["file", "dir", "char", "fifo", "socket"]
+            &["file", "dir", "char", "fifo", "socket"],
         ),
-    ));
+    );
     for path in [
         format!("/proc/self/root{secret}"),
         format!("/proc/thread-self/root{secret}"),
@@ -693,21 +680,15 @@ fn closed_standard_descriptors_never_receive_helper_output() {
     let Some(env) = privileged_env!() else { return };
     let stage = stage(&env);
     let writable = env.file("allowed/rw/target", b"target content\n", 0o600, None);
-    env.write_policy(&format!(
-        "{}{}",
-        allow_rule(
-            env.path("allowed/**"),
-            &users(&[ALICE, BOB]),
-            &["read"],
-            &[]
-        ),
-        allow_rule(
+    write_stage_policy_and(
+        &env,
+        &allow_rule(
             env.path("allowed/rw/*"),
             &users(&[BOB]),
             &["read", "write", "append", "truncate"],
-            &[]
+            &[],
         ),
-    ));
+    );
     let policy_before = fs::read(POLICY).unwrap();
     let state = FileState::capture(&writable);
     let bob = bob();
@@ -924,24 +905,13 @@ fn symlink_to_a_file_allowed_only_to_someone_else_is_refused() {
     let Some(env) = privileged_env!() else { return };
     let stage = stage(&env);
     let alices = env.file("alices/only", b"alice's only\n", 0o600, None);
-    env.write_policy(&format!(
-        "{}{}",
-        allow_rule(
-            env.path("allowed/**"),
-            &users(&[ALICE, BOB]),
-            &["read"],
-            &[]
-        ),
-        allow_rule(env.path("alices/*"), &users(&[ALICE]), &["read"], &[]),
-    ));
+    write_stage_policy_and(
+        &env,
+        &allow_rule(env.path("alices/*"), &users(&[ALICE]), &["read"], &[]),
+    );
     let bob = bob();
     let link = stage.attacker_dir.join("to-alices");
-    let output = run_as(
-        &bob,
-        "ln",
-        [OsStr::new("-s"), alices.as_os_str(), link.as_os_str()],
-    );
-    assert!(output.status.success(), "{output:?}");
+    symlink_as(&bob, &alices, &link);
     // The object reached is checked against the policy for the caller, not just "some rule".
     assert_eq!(attempt(&stage.secret, &bob, &link, RD), denied());
     assert_eq!(
@@ -957,21 +927,15 @@ fn create_through_a_planted_symlink_creates_nothing_outside() {
     let bob = bob();
     // bob may create files in his own inbox; he plants links there before asking.
     let inbox = env.dir("allowed/inbox", 0o755, Some(&bob));
-    env.write_policy(&format!(
-        "{}{}",
-        allow_rule(
-            env.path("allowed/**"),
-            &users(&[ALICE, BOB]),
-            &["read"],
-            &[]
-        ),
-        allow_rule(
+    write_stage_policy_and(
+        &env,
+        &allow_rule(
             env.path("allowed/inbox/*"),
             &users(&[BOB]),
             &["write", "create", "truncate"],
-            &[]
+            &[],
         ),
-    ));
+    );
     let outside = stage.secret.dir().join("created-by-root");
     let dangling = inbox.join("dangling");
     let to_secret = inbox.join("to-secret");
@@ -981,8 +945,7 @@ fn create_through_a_planted_symlink_creates_nothing_outside() {
         (stage.secret.path.as_os_str(), &to_secret),
         (stage.secret.dir().as_os_str(), &up),
     ] {
-        let output = run_as(&bob, "ln", [OsStr::new("-s"), target, link.as_os_str()]);
-        assert!(output.status.success(), "{output:?}");
+        symlink_as(&bob, target, link);
     }
     for (path, flags) in [
         (dangling.clone(), WR | libc::O_CREAT),

@@ -6,22 +6,17 @@ use std::fs;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use libc::EACCES;
 use myopen_tests::install::{
     ALICE, BOB, DROPIN_DIR, ETC, IT_ROOT, Install, LOG_SOCKET, Outcome, POLICY, POLICY_DIR,
-    PrivilegedEnv, alice, allow_rule, audit_field, audit_lines_for, bob, chmod, chown, deny_rule,
-    line_of, outcome, probe, probe_output, probe_within, probe_write, users,
+    PrivilegedEnv, alice, allow_rule, audit_field, audit_lines_for, bob, chmod, chown, denied,
+    deny_rule, helper_says, line_of, outcome, probe, probe_output, probe_within, probe_write,
+    users,
 };
-use myopen_tests::{privileged_env, run};
+use myopen_tests::privileged_env;
 
 const RD: i32 = libc::O_RDONLY;
-
-fn denied() -> Outcome {
-    Outcome::Errno(EACCES)
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -41,12 +36,7 @@ fn assert_fails_closed(
     why: &[&str],
 ) {
     let file = env.file("d/file", b"allowed\n", 0o600, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     assert_eq!(
         probe(&alice(), Install::Setuid, &file, RD),
         Outcome::opened("allowed\n"),
@@ -83,13 +73,19 @@ fn assert_fails_closed(
                 .all(|line| audit_field(line, "decision").as_deref() == Some("denied")),
         "fail-closed refusals are logged too: {lines:#?}"
     );
-    let output = run(Command::new(Install::Setuid.helper()).arg("--check"));
-    let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
-    assert!(!output.status.success(), "--check passed: {said}");
+    let (passed, said) = helper_says(["--check"]);
+    assert!(!passed, "--check passed: {said}");
     assert!(
         said.contains(culprit),
         "--check should name {culprit}:\n{said}"
     );
+}
+
+/// Adds `more` at the end of the main policy.
+fn append_to_policy(env: &PrivilegedEnv, more: &str) {
+    let mut text = fs::read_to_string(POLICY).unwrap();
+    text.push_str(more);
+    env.write_policy(&text);
 }
 
 const WRITABLE: &[&str] = &["writable"];
@@ -190,12 +186,7 @@ fn top_directory_writable_by_others_fails_closed() {
 fn sticky_root_owned_directories_above_the_policy_count_as_safe() {
     let Some(env) = privileged_env!() else { return };
     let file = env.file("d/file", b"allowed\n", 0o600, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     // Directories above the policy, like /tmp: others cannot replace the root-owned entries in
     // them. (policy.d itself is another matter: anyone could add a drop-in to a sticky one.)
     chmod(IT_ROOT, 0o1777);
@@ -209,13 +200,8 @@ fn sticky_root_owned_directories_above_the_policy_count_as_safe() {
             text(&output.stderr)
         );
     }
-    let output = run(Command::new(Install::Setuid.helper()).arg("--check"));
-    assert!(
-        output.status.success(),
-        "--check: {}{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
+    let (passed, said) = helper_says(["--check"]);
+    assert!(passed, "--check: {said}");
 }
 
 #[test]
@@ -223,11 +209,7 @@ fn policy_syntax_error_fails_closed() {
     let Some(env) = privileged_env!() else { return };
     assert_fails_closed(
         &env,
-        |env| {
-            let mut text = fs::read_to_string(POLICY).unwrap();
-            text.push_str("\n[[allow]\npath = \"/x\"\n");
-            env.write_policy(&text);
-        },
+        |env| append_to_policy(env, "\n[[allow]\npath = \"/x\"\n"),
         POLICY,
         PARSE,
     );
@@ -239,9 +221,10 @@ fn policy_unknown_key_fails_closed() {
     assert_fails_closed(
         &env,
         |env| {
-            let mut text = fs::read_to_string(POLICY).unwrap();
-            text.push_str("\n[[allow]]\npath = \"/x/*\"\nusers = [\"*\"]\nacces = [\"read\"]\n");
-            env.write_policy(&text);
+            append_to_policy(
+                env,
+                "\n[[allow]]\npath = \"/x/*\"\nusers = [\"*\"]\nacces = [\"read\"]\n",
+            )
         },
         POLICY,
         PARSE,
@@ -270,9 +253,8 @@ fn check_names_file_and_line_of_a_syntax_error() {
     let Some(env) = privileged_env!() else { return };
     let policy = "# comment\n[[allow]]\npath = \"/x/*\"\nusers = [\"*\"]\naccess = [\"read\"\n";
     env.write_policy(policy);
-    let output = run(Command::new(Install::Setuid.helper()).arg("--check"));
-    let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
-    assert!(!output.status.success(), "{said}");
+    let (passed, said) = helper_says(["--check"]);
+    assert!(!passed, "{said}");
     assert!(
         said.contains(&format!("{POLICY}:5")) || said.contains(&format!("{POLICY}:6")),
         "--check should point at the unterminated array (line 5, or the end at 6):\n{said}"
@@ -441,12 +423,7 @@ fn a_denial_is_one_warning_line_with_rule_and_reason() {
 #[test]
 fn audit_escapes_control_characters_and_cuts_long_paths() {
     let Some(env) = privileged_env!() else { return };
-    env.write_policy(&allow_rule(
-        env.path("d/**"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/**", &[ALICE]);
     env.dir("d", 0o755, None);
     let mut raw = env.path("d").into_os_string().into_vec();
     raw.extend_from_slice(b"/new\nline\x1b[31m\x7f\xe9\"q\\");
@@ -534,12 +511,7 @@ fn decisions_stand_without_a_working_syslog() {
     };
     let file = env.file("d/file", b"allowed\n", 0o600, None);
     let other = env.file("other/file", b"other\n", 0o600, None);
-    env.write_policy(&allow_rule(
-        env.path("d/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    env.allow_reading("d/*", &[ALICE]);
     let limit = Duration::from_secs(10);
     let check = |what: &str| {
         for install in Install::PRIVILEGED {
