@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use myopen::wire::validate_open_flags;
+
 /// One access word of the policy language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Access {
@@ -139,16 +141,17 @@ impl AccessSet {
     ///
     /// Flags whose effect the policy cannot describe are refused; the caller answers EINVAL.
     pub fn from_open_flags(flags: i32) -> Result<AccessSet, FlagsError> {
+        // Which flags the helper accepts has one definition, shared with the library: the wire
+        // format's. Only the mapping to access words lives here.
+        validate_open_flags(flags).map_err(|refused| match refused.unknown {
+            0 => FlagsError::InvalidAccessMode { flags },
+            unknown => FlagsError::Unsupported { flags: unknown },
+        })?;
         let mut needed = match flags & libc::O_ACCMODE {
             libc::O_RDONLY => AccessSet::EMPTY.with(Access::Read),
             libc::O_WRONLY => AccessSet::EMPTY.with(Access::Write),
-            libc::O_RDWR => AccessSet::EMPTY.with(Access::Read).with(Access::Write),
-            _ => return Err(FlagsError::InvalidAccessMode { flags }),
+            _ => AccessSet::EMPTY.with(Access::Read).with(Access::Write),
         };
-        let unsupported = flags & !libc::O_ACCMODE & !(HANDLED_FLAGS | IGNORED_FLAGS);
-        if unsupported != 0 {
-            return Err(FlagsError::Unsupported { flags: unsupported });
-        }
         // O_APPEND only changes where writes land; on a read-only descriptor it has no effect,
         // so O_RDONLY|O_APPEND needs nothing more than read.
         if flags & libc::O_APPEND != 0 && needed.contains(Access::Write) {
@@ -164,24 +167,6 @@ impl AccessSet {
         Ok(needed)
     }
 }
-
-/// The kernel's O_LARGEFILE on x86_64. glibc defines `O_LARGEFILE` as 0 for 64-bit programs,
-/// but a 32-bit caller's C library sets this bit, and it changes nothing for a 64-bit helper.
-pub const O_LARGEFILE_KERNEL: i32 = 0o100000;
-
-const HANDLED_FLAGS: i32 = libc::O_APPEND | libc::O_CREAT | libc::O_TRUNC;
-
-// Accepted because they only restrict the open or change nothing the policy describes. O_EXCL
-// makes sense only with O_CREAT and is otherwise ignored by the kernel (except for block
-// devices, which need their own `types` grant anyway).
-const IGNORED_FLAGS: i32 = libc::O_NOFOLLOW
-    | libc::O_NONBLOCK
-    | libc::O_CLOEXEC
-    | libc::O_NOCTTY
-    | libc::O_DIRECTORY
-    | libc::O_LARGEFILE
-    | O_LARGEFILE_KERNEL
-    | libc::O_EXCL;
 
 impl fmt::Display for AccessSet {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -263,6 +248,7 @@ impl std::error::Error for FlagsError {}
 mod tests {
     use super::*;
     use libc::{O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
+    use myopen::wire::O_LARGEFILE_KERNEL;
 
     fn set(words: &[Access]) -> AccessSet {
         words.iter().copied().collect()

@@ -23,7 +23,7 @@ mod rule;
 
 use std::path::{Path, PathBuf};
 
-pub use access::{Access, AccessSet, FlagsError, O_LARGEFILE_KERNEL};
+pub use access::{Access, AccessSet, FlagsError};
 pub use decide::{Decision, Reason};
 pub use error::{FileProblem, PolicyError, Warning};
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN};
