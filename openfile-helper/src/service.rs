@@ -45,8 +45,10 @@ impl<'privilege> Service<'privilege> {
                 Err(error) => {
                     let _ = writeln!(
                         std::io::stderr(),
-                        "openfile-helper: policy unusable, refusing every request: {error}"
+                        "openfile-helper: policy unusable, refusing every request: {}",
+                        for_the_caller(&error)
                     );
+                    // The audit log (authpriv, read by root) gets the whole story.
                     PolicyState::Unusable(error.to_string())
                 }
             }
@@ -121,6 +123,19 @@ impl<'privilege> Service<'privilege> {
             rule: rule.map(ToString::to_string),
             reason,
         });
+    }
+}
+
+/// What the caller may be told about an unusable policy. Ownership and mode problems are
+/// metadata and say what to fix; a parse error's message can quote the policy's text, which the
+/// caller may not be allowed to read, so it is reduced to the file and line.
+fn for_the_caller(error: &PolicyError) -> String {
+    match error {
+        PolicyError::Parse { file, line, .. } => format!(
+            "{}:{line}: does not parse (details in the audit log, or run openfile-helper --check as root)",
+            file.display()
+        ),
+        PolicyError::File { .. } => error.to_string(),
     }
 }
 

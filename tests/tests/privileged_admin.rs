@@ -2,7 +2,9 @@
 //! `--check` reads the policy with the caller's own rights, and `--explain` for another user
 //! needs root.
 
-use myopen_tests::install::{ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, run_as, users};
+use myopen_tests::install::{
+    ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, probe_output, run_as, users,
+};
 use myopen_tests::privileged_env;
 
 fn text(bytes: &[u8]) -> String {
@@ -78,5 +80,42 @@ fn explaining_for_another_user_needs_root() {
         text(&output.stdout).contains("decision: allow"),
         "{}",
         text(&output.stdout)
+    );
+}
+
+#[test]
+fn a_broken_policy_is_not_quoted_to_the_caller() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d/f", b"x", 0o600, None);
+    // Valid TOML up to line 5; line 6 is broken and carries a token only root may read.
+    let text = format!(
+        "{}secret-token-4711 = = broken\n",
+        allow_rule(env.path("d/*"), &users(&[ALICE]), &["read"], &[])
+    );
+    env.write_policy(&text);
+    chmod(POLICY, 0o600);
+    let _ = env.audit_lines();
+    for install in Install::PRIVILEGED {
+        let output = probe_output(&alice(), install, &file, libc::O_RDONLY, None);
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("errno 13"),
+            "{install:?}: fails closed: {stderr}"
+        );
+        assert!(
+            stderr.contains(POLICY) && stderr.contains("does not parse"),
+            "{install:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("secret-token-4711"),
+            "{install:?}: policy text shown to the caller: {stderr}"
+        );
+    }
+    let lines = env.audit_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("policy unusable") && line.contains("decision=denied")),
+        "the audit log keeps the refusal and its cause: {lines:?}"
     );
 }
