@@ -87,12 +87,12 @@ fn explaining_for_another_user_needs_root() {
 fn a_broken_policy_is_not_quoted_to_the_caller() {
     let Some(env) = privileged_env!() else { return };
     let file = env.file("d/f", b"x", 0o600, None);
-    // Valid TOML up to line 5; line 6 is broken and carries a token only root may read.
-    let text = format!(
-        "{}secret-token-4711 = = broken\n",
+    // An unknown key whose name only root may read: the parser quotes it in its message.
+    let policy = format!(
+        "{}secret-token-4711 = \"x\"\n",
         allow_rule(env.path("d/*"), &users(&[ALICE]), &["read"], &[])
     );
-    env.write_policy(&text);
+    env.write_policy(&policy);
     chmod(POLICY, 0o600);
     let _ = env.audit_lines();
     for install in Install::PRIVILEGED {
