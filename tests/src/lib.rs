@@ -256,3 +256,39 @@ pub fn read_all(fd: std::os::fd::OwnedFd) -> Vec<u8> {
         .expect("read passed descriptor");
     content
 }
+
+/// `len` bytes that show any reordering, loss or repetition in a copy (xorshift: no period
+/// within many GiB).
+pub fn pattern(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut bytes = Vec::with_capacity(len);
+    while bytes.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+/// A socket to use as a child's standard output, and a thread collecting what arrives on it.
+pub fn socket_sink() -> (
+    std::os::fd::OwnedFd,
+    std::thread::JoinHandle<std::io::Result<Vec<u8>>>,
+) {
+    let (mut ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let reader = std::thread::spawn(move || {
+        let mut received = Vec::new();
+        ours.read_to_end(&mut received).map(|_| received)
+    });
+    (std::os::fd::OwnedFd::from(theirs), reader)
+}
+
+/// Copies everything readable from `fd` to standard output (the probes' success path).
+pub fn copy_to_stdout(fd: std::os::fd::OwnedFd) {
+    use std::io::Write;
+    let mut content = Vec::new();
+    let _ = fs::File::from(fd).read_to_end(&mut content);
+    let _ = std::io::stdout().write_all(&content);
+}

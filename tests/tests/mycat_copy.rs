@@ -2,15 +2,13 @@
 //! is: each of those picks a different copy path (copy_file_range, splice, sendfile, read/write).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{OnceLock, mpsc};
 use std::thread;
 
-use myopen_tests::{RUN_TIMEOUT, Scratch, helper_binary, mycat_binary};
+use myopen_tests::{RUN_TIMEOUT, Scratch, helper_binary, mycat_binary, pattern, socket_sink};
 
 const MIB: usize = 1 << 20;
 
@@ -43,20 +41,6 @@ const SINKS: [Sink; 5] = [
     Sink::DevNull,
     Sink::Socket,
 ];
-
-/// Bytes that show any reordering, loss or repetition (xorshift: no period within 64 MiB).
-fn pattern(len: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut bytes = Vec::with_capacity(len);
-    while bytes.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
-}
 
 fn big_pattern() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
@@ -146,13 +130,9 @@ fn check(scratch: &Scratch, file: &Path, content: &[u8], input: Input, sink: Sin
             command.stdout(null);
         }
         Sink::Socket => {
-            let (ours, theirs) = UnixStream::pair().expect("socketpair");
-            command.stdout(OwnedFd::from(theirs));
-            socket_reader = Some(thread::spawn(move || {
-                let mut received = Vec::new();
-                let mut ours = ours;
-                ours.read_to_end(&mut received).map(|_| received)
-            }));
+            let (theirs, reader) = socket_sink();
+            command.stdout(theirs);
+            socket_reader = Some(reader);
         }
     }
     let mut child = command.spawn().expect("spawn mycat");
@@ -285,13 +265,9 @@ fn several_operands_and_stdin_keep_their_order_on_every_output_kind() {
                 command.stdout(File::create(&out_path).expect("create"));
             }
             Sink::Socket => {
-                let (ours, theirs) = UnixStream::pair().expect("socketpair");
-                command.stdout(OwnedFd::from(theirs));
-                socket_reader = Some(thread::spawn(move || {
-                    let mut received = Vec::new();
-                    let mut ours = ours;
-                    ours.read_to_end(&mut received).map(|_| received)
-                }));
+                let (theirs, reader) = socket_sink();
+                command.stdout(theirs);
+                socket_reader = Some(reader);
             }
             _ => {
                 command.stdout(Stdio::piped());

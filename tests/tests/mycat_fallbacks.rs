@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use myopen_tests::{Scratch, helper_binary, mycat_binary, run};
+use myopen_tests::{Scratch, helper_binary, mycat_binary, pattern, run};
 
 const SHIM_SOURCE: &str = r#"
 #define _GNU_SOURCE
@@ -192,19 +192,6 @@ impl Bench {
         let path = self.scratch.path().join("out");
         (path.clone(), File::create(&path).expect("create output"))
     }
-}
-
-fn pattern(len: usize) -> Vec<u8> {
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut bytes = Vec::with_capacity(len);
-    while bytes.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    bytes.truncate(len);
-    bytes
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -2,7 +2,6 @@
 //! and copies it to stdout; prints the error and exits 1 on failure.
 #![deny(unsafe_code)]
 
-use std::io::{Read, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -12,9 +11,7 @@ fn main() -> ExitCode {
     };
     match myopen::my_open(&path, libc::O_RDONLY) {
         Ok(fd) => {
-            let mut content = Vec::new();
-            let _ = std::fs::File::from(fd).read_to_end(&mut content);
-            let _ = std::io::stdout().write_all(&content);
+            myopen_tests::copy_to_stdout(fd);
             ExitCode::SUCCESS
         }
         Err(error) => {

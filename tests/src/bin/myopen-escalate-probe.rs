@@ -3,7 +3,6 @@
 //! `errno N` (if any) and `error: ...` to stderr and exits 1.
 #![deny(unsafe_code)]
 
-use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use myopen::{Escalate, OpenOptions};
@@ -27,9 +26,7 @@ fn main() -> ExitCode {
         .open_fd(path)
     {
         Ok(fd) => {
-            let mut content = Vec::new();
-            let _ = std::fs::File::from(fd).read_to_end(&mut content);
-            let _ = std::io::stdout().write_all(&content);
+            myopen_tests::copy_to_stdout(fd);
             ExitCode::SUCCESS
         }
         Err(error) => {
