@@ -1,10 +1,12 @@
 //! One request from start to finish, the same for one-shot and session mode: who asks (fixed
 //! for the process), under which policy (loaded once), the safe open, and the audit line.
 
+use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
@@ -24,49 +26,44 @@ enum PolicyState {
     Unusable(String),
 }
 
+/// How long a loaded policy serves before it is read again: a session is long-lived, and an
+/// administrator's change (a revocation above all) must reach it.
+pub const POLICY_MAX_AGE: Duration = Duration::from_secs(1);
+
 /// Serves requests for one caller.
 pub struct Service<'privilege> {
     privilege: &'privilege Privilege,
     who: Identity,
     user: Option<String>,
-    policy: PolicyState,
+    /// The policy and when it was read.
+    policy: RefCell<(PolicyState, Instant)>,
     auditor: Auditor,
 }
 
 impl<'privilege> Service<'privilege> {
     /// Reads the caller's identity and loads the policy. An unusable policy is not an error here:
-    /// it is reported on stderr once and then refuses every request.
+    /// it is reported on stderr once and refuses every request until it is fixed. The policy is
+    /// read again before a request when the copy in hand is older than [`POLICY_MAX_AGE`].
     pub fn start(privilege: &'privilege Privilege) -> Result<Service<'privilege>, Errno> {
         let who = identity::caller()?;
         let user = identity::user_name(who.uid);
-        let policy = if privilege.installation().enforces_policy() {
-            match load_policy(privilege) {
-                Ok(loaded) => PolicyState::Loaded(loaded.policy),
-                Err(error) => {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "openfile-helper: policy unusable, refusing every request: {}",
-                        for_the_caller(&error)
-                    );
-                    // The audit log (authpriv, read by root) gets the whole story.
-                    PolicyState::Unusable(error.to_string())
-                }
-            }
-        } else {
-            PolicyState::NotEnforced
-        };
+        let policy = read_policy(privilege, None);
         Ok(Service {
             privilege,
             who,
             user,
-            policy,
+            policy: RefCell::new((policy, Instant::now())),
             auditor: Auditor::new(),
         })
     }
 
     /// Opens `path` for the caller if allowed, logs the decision, and returns the outcome.
     pub fn handle(&self, path: &OsStr, flags: i32, creation_mode: u32) -> Result<Opened, Refusal> {
-        let outcome = match &self.policy {
+        let mut policy = self.policy.borrow_mut();
+        if policy.1.elapsed() >= POLICY_MAX_AGE {
+            *policy = (read_policy(self.privilege, Some(&policy.0)), Instant::now());
+        }
+        let outcome = match &policy.0 {
             PolicyState::NotEnforced => {
                 resolve::open_checked(None, &self.who, self.privilege, path, flags, creation_mode)
             }
@@ -123,6 +120,28 @@ impl<'privilege> Service<'privilege> {
             rule: rule.map(ToString::to_string),
             reason,
         });
+    }
+}
+
+/// The policy this helper works under, read now. When it is unusable and was not already so
+/// (`before`), the caller is told once on stderr.
+fn read_policy(privilege: &Privilege, before: Option<&PolicyState>) -> PolicyState {
+    if !privilege.installation().enforces_policy() {
+        return PolicyState::NotEnforced;
+    }
+    match load_policy(privilege) {
+        Ok(loaded) => PolicyState::Loaded(loaded.policy),
+        Err(error) => {
+            if !matches!(before, Some(PolicyState::Unusable(_))) {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "openfile-helper: policy unusable, refusing every request: {}",
+                    for_the_caller(&error)
+                );
+            }
+            // The audit log (authpriv, read by root) gets the whole story.
+            PolicyState::Unusable(error.to_string())
+        }
     }
 }
 
