@@ -9,11 +9,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::fcntl::openat;
+use nix::sys::stat::Mode;
 
 use crate::audit::{Auditor, Record};
 use crate::config;
 use crate::identity::{self, SystemNames};
-use crate::policy::{self, FileProblem, Identity, LoadedPolicy, Policy, PolicyError};
+use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError};
 use crate::privilege::{Installation, Need, Privilege};
 use crate::resolve::{self, Opened, Refusal};
 
@@ -158,22 +160,17 @@ fn for_the_caller(error: &PolicyError) -> String {
     }
 }
 
-/// Loads the installed policy. The usual world-readable policy is read with the caller's own
-/// rights; only a policy the caller may not read (an administrator's choice, like sudoers' 0440)
-/// is read again with CAP_DAC_READ_SEARCH. Name resolution never runs with a capability raised.
+/// Loads the installed policy. Each directory and file is opened with the caller's own rights,
+/// and again with CAP_DAC_READ_SEARCH only when that open is refused (a policy the caller may not
+/// read, an administrator's choice like sudoers' 0440): the capability is raised for those opens
+/// alone. Reading, listing and name resolution never run with it.
 pub fn load_policy(privilege: &Privilege) -> Result<LoadedPolicy, PolicyError> {
-    let sysconfdir = Path::new(config::SYSCONFDIR);
-    let sources = match policy::read_sources(sysconfdir) {
-        Err(PolicyError::File {
-            problem:
-                FileProblem::Io {
-                    errno: libc::EACCES,
-                    ..
-                },
-            ..
-        }) => privilege.with(Need::ReadSearch, || policy::read_sources(sysconfdir))?,
-        other => other?,
-    };
+    let sources =
+        policy::read_sources_with(Path::new(config::SYSCONFDIR), &|directory, name, flags| {
+            privilege.with_if_refused(Need::ReadSearch, || {
+                openat(directory, name, flags, Mode::empty())
+            })
+        })?;
     Policy::from_sources(
         sources
             .iter()

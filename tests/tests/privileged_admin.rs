@@ -119,3 +119,27 @@ fn a_broken_policy_is_not_quoted_to_the_caller() {
         "the audit log keeps the refusal and its cause: {lines:?}"
     );
 }
+
+#[test]
+fn a_policy_only_root_may_read_still_governs_requests() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d/f", b"served\n", 0o600, None);
+    let other = env.file("e/f", b"not served\n", 0o600, None);
+    env.allow_reading("d/*", &[ALICE]);
+    chmod(POLICY, 0o600);
+    for install in Install::PRIVILEGED {
+        let served = probe_output(&alice(), install, &file, libc::O_RDONLY, None);
+        assert_eq!(
+            text(&served.stdout),
+            "served\n",
+            "{install:?}: {}",
+            text(&served.stderr)
+        );
+        let refused = probe_output(&alice(), install, &other, libc::O_RDONLY, None);
+        assert!(
+            text(&refused.stderr).starts_with("errno 13"),
+            "{install:?}: {}",
+            text(&refused.stderr)
+        );
+    }
+}

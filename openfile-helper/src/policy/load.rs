@@ -8,7 +8,7 @@
 
 use std::ffi::OsStr;
 use std::io::Read;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -50,14 +50,31 @@ pub fn load(sysconfdir: &Path, resolver: &dyn NameResolver) -> Result<LoadedPoli
     )
 }
 
-/// The checked texts of every policy file, in order, without parsing them: the part of loading
-/// that may need privilege to read, kept apart from name resolution, which needs none.
+/// Opens `name` under a directory descriptor with `flags`: the one step of loading that may need
+/// privilege (reading and listing an open descriptor need none). [`read_sources_with`] takes
+/// one, so that the caller can raise a capability around that call and no other.
+pub type OpenAt<'a> = &'a dyn Fn(BorrowedFd<'_>, &OsStr, OFlag) -> Result<OwnedFd, Errno>;
+
+/// The checked texts of every policy file, in order, without parsing them, opened with the
+/// caller's own rights.
 pub fn read_sources(sysconfdir: &Path) -> Result<Vec<(PathBuf, String)>, PolicyError> {
+    read_sources_with(sysconfdir, &|directory, name, flags| {
+        openat(directory, name, flags, Mode::empty())
+    })
+}
+
+/// [`read_sources`], opening each directory and file through `open_at`: the part of loading
+/// that may need privilege, kept apart from name resolution, which needs none.
+pub fn read_sources_with(
+    sysconfdir: &Path,
+    open_at: OpenAt<'_>,
+) -> Result<Vec<(PathBuf, String)>, PolicyError> {
     let tree_path = sysconfdir.join("myopen");
-    let tree = open_directory_path(&tree_path)?;
+    let tree = open_directory_path(&tree_path, open_at)?;
 
     let main_path = tree_path.join("policy.toml");
-    let Some(main_text) = read_trusted_file(&tree, OsStr::new("policy.toml"), &main_path)? else {
+    let Some(main_text) = read_trusted_file(&tree, OsStr::new("policy.toml"), &main_path, open_at)?
+    else {
         return Err(PolicyError::file(main_path, FileProblem::Missing));
     };
     let mut sources = vec![(main_path, main_text)];
@@ -69,6 +86,7 @@ pub fn read_sources(sysconfdir: &Path) -> Result<Vec<(PathBuf, String)>, PolicyE
         &dropin_path,
         OFlag::O_RDONLY,
         DirectoryRole::PolicyTree,
+        open_at,
     )? {
         let mut dropins =
             Dir::from_fd(dropins).map_err(|errno| io(&dropin_path, "fdopendir", errno))?;
@@ -86,7 +104,7 @@ pub fn read_sources(sysconfdir: &Path) -> Result<Vec<(PathBuf, String)>, PolicyE
             let name = OsStr::from_bytes(&name);
             let path = dropin_path.join(name);
             // A drop-in removed between readdir and open is simply no longer part of the policy.
-            if let Some(text) = read_trusted_file(&dropins.as_fd(), name, &path)? {
+            if let Some(text) = read_trusted_file(&dropins.as_fd(), name, &path, open_at)? {
                 sources.push((path, text));
             }
         }
@@ -106,7 +124,7 @@ fn io(path: &Path, call: &'static str, errno: Errno) -> PolicyError {
 }
 
 /// Opens an absolute directory path component by component from `/`, checking each one.
-fn open_directory_path(path: &Path) -> Result<OwnedFd, PolicyError> {
+fn open_directory_path(path: &Path, open_at: OpenAt<'_>) -> Result<OwnedFd, PolicyError> {
     if !path.is_absolute() {
         return Err(PolicyError::file(path, FileProblem::NotAbsolute));
     }
@@ -138,7 +156,7 @@ fn open_directory_path(path: &Path) -> Result<OwnedFd, PolicyError> {
         } else {
             DirectoryRole::Ancestor
         };
-        current = open_directory_at(&current, name, &current_path, OFlag::O_PATH, role)?
+        current = open_directory_at(&current, name, &current_path, OFlag::O_PATH, role, open_at)?
             .ok_or_else(|| PolicyError::file(&current_path, FileProblem::Missing))?;
     }
     Ok(current)
@@ -152,9 +170,10 @@ fn open_directory_at(
     path: &Path,
     access: OFlag,
     role: DirectoryRole,
+    open_at: OpenAt<'_>,
 ) -> Result<Option<OwnedFd>, PolicyError> {
     let flags = access | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    match openat(parent, name, flags, Mode::empty()) {
+    match open_at(parent.as_fd(), name, flags) {
         Ok(directory) => {
             check_directory(&directory, path, role)?;
             Ok(Some(directory))
@@ -208,6 +227,7 @@ fn read_trusted_file(
     directory: &impl AsFd,
     name: &OsStr,
     path: &Path,
+    open_at: OpenAt<'_>,
 ) -> Result<Option<String>, PolicyError> {
     // O_NONBLOCK: a FIFO planted here must not hang the helper before fstat rejects it.
     // O_NOCTTY: a terminal must not become the controlling terminal.
@@ -216,7 +236,7 @@ fn read_trusted_file(
         | OFlag::O_CLOEXEC
         | OFlag::O_NONBLOCK
         | OFlag::O_NOCTTY;
-    let file = match openat(directory, name, flags, Mode::empty()) {
+    let file = match open_at(directory.as_fd(), name, flags) {
         Ok(file) => file,
         Err(Errno::ENOENT) => return Ok(None),
         Err(Errno::ELOOP) => return Err(PolicyError::file(path, FileProblem::SymbolicLink)),
