@@ -64,14 +64,16 @@ deps:
 
 # The privileged tests install a helper whose policy lives in a test tree; the policy location is
 # fixed at build time (nothing at run time may change it), so they get a build of their own.
-IT_ROOT = /tmp/myopen-it
+# IT_ROOT: where they install and create things; another one lets a second checkout run its
+# privileged suite at the same time.
+IT_ROOT ?= /tmp/myopen-it
 IT_ENV  = MYOPEN_SYSCONFDIR=$(IT_ROOT)/etc MYOPEN_SYSLOG_SOCKET=$(IT_ROOT)/log.sock
 
 test: deps
 	$(CARGO) build --workspace --bins --locked
 	$(IT_ENV) $(CARGO) build -p openfile-helper --bins --locked --target-dir target/it
-	status=0; $(CARGO) test --workspace --locked || status=$$?; \
-	scripts/remove-test-users.sh; exit $$status
+	status=0; MYOPEN_IT_ROOT=$(IT_ROOT) $(CARGO) test --workspace --locked || status=$$?; \
+	IT_ROOT=$(IT_ROOT) scripts/remove-test-users.sh; exit $$status
 
 bench: deps
 	$(CARGO) build --release --workspace --bins --locked

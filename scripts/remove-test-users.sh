@@ -10,7 +10,7 @@ done
 for group in myopen-readers myopen-alice myopen-bob; do
   getent group "$group" >/dev/null 2>&1 && groupdel "$group" 2>/dev/null
 done
-rm -rf /tmp/myopen-it
+rm -rf "${IT_ROOT:-/tmp/myopen-it}"
 # The demo user of an interrupted `make demo` (scripts/demo.sh), recognised by its comment.
 if [ "$(getent passwd myopen-demo | cut -d: -f5)" = "myopen demo user (make demo)" ]; then
   userdel myopen-demo 2>/dev/null

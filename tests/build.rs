@@ -5,6 +5,14 @@
 use std::path::PathBuf;
 
 fn main() {
+    // Where the privileged tests install and create things (see src/install.rs).
+    println!("cargo:rerun-if-env-changed=MYOPEN_IT_ROOT");
+    let it_root = std::env::var("MYOPEN_IT_ROOT").unwrap_or_else(|_| "/tmp/myopen-it".to_owned());
+    assert!(
+        it_root.starts_with('/') && !it_root.contains(".."),
+        "MYOPEN_IT_ROOT must be an absolute path"
+    );
+    println!("cargo:rustc-env=MYOPEN_IT_ROOT={it_root}");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     for file in [
         "c/unp_myopen.c",

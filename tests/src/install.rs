@@ -33,20 +33,22 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 
 use crate::{Kill, RUN_TIMEOUT, is_root, run, wait_or_kill, workspace_binary};
 
-/// Root of everything the privileged tests install and create.
-pub const IT_ROOT: &str = "/tmp/myopen-it";
+/// Root of everything the privileged tests install and create: `$MYOPEN_IT_ROOT` when the tests
+/// are built (`make test IT_ROOT=...`, so that two checkouts can run their privileged suites at
+/// once), `/tmp/myopen-it` by default. The helper build for these tests bakes in the same root.
+pub const IT_ROOT: &str = env!("MYOPEN_IT_ROOT");
 /// The test build's sysconfdir.
-pub const ETC: &str = "/tmp/myopen-it/etc";
+pub const ETC: &str = concat!(env!("MYOPEN_IT_ROOT"), "/etc");
 /// The directory holding the policy.
-pub const POLICY_DIR: &str = "/tmp/myopen-it/etc/myopen";
+pub const POLICY_DIR: &str = concat!(env!("MYOPEN_IT_ROOT"), "/etc/myopen");
 /// The main policy file of the test build.
-pub const POLICY: &str = "/tmp/myopen-it/etc/myopen/policy.toml";
+pub const POLICY: &str = concat!(env!("MYOPEN_IT_ROOT"), "/etc/myopen/policy.toml");
 /// The drop-in directory of the test build.
-pub const DROPIN_DIR: &str = "/tmp/myopen-it/etc/myopen/policy.d";
+pub const DROPIN_DIR: &str = concat!(env!("MYOPEN_IT_ROOT"), "/etc/myopen/policy.d");
 /// The syslog socket the test build sends its audit lines to.
-pub const LOG_SOCKET: &str = "/tmp/myopen-it/log.sock";
+pub const LOG_SOCKET: &str = concat!(env!("MYOPEN_IT_ROOT"), "/log.sock");
 /// Per-test data trees live below this directory.
-pub const DATA: &str = "/tmp/myopen-it/data";
+pub const DATA: &str = concat!(env!("MYOPEN_IT_ROOT"), "/data");
 
 /// The supplementary group of the test users.
 pub const READERS: &str = "myopen-readers";
@@ -360,9 +362,9 @@ pub(crate) fn lock_it_root() -> Flock<fs::File> {
         .truncate(false)
         .write(true)
         .open(root.join("lock"))
-        .expect("open /tmp/myopen-it/lock");
+        .unwrap_or_else(|error| panic!("open {IT_ROOT}/lock: {error}"));
     Flock::lock(lock_file, FlockArg::LockExclusive)
-        .unwrap_or_else(|(_, errno)| panic!("flock /tmp/myopen-it/lock: {errno}"))
+        .unwrap_or_else(|(_, errno)| panic!("flock {IT_ROOT}/lock: {errno}"))
 }
 
 /// Everything one privileged test needs, held for the whole test (see the module docs).
