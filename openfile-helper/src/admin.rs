@@ -45,14 +45,24 @@ pub fn help() -> ExitCode {
 /// every open starts from: nothing effective, at most two capabilities permitted).
 pub fn version(privilege: &Privilege) -> ExitCode {
     say(&format!(
-        "{PROGRAM} {}\npolicy: {}/policy.toml, {}/policy.d/*.toml\naudit: syslog authpriv via {}\nprivilege: {}\n{}",
+        "{PROGRAM} {}\npolicy: {}/policy.toml, {}/policy.d/*.toml\naudit: syslog authpriv via {}\n{}{}",
         env!("CARGO_PKG_VERSION"),
         config::policy_dir().display(),
         config::policy_dir().display(),
         config::SYSLOG_SOCKET,
-        privilege.installation(),
+        privilege_lines(privilege),
         process_state()
     ))
+}
+
+/// `privilege: <standing>` with what it means, and `kept: <capabilities>`: the one fact that says
+/// whether the policy governs this helper's opens.
+fn privilege_lines(privilege: &Privilege) -> String {
+    let standing = privilege.standing();
+    format!(
+        "privilege: {standing}\nkept: {}\n",
+        privilege.kept_capabilities()
+    )
 }
 
 /// The credential lines of /proc/self/status, and whether the process is dumpable.
@@ -96,7 +106,7 @@ pub fn check(args: &[OsString], privilege: &Privilege) -> ExitCode {
         [file] => check_one_file(Path::new(file)),
         _ => return usage("--check takes at most one policy file"),
     };
-    let mut out = format!("privilege: {}\n", privilege.installation());
+    let mut out = privilege_lines(privilege);
     let clean = match loaded {
         Err(error) => {
             out.push_str(&format!("error: {error}\n"));

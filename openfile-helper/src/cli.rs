@@ -78,9 +78,9 @@ fn one_shot(args: &[OsString], privilege: &Privilege) -> ExitCode {
     };
     let service = match Service::start(privilege) {
         Ok(service) => service,
-        Err(errno) => {
-            let _ = socket.send_failure(errno);
-            return fail(errno, "cannot read the caller's identity");
+        Err(not_serving) => {
+            let _ = socket.send_failure(not_serving.errno);
+            return fail(not_serving.errno, &not_serving.why);
         }
     };
     // The UNP protocol carries no mode: a created file gets 0666 less the caller's umask.

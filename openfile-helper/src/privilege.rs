@@ -1,64 +1,255 @@
-//! Least privilege: the helper holds nothing effective except during the one open that needs it.
+//! Least privilege: the helper holds nothing effective except during the one open that needs it,
+//! and whatever it holds, the policy governs.
 //!
-//! Installed setuid root or with file capabilities (`cap_dac_read_search,cap_dac_override+p`),
-//! the helper reaches the same state: every uid and gid is the caller's real one, the permitted
-//! set is at most CAP_DAC_READ_SEARCH and CAP_DAC_OVERRIDE, the effective and inheritable sets
-//! are empty, the bounding set is trimmed where that is possible, and no_new_privs is set.
-//! Not privileged at all, it works with the caller's own rights.
+//! At start the helper reads from the kernel, once, everything that says what exec gave it: the
+//! uid and gid triples, the capability sets, the securebits and `AT_SECURE`. From these it
+//! computes one [`Standing`], and nothing else decides whether the policy applies or which
+//! capability may be raised:
+//!
+//! | standing | when | opens |
+//! | --- | --- | --- |
+//! | `governed` | it kept CAP_DAC_READ_SEARCH and/or CAP_DAC_OVERRIDE, and the caller is not unrestricted root | every open is judged by the policy; only the kept capabilities are ever raised |
+//! | `caller-is-root` | the caller is unrestricted root: uid 0 in all three ids, SECBIT_NOROOT clear, `AT_SECURE` unset | root's own rights; no policy (root could open the file itself) |
+//! | `unprivileged` | exec gave it nothing (a plain install, or a setuid-root binary started by a root whose SECBIT_NOROOT made exec grant nothing) | the caller's own rights; no policy |
+//! | `refused` | exec gave it something it does not use: setuid to a user other than root, setgid, or only unrelated capabilities | nothing: every request is refused with EPERM |
+//!
+//! A helper that kept a capability can only be `governed` or `caller-is-root`: no value of
+//! [`Standing`] holds a capability and skips the policy for a caller other than unrestricted root.
+//! Every other capability is dropped. Once the standing is known the process reaches the same
+//! state in every case: every uid and gid is the caller's real one, the permitted set is exactly
+//! the kept capabilities, effective, inheritable and ambient sets are empty, the bounding set is
+//! trimmed where that is possible, no_new_privs is set and the process is not dumpable.
 
-use std::collections::HashSet;
 use std::fmt;
 
 use caps::{CapSet, Capability};
 use nix::errno::Errno;
-use nix::unistd::{getresgid, getresuid, setresgid, setresuid};
+use nix::unistd::{Gid, ResGid, ResUid, Uid, getresgid, getresuid, setresgid, setresuid};
 
-/// The kernel's bit mask for `capabilities`.
-fn mask<'a>(capabilities: impl Iterator<Item = &'a Capability>) -> u64 {
-    capabilities.fold(0, |mask, capability| mask | capability.bitmask())
-}
+use crate::sys;
 
-/// The capabilities the helper may ever use.
-pub const KEPT: [Capability; 2] = [
-    Capability::CAP_DAC_READ_SEARCH,
-    Capability::CAP_DAC_OVERRIDE,
-];
+/// A set of capabilities, as the kernel's 64-bit mask: the helper's sets hold at most two.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CapabilitySet(u64);
 
-/// How the installation gave the helper its privilege.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Installation {
-    /// setuid root, started by a user other than root.
-    SetuidRoot,
-    /// File capabilities (or started by root, whose capabilities are trimmed the same way).
-    Capabilities,
-    /// No privilege: opens happen with the caller's own rights.
-    Unprivileged,
-    /// Started by root, whose own rights already cover every open: no policy applies (root could
-    /// open the file itself), but the capabilities are trimmed the same way.
-    CallerIsRoot,
-}
+impl CapabilitySet {
+    /// No capability.
+    pub const EMPTY: CapabilitySet = CapabilitySet(0);
 
-impl Installation {
-    /// Whether requests are held to the policy: only when the helper can do more than its caller.
-    pub fn enforces_policy(self) -> bool {
-        matches!(self, Installation::SetuidRoot | Installation::Capabilities)
+    /// CAP_DAC_OVERRIDE alone (capability number 1).
+    pub const DAC_OVERRIDE: CapabilitySet = CapabilitySet(1 << 1);
+    /// CAP_DAC_READ_SEARCH alone (capability number 2).
+    pub const DAC_READ_SEARCH: CapabilitySet = CapabilitySet(1 << 2);
+    /// The capabilities the helper may ever use.
+    pub const USABLE: CapabilitySet =
+        CapabilitySet(CapabilitySet::DAC_OVERRIDE.0 | CapabilitySet::DAC_READ_SEARCH.0);
+
+    /// The set with exactly the bits of the kernel mask `mask`.
+    pub const fn from_mask(mask: u64) -> CapabilitySet {
+        CapabilitySet(mask)
+    }
+
+    /// The kernel's bit mask.
+    pub const fn mask(self) -> u64 {
+        self.0
+    }
+
+    /// Whether `capability` is in the set.
+    pub fn contains(self, capability: Capability) -> bool {
+        self.0 & capability.bitmask() != 0
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The capabilities in both sets.
+    pub fn intersection(self, other: CapabilitySet) -> CapabilitySet {
+        CapabilitySet(self.0 & other.0)
+    }
+
+    fn read(set: CapSet) -> Result<CapabilitySet, Errno> {
+        let capabilities = caps::read(None, set).map_err(|_| Errno::EPERM)?;
+        Ok(CapabilitySet(
+            capabilities
+                .iter()
+                .fold(0, |mask, capability| mask | capability.bitmask()),
+        ))
     }
 }
 
-impl fmt::Display for Installation {
+impl fmt::Display for CapabilitySet {
+    /// Lower-case names joined by commas, CAP_DAC_READ_SEARCH first; `none` for the empty set.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Installation::SetuidRoot => {
-                "setuid root (reduced to CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE)"
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        let mut held: Vec<Capability> = caps::all()
+            .into_iter()
+            .filter(|capability| self.contains(*capability))
+            .collect();
+        // The two usable capabilities first, the way the documentation names them.
+        held.sort_by_key(|capability| match capability {
+            Capability::CAP_DAC_READ_SEARCH => (0, 0),
+            Capability::CAP_DAC_OVERRIDE => (1, 0),
+            other => (2, other.index()),
+        });
+        let names: Vec<String> = held
+            .iter()
+            .map(|capability| capability.to_string().to_lowercase())
+            .collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// How the helper came to hold a capability its caller lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// setuid root, started by a user other than root.
+    SetuidRoot,
+    /// File capabilities (or capabilities a restricted root caller passed on).
+    FileCapabilities,
+}
+
+/// What the helper holds and, in the same fact, whether the policy governs its opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// It can do more than its caller: every open is judged by the policy, and only `kept` (never
+    /// empty) is ever raised.
+    Governed { kept: CapabilitySet, grant: Grant },
+    /// The caller is unrestricted root and could open anything itself: root's own rights (the
+    /// two usable capabilities, `kept`), no policy.
+    CallerIsRoot { kept: CapabilitySet },
+    /// Exec gave it nothing: the caller's own rights, no policy.
+    Unprivileged,
+    /// Exec gave it something it does not use; it serves nothing. The text names what was found.
+    Refused { found: String },
+}
+
+impl Standing {
+    /// Whether the policy judges every open: exactly when the helper can do more than its caller.
+    pub fn governed_by_policy(&self) -> bool {
+        matches!(self, Standing::Governed { .. })
+    }
+
+    /// The capabilities that may be raised around an open.
+    fn kept(&self) -> CapabilitySet {
+        match self {
+            Standing::Governed { kept, .. } | Standing::CallerIsRoot { kept } => *kept,
+            Standing::Unprivileged | Standing::Refused { .. } => CapabilitySet::EMPTY,
+        }
+    }
+
+    /// `governed`, `caller-is-root`, `unprivileged` or `refused`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Standing::Governed { .. } => "governed",
+            Standing::CallerIsRoot { .. } => "caller-is-root",
+            Standing::Unprivileged => "unprivileged",
+            Standing::Refused { .. } => "refused",
+        }
+    }
+
+    /// The standing the kernel's `facts` (read before anything was changed) give.
+    fn of(facts: &KernelFacts) -> Standing {
+        let ids_unchanged_by_exec = facts.uids.effective == facts.uids.real
+            && facts.uids.saved == facts.uids.real
+            && facts.gids.effective == facts.gids.real
+            && facts.gids.saved == facts.gids.real;
+        let unrestricted_root = facts.uids.real.is_root()
+            && ids_unchanged_by_exec
+            && !facts.no_root
+            && !facts.secure_exec;
+        let kept = facts.permitted.intersection(CapabilitySet::USABLE);
+        if unrestricted_root {
+            Standing::CallerIsRoot { kept }
+        } else if !kept.is_empty() {
+            let grant = if facts.uids.effective.is_root() && !facts.uids.real.is_root() {
+                Grant::SetuidRoot
+            } else {
+                Grant::FileCapabilities
+            };
+            Standing::Governed { kept, grant }
+        } else if facts.secure_exec || !ids_unchanged_by_exec {
+            Standing::Refused {
+                found: facts.describe_unused_grant(),
             }
-            Installation::Capabilities => {
-                "file capabilities (CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE)"
+        } else {
+            // Without AT_SECURE nothing was granted by exec: any capability held came from the
+            // caller's own ambient set, and is dropped.
+            Standing::Unprivileged
+        }
+    }
+}
+
+impl fmt::Display for Standing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Standing::Governed { kept, grant } => write!(
+                f,
+                "governed ({}, keeps {kept}: every open is judged by the policy)",
+                match grant {
+                    Grant::SetuidRoot => "setuid root",
+                    Grant::FileCapabilities => "file capabilities",
+                }
+            ),
+            Standing::CallerIsRoot { .. } => {
+                f.write_str("caller-is-root (opens use root's own rights, no policy applies)")
             }
-            Installation::Unprivileged => "none: opens use the caller's own rights",
-            Installation::CallerIsRoot => {
-                "started by root: opens use root's own rights, no policy applies"
+            Standing::Unprivileged => {
+                f.write_str("unprivileged (opens use the caller's own rights, no policy applies)")
             }
+            Standing::Refused { found } => write!(f, "refused ({found}: serves nothing)"),
+        }
+    }
+}
+
+/// Everything the kernel says about what exec gave the helper, read once before any change.
+#[derive(Debug, Clone)]
+struct KernelFacts {
+    uids: ResUid,
+    gids: ResGid,
+    permitted: CapabilitySet,
+    /// SECBIT_NOROOT: uid 0 does not bring capabilities on exec.
+    no_root: bool,
+    /// AT_SECURE: exec changed credentials (setuid, setgid, or capabilities gained).
+    secure_exec: bool,
+}
+
+impl KernelFacts {
+    fn read() -> Result<KernelFacts, Errno> {
+        Ok(KernelFacts {
+            uids: getresuid()?,
+            gids: getresgid()?,
+            permitted: CapabilitySet::read(CapSet::Permitted)?,
+            no_root: sys::securebits()? & libc::SECBIT_NOROOT as u32 != 0,
+            secure_exec: sys::secure_exec(),
         })
+    }
+
+    /// What a `refused` helper found, for the administrator.
+    fn describe_unused_grant(&self) -> String {
+        let mut found = Vec::new();
+        if self.uids.effective != self.uids.real || self.uids.saved != self.uids.real {
+            found.push(format!(
+                "installed setuid to uid {}, not root",
+                self.uids.effective
+            ));
+        }
+        if self.gids.effective != self.gids.real || self.gids.saved != self.gids.real {
+            found.push(format!("installed setgid to gid {}", self.gids.effective));
+        }
+        if !self.permitted.is_empty() {
+            found.push(format!(
+                "holding only capabilities it does not use ({})",
+                self.permitted
+            ));
+        }
+        if found.is_empty() {
+            found.push("started in secure-execution mode with nothing it can use".to_owned());
+        }
+        found.join(", ")
     }
 }
 
@@ -71,57 +262,44 @@ pub enum Need {
     Override,
 }
 
-/// The helper's privilege after [`Privilege::establish`].
+/// The helper's privilege after [`Privilege::establish`]: its [`Standing`], nothing more.
 #[derive(Debug)]
 pub struct Privilege {
-    installation: Installation,
-    permitted: HashSet<Capability>,
+    standing: Standing,
 }
 
 impl Privilege {
-    /// Becomes the caller with at most [`KEPT`] permitted and nothing effective. Call once, right
-    /// after start-up hardening and before anything else.
+    /// Reads what exec gave the helper, becomes the caller and keeps at most the two usable
+    /// capabilities, permitted but not effective. Call once, right after start-up hardening and
+    /// before anything else.
     pub fn establish() -> Result<Privilege, Errno> {
-        let uids = getresuid()?;
-        let gids = getresgid()?;
-        let had_root = uids.effective.is_root() || uids.saved.is_root();
-        let permitted_before = caps::read(None, CapSet::Permitted).map_err(|_| Errno::EPERM)?;
+        let facts = KernelFacts::read()?;
+        let standing = Standing::of(&facts);
+        let kept = standing.kept();
 
         // The bounding set can only be trimmed with CAP_SETPCAP, which only root has here.
         if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
             for capability in caps::runtime::thread_all_supported() {
-                if !KEPT.contains(&capability) {
+                if !CapabilitySet::USABLE.contains(capability) {
                     caps::drop(None, CapSet::Bounding, capability).map_err(|_| Errno::EPERM)?;
                 }
             }
         }
-        let _ = caps::clear(None, CapSet::Ambient);
+        caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
 
         // Keep the permitted set across the switch away from uid 0; it is cut down right after.
         nix::sys::prctl::set_keepcaps(true)?;
-        setresgid(gids.real, gids.real, gids.real)?;
-        setresuid(uids.real, uids.real, uids.real)?;
+        setresgid(facts.gids.real, facts.gids.real, facts.gids.real)?;
+        setresuid(facts.uids.real, facts.uids.real, facts.uids.real)?;
         nix::sys::prctl::set_keepcaps(false)?;
-
-        let permitted: HashSet<Capability> = KEPT
-            .into_iter()
-            .filter(|capability| permitted_before.contains(capability))
-            .collect();
-        caps::set(None, CapSet::Effective, &HashSet::new()).map_err(|_| Errno::EPERM)?;
-        caps::set(None, CapSet::Inheritable, &HashSet::new()).map_err(|_| Errno::EPERM)?;
-        caps::set(None, CapSet::Permitted, &permitted).map_err(|_| Errno::EPERM)?;
+        sys::set_capabilities(0, kept.mask())?;
         nix::sys::prctl::set_no_new_privs()?;
+        // After the credential change: changing credentials resets dumpability to
+        // fs.suid_dumpable, which may be 1.
+        nix::sys::prctl::set_dumpable(false)?;
 
-        let privilege = Privilege {
-            installation: match (uids.real.is_root(), had_root, permitted.len() == KEPT.len()) {
-                (true, _, _) => Installation::CallerIsRoot,
-                (false, true, _) => Installation::SetuidRoot,
-                (false, false, true) => Installation::Capabilities,
-                (false, false, false) => Installation::Unprivileged,
-            },
-            permitted,
-        };
-        privilege.verify(uids.real, gids.real)?;
+        let privilege = Privilege { standing };
+        privilege.verify(facts.uids.real, facts.gids.real)?;
         Ok(privilege)
     }
 
@@ -130,12 +308,12 @@ impl Privilege {
     /// change their own credentials.
     pub fn none() -> Privilege {
         Privilege {
-            installation: Installation::Unprivileged,
-            permitted: HashSet::new(),
+            standing: Standing::Unprivileged,
         }
     }
 
-    fn verify(&self, uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> Result<(), Errno> {
+    /// Checks with the kernel that the process is in the state its standing promises.
+    fn verify(&self, uid: Uid, gid: Gid) -> Result<(), Errno> {
         let (uids, gids) = (getresuid()?, getresgid()?);
         let ids_are_callers = [uids.real, uids.effective, uids.saved]
             .iter()
@@ -143,20 +321,24 @@ impl Privilege {
             && [gids.real, gids.effective, gids.saved]
                 .iter()
                 .all(|&id| id == gid);
-        let effective = caps::read(None, CapSet::Effective).map_err(|_| Errno::EPERM)?;
-        let permitted = caps::read(None, CapSet::Permitted).map_err(|_| Errno::EPERM)?;
-        if !ids_are_callers
-            || !effective.is_empty()
-            || !permitted.is_subset(&KEPT.into_iter().collect())
-        {
-            return Err(Errno::EPERM);
-        }
-        Ok(())
+        let in_state = ids_are_callers
+            && CapabilitySet::read(CapSet::Effective)?.is_empty()
+            && CapabilitySet::read(CapSet::Inheritable)?.is_empty()
+            && CapabilitySet::read(CapSet::Ambient)?.is_empty()
+            && CapabilitySet::read(CapSet::Permitted)? == self.standing.kept()
+            && !nix::sys::prctl::get_dumpable()?
+            && nix::sys::prctl::get_no_new_privs()?;
+        if in_state { Ok(()) } else { Err(Errno::EPERM) }
     }
 
-    /// How the helper was installed.
-    pub fn installation(&self) -> Installation {
-        self.installation
+    /// The capabilities it kept: the only ones it may ever raise.
+    pub fn kept_capabilities(&self) -> CapabilitySet {
+        self.standing.kept()
+    }
+
+    /// What the helper holds and whether the policy governs it.
+    pub fn standing(&self) -> &Standing {
+        &self.standing
     }
 
     /// Runs `operation` with the caller's own rights, and again with the capabilities `need`
@@ -175,10 +357,20 @@ impl Privilege {
 
     /// Gives up every capability for good, before the answer is sent.
     pub fn drop_all(&self) {
-        for set in [CapSet::Effective, CapSet::Permitted] {
-            if caps::clear(None, set).is_err() {
-                std::process::exit(libc::EPERM);
+        if sys::set_capabilities(0, 0).is_err() {
+            std::process::exit(libc::EPERM);
+        }
+    }
+
+    /// The capabilities to raise for `need`: the least of the kept ones that serves. Reading with
+    /// only CAP_DAC_OVERRIDE kept raises it, since it covers reading too.
+    fn to_raise(&self, need: Need) -> CapabilitySet {
+        let kept = self.standing.kept();
+        match need {
+            Need::ReadSearch if kept.contains(Capability::CAP_DAC_READ_SEARCH) => {
+                CapabilitySet::DAC_READ_SEARCH
             }
+            Need::ReadSearch | Need::Override => kept,
         }
     }
 
@@ -188,27 +380,197 @@ impl Privilege {
     /// If the capabilities cannot be lowered again the process exits at once: going on with
     /// privilege raised is never an option.
     pub fn with<T>(&self, need: Need, operation: impl FnOnce() -> T) -> T {
-        let wanted: &[Capability] = match need {
-            Need::ReadSearch => &[Capability::CAP_DAC_READ_SEARCH],
-            Need::Override => &KEPT,
-        };
-        let raised = mask(
-            wanted
-                .iter()
-                .filter(|capability| self.permitted.contains(capability)),
-        );
-        if raised == 0 {
+        let raised = self.to_raise(need);
+        if raised.is_empty() {
             return operation();
         }
-        let permitted = mask(self.permitted.iter());
-        if crate::sys::set_capabilities(raised, permitted).is_err() {
+        let permitted = self.standing.kept().mask();
+        if sys::set_capabilities(raised.mask(), permitted).is_err() {
             // Could not raise: go on with the caller's rights, which is always safe.
             return operation();
         }
         let result = operation();
-        if crate::sys::set_capabilities(0, permitted).is_err() {
+        if sys::set_capabilities(0, permitted).is_err() {
             std::process::exit(libc::EPERM);
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const READ_SEARCH: CapabilitySet = CapabilitySet::DAC_READ_SEARCH;
+    const OVERRIDE: CapabilitySet = CapabilitySet::DAC_OVERRIDE;
+    const NET_RAW: u64 = 1 << 13;
+
+    #[test]
+    fn masks_are_the_kernels() {
+        assert_eq!(
+            READ_SEARCH.mask(),
+            Capability::CAP_DAC_READ_SEARCH.bitmask()
+        );
+        assert_eq!(OVERRIDE.mask(), Capability::CAP_DAC_OVERRIDE.bitmask());
+        assert_eq!(NET_RAW, Capability::CAP_NET_RAW.bitmask());
+    }
+
+    fn facts(uids: [u32; 3], gids: [u32; 3], permitted: u64) -> KernelFacts {
+        KernelFacts {
+            uids: ResUid {
+                real: Uid::from_raw(uids[0]),
+                effective: Uid::from_raw(uids[1]),
+                saved: Uid::from_raw(uids[2]),
+            },
+            gids: ResGid {
+                real: Gid::from_raw(gids[0]),
+                effective: Gid::from_raw(gids[1]),
+                saved: Gid::from_raw(gids[2]),
+            },
+            permitted: CapabilitySet::from_mask(permitted),
+            no_root: false,
+            secure_exec: false,
+        }
+    }
+
+    fn secure(mut facts: KernelFacts) -> KernelFacts {
+        facts.secure_exec = true;
+        facts
+    }
+
+    fn governed(kept: CapabilitySet, grant: Grant) -> Standing {
+        Standing::Governed { kept, grant }
+    }
+
+    const ALL: u64 = u64::MAX >> 23;
+    const USER: [u32; 3] = [1000, 1000, 1000];
+
+    #[test]
+    fn the_standing_table() {
+        let no_root_caller = |permitted| KernelFacts {
+            no_root: true,
+            ..facts([0; 3], [0; 3], permitted)
+        };
+        let usable = CapabilitySet::USABLE;
+        let cases = [
+            // File capabilities, one or both, alone or with an unrelated one.
+            (
+                secure(facts(USER, USER, READ_SEARCH.mask())),
+                governed(READ_SEARCH, Grant::FileCapabilities),
+            ),
+            (
+                secure(facts(USER, USER, OVERRIDE.mask())),
+                governed(OVERRIDE, Grant::FileCapabilities),
+            ),
+            (
+                secure(facts(USER, USER, usable.mask())),
+                governed(usable, Grant::FileCapabilities),
+            ),
+            (
+                secure(facts(USER, USER, usable.mask() | NET_RAW)),
+                governed(usable, Grant::FileCapabilities),
+            ),
+            // setuid root started by a user.
+            (
+                secure(facts([1000, 0, 0], USER, ALL)),
+                governed(usable, Grant::SetuidRoot),
+            ),
+            // Unrestricted root, whatever the install.
+            (
+                facts([0; 3], [0; 3], ALL),
+                Standing::CallerIsRoot { kept: usable },
+            ),
+            // A root whose SECBIT_NOROOT keeps exec from granting anything: the file's
+            // capabilities are still a gain, and the policy governs them.
+            (
+                no_root_caller(OVERRIDE.mask()),
+                governed(OVERRIDE, Grant::FileCapabilities),
+            ),
+            (no_root_caller(0), Standing::Unprivileged),
+            // Nothing gained.
+            (facts(USER, USER, 0), Standing::Unprivileged),
+            // Capabilities from the caller's own ambient set (no AT_SECURE): the DAC ones are
+            // still governed, others are dropped.
+            (
+                facts(USER, USER, OVERRIDE.mask()),
+                governed(OVERRIDE, Grant::FileCapabilities),
+            ),
+            (facts(USER, USER, NET_RAW), Standing::Unprivileged),
+        ];
+        for (facts, expected) in cases {
+            assert_eq!(Standing::of(&facts), expected, "{facts:?}");
+        }
+    }
+
+    #[test]
+    fn unused_grants_are_refused_and_named() {
+        let cases = [
+            (
+                secure(facts(USER, USER, NET_RAW)),
+                "capabilities it does not use (cap_net_raw)",
+            ),
+            (
+                secure(facts([1000, 1002, 1002], USER, 0)),
+                "setuid to uid 1002, not root",
+            ),
+            (secure(facts(USER, [1000, 42, 42], 0)), "setgid to gid 42"),
+            (secure(facts(USER, USER, 0)), "secure-execution mode"),
+        ];
+        for (facts, named) in cases {
+            match Standing::of(&facts) {
+                Standing::Refused { found } => assert!(found.contains(named), "{found}"),
+                other => panic!("{facts:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn only_governed_consults_the_policy_and_only_kept_is_raised() {
+        let standings = [
+            governed(READ_SEARCH, Grant::FileCapabilities),
+            Standing::CallerIsRoot {
+                kept: CapabilitySet::USABLE,
+            },
+            Standing::Unprivileged,
+            Standing::Refused {
+                found: String::new(),
+            },
+        ];
+        let governed_ones: Vec<bool> = standings.iter().map(Standing::governed_by_policy).collect();
+        assert_eq!(governed_ones, [true, false, false, false]);
+        for standing in standings {
+            let privilege = Privilege { standing };
+            for need in [Need::ReadSearch, Need::Override] {
+                let raised = privilege.to_raise(need);
+                assert_eq!(raised.intersection(privilege.standing.kept()), raised);
+            }
+        }
+    }
+
+    #[test]
+    fn least_capability_that_serves_is_raised() {
+        let with = |kept| Privilege {
+            standing: governed(kept, Grant::FileCapabilities),
+        };
+        let usable = CapabilitySet::USABLE;
+        assert_eq!(with(usable).to_raise(Need::ReadSearch), READ_SEARCH);
+        assert_eq!(with(usable).to_raise(Need::Override), usable);
+        assert_eq!(with(OVERRIDE).to_raise(Need::ReadSearch), OVERRIDE);
+        assert_eq!(with(READ_SEARCH).to_raise(Need::Override), READ_SEARCH);
+        assert!(Privilege::none().to_raise(Need::Override).is_empty());
+    }
+
+    #[test]
+    fn capability_sets_print_as_the_man_page_says() {
+        assert_eq!(
+            CapabilitySet::USABLE.to_string(),
+            "cap_dac_read_search,cap_dac_override"
+        );
+        assert_eq!(OVERRIDE.to_string(), "cap_dac_override");
+        assert_eq!(CapabilitySet::EMPTY.to_string(), "none");
+        assert_eq!(
+            CapabilitySet::from_mask(NET_RAW | READ_SEARCH.mask()).to_string(),
+            "cap_dac_read_search,cap_net_raw"
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::audit::{Auditor, Record};
 use crate::config;
 use crate::identity::{self, SystemNames};
 use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError};
-use crate::privilege::{Installation, Need, Privilege};
+use crate::privilege::{Need, Privilege, Standing};
 use crate::resolve::{self, Opened, Refusal};
 
 /// The policy a helper process works under.
@@ -32,6 +32,13 @@ enum PolicyState {
 /// administrator's change (a revocation above all) must reach it.
 pub const POLICY_MAX_AGE: Duration = Duration::from_secs(1);
 
+/// Why a helper cannot serve at all: the errno every request gets, and the message for stderr.
+#[derive(Debug)]
+pub struct NotServing {
+    pub errno: Errno,
+    pub why: String,
+}
+
 /// Serves requests for one caller.
 pub struct Service<'privilege> {
     privilege: &'privilege Privilege,
@@ -46,8 +53,22 @@ impl<'privilege> Service<'privilege> {
     /// Reads the caller's identity and loads the policy. An unusable policy is not an error here:
     /// it is reported on stderr once and refuses every request until it is fixed. The policy is
     /// read again before a request when the copy in hand is older than [`POLICY_MAX_AGE`].
-    pub fn start(privilege: &'privilege Privilege) -> Result<Service<'privilege>, Errno> {
-        let who = identity::caller()?;
+    ///
+    /// A helper whose standing is `refused` serves nothing: every request fails with EPERM.
+    pub fn start(privilege: &'privilege Privilege) -> Result<Service<'privilege>, NotServing> {
+        if let Standing::Refused { found } = privilege.standing() {
+            return Err(NotServing {
+                errno: Errno::EPERM,
+                why: format!(
+                    "refusing to serve: {found}; install it setuid root, with file capabilities \
+                     (see openfile-helper(8)), or without privilege"
+                ),
+            });
+        }
+        let who = identity::caller().map_err(|errno| NotServing {
+            errno,
+            why: "cannot read the caller's identity".to_owned(),
+        })?;
         let user = identity::user_name(who.uid);
         let policy = read_policy(privilege, None);
         Ok(Service {
@@ -90,10 +111,10 @@ impl<'privilege> Service<'privilege> {
     }
 
     fn audit(&self, path: &OsStr, flags: i32, outcome: &Result<Opened, Refusal>) {
-        let note = match self.privilege.installation() {
-            Installation::Unprivileged => "helper not privileged: the caller's own rights",
-            Installation::CallerIsRoot => "caller is root: root's own rights",
-            Installation::SetuidRoot | Installation::Capabilities => "",
+        let note = match self.privilege.standing() {
+            Standing::Unprivileged => "helper not privileged: the caller's own rights",
+            Standing::CallerIsRoot { .. } => "caller is root: root's own rights",
+            Standing::Governed { .. } | Standing::Refused { .. } => "",
         };
         let (granted, canonical, rule, reason) = match outcome {
             Ok(opened) => (
@@ -128,7 +149,7 @@ impl<'privilege> Service<'privilege> {
 /// The policy this helper works under, read now. When it is unusable and was not already so
 /// (`before`), the caller is told once on stderr.
 fn read_policy(privilege: &Privilege, before: Option<&PolicyState>) -> PolicyState {
-    if !privilege.installation().enforces_policy() {
+    if !privilege.standing().governed_by_policy() {
         return PolicyState::NotEnforced;
     }
     match load_policy(privilege) {

@@ -41,11 +41,11 @@ pub fn run(args: &[OsString], privilege: &Privilege) -> ExitCode {
     }
     let service = match Service::start(privilege) {
         Ok(service) => service,
-        Err(errno) => return fail(errno, "cannot read the caller's identity"),
+        Err(not_serving) => return fail(not_serving.errno, &not_serving.why),
     };
     let hello = Hello {
         version: VERSION,
-        privileged: privilege.installation().enforces_policy(),
+        privileged: privilege.standing().governed_by_policy(),
     };
     if let Err(errno) = socket.send(&hello.encode(), &[]) {
         return exit_status(errno);

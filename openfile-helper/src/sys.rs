@@ -58,6 +58,21 @@ pub(crate) fn set_signal_disposition(signal: Signal, handler: SigHandler) -> Res
     unsafe { sigaction(signal, &action) }.map(drop)
 }
 
+/// Whether the kernel started this program in secure-execution mode (`AT_SECURE`): exec changed
+/// its credentials (setuid, setgid) or gave it capabilities its caller lacked.
+pub(crate) fn secure_exec() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel placed at exec; for a type it
+    // does not know it returns 0.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// The process's securebits (`PR_GET_SECUREBITS`).
+pub(crate) fn securebits() -> Result<u32, Errno> {
+    // SAFETY: PR_GET_SECUREBITS takes no pointer argument and only returns the bits.
+    let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
+    Errno::result(bits).map(|bits| bits as u32)
+}
+
 /// `_LINUX_CAPABILITY_VERSION_3`: 64-bit capability sets in two 32-bit words.
 const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
