@@ -7,7 +7,7 @@ use std::os::fd::RawFd;
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
-use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::stat::Mode;
 
@@ -19,7 +19,50 @@ pub fn harden(request_socket: Option<RawFd>) -> Result<(), Errno> {
     close_inherited_fds(request_socket)?;
     sys::clear_environment()?;
     reset_signals()?;
-    disable_core_dumps()
+    disable_core_dumps()?;
+    ResourceLimits::pin().map(drop)
+}
+
+/// The limits whose exhaustion could make a policy load go wrong rather than fail outright:
+/// descriptors (name lookups open files), memory, stack.
+const PINNED: [Resource; 4] = [
+    Resource::RLIMIT_NOFILE,
+    Resource::RLIMIT_AS,
+    Resource::RLIMIT_DATA,
+    Resource::RLIMIT_STACK,
+];
+
+/// The soft limits of [`PINNED`] as raised to their hard limits.
+///
+/// The caller chooses the limits the helper starts with and, since the helper runs with the
+/// caller's uid after the credential switch, may lower its soft limits again at any moment
+/// (prlimit). Raising them costs nothing and removes the cheap version of that attack; every
+/// resource failure must still refuse, and [`ResourceLimits::unchanged`] lets a policy load
+/// check that nobody lowered a limit while it ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceLimits {
+    soft: [u64; PINNED.len()],
+}
+
+impl ResourceLimits {
+    /// Raises each soft limit of [`PINNED`] to its hard limit, and returns what they are now.
+    pub fn pin() -> Result<ResourceLimits, Errno> {
+        let mut soft = [0; PINNED.len()];
+        for (resource, pinned) in PINNED.into_iter().zip(soft.iter_mut()) {
+            let (_, hard) = getrlimit(resource)?;
+            setrlimit(resource, hard, hard)?;
+            *pinned = hard;
+        }
+        Ok(ResourceLimits { soft })
+    }
+
+    /// Whether every soft limit is still what [`ResourceLimits::pin`] set.
+    pub fn unchanged(&self) -> bool {
+        PINNED
+            .into_iter()
+            .zip(self.soft)
+            .all(|(resource, pinned)| getrlimit(resource).is_ok_and(|(soft, _)| soft == pinned))
+    }
 }
 
 /// Opens /dev/null on each of fds 0-2 that is closed, so that nothing the helper opens later can

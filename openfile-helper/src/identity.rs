@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use nix::errno::Errno;
 use nix::unistd::{Gid, Group, Uid, User, getgid, getgroups, getuid};
 
-use crate::policy::{Identity, NameResolver};
+use crate::policy::{Identity, LookupFailed, NameResolver};
 
 /// The caller's identity. The helper's real ids are its caller's: setuid and file capabilities
 /// change only the effective and saved ids.
@@ -47,37 +47,44 @@ pub fn user_name(uid: u32) -> Option<String> {
 }
 
 /// Resolves policy names through the system's user and group databases, each name once: a
-/// policy that names the same group in 150 rules must not read /etc/group 150 times.
+/// policy that names the same group in 150 rules must not read /etc/group 150 times. A lookup
+/// that fails is not cached, and fails the load.
 #[derive(Debug, Default)]
 pub struct SystemNames {
     users: RefCell<HashMap<String, Option<u32>>>,
     groups: RefCell<HashMap<String, Option<u32>>>,
 }
 
+/// `lookup(name)` through `cache`: only answers the database gave are kept.
+fn cached(
+    cache: &RefCell<HashMap<String, Option<u32>>>,
+    name: &str,
+    lookup: impl FnOnce() -> Result<Option<u32>, Errno>,
+) -> Result<Option<u32>, LookupFailed> {
+    if let Some(answer) = cache.borrow().get(name) {
+        return Ok(*answer);
+    }
+    let answer = lookup().map_err(|errno| LookupFailed {
+        // nix reports the errno it found; a lookup that failed without one is still a failure.
+        errno: match errno as i32 {
+            0 => libc::EIO,
+            errno => errno,
+        },
+    })?;
+    cache.borrow_mut().insert(name.to_owned(), answer);
+    Ok(answer)
+}
+
 impl NameResolver for SystemNames {
-    fn uid_of(&self, name: &str) -> Option<u32> {
-        *self
-            .users
-            .borrow_mut()
-            .entry(name.to_owned())
-            .or_insert_with(|| {
-                User::from_name(name)
-                    .ok()
-                    .flatten()
-                    .map(|user| user.uid.as_raw())
-            })
+    fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        cached(&self.users, name, || {
+            Ok(User::from_name(name)?.map(|user| user.uid.as_raw()))
+        })
     }
 
-    fn gid_of(&self, name: &str) -> Option<u32> {
-        *self
-            .groups
-            .borrow_mut()
-            .entry(name.to_owned())
-            .or_insert_with(|| {
-                Group::from_name(name)
-                    .ok()
-                    .flatten()
-                    .map(|group| group.gid.as_raw())
-            })
+    fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        cached(&self.groups, name, || {
+            Ok(Group::from_name(name)?.map(|group| group.gid.as_raw()))
+        })
     }
 }

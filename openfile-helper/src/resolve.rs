@@ -616,16 +616,16 @@ mod tests {
     use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
     use std::path::{Path, PathBuf};
 
-    use crate::policy::NameResolver;
+    use crate::policy::{LookupFailed, NameResolver};
 
     struct NoNames;
 
     impl NameResolver for NoNames {
-        fn uid_of(&self, _: &str) -> Option<u32> {
-            None
+        fn uid_of(&self, _: &str) -> Result<Option<u32>, LookupFailed> {
+            Ok(None)
         }
-        fn gid_of(&self, _: &str) -> Option<u32> {
-            None
+        fn gid_of(&self, _: &str) -> Result<Option<u32>, LookupFailed> {
+            Ok(None)
         }
     }
 

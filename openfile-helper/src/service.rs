@@ -14,6 +14,7 @@ use nix::sys::stat::Mode;
 
 use crate::audit::{Auditor, Record};
 use crate::config;
+use crate::hardening::ResourceLimits;
 use crate::identity::{self, SystemNames};
 use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError};
 use crate::privilege::{Need, Privilege, Standing};
@@ -152,7 +153,15 @@ fn read_policy(privilege: &Privilege, before: Option<&PolicyState>) -> PolicySta
     if !privilege.standing().governed_by_policy() {
         return PolicyState::NotEnforced;
     }
-    match load_policy(privilege) {
+    // A load that ran short of a resource must fail, never yield a policy that lost a rule: pin
+    // the limits, load, and refuse the result if someone lowered them meanwhile.
+    let limits = ResourceLimits::pin();
+    let loaded = load_policy(privilege);
+    let limits_held = limits.is_ok_and(|limits| limits.unchanged());
+    match loaded {
+        Ok(_) if !limits_held => {
+            PolicyState::Unusable("resource limits were lowered while the policy was read".into())
+        }
         Ok(loaded) => PolicyState::Loaded(loaded.policy),
         Err(error) => {
             if !matches!(before, Some(PolicyState::Unusable(_))) {
@@ -176,6 +185,13 @@ fn for_the_caller(error: &PolicyError) -> String {
         PolicyError::Parse { file, line, .. } => format!(
             "{}:{line}: does not parse (details in the audit log, or run openfile-helper --check as root)",
             file.display()
+        ),
+        PolicyError::Lookup {
+            file, line, errno, ..
+        } => format!(
+            "{}:{line}: a user or group name cannot be looked up ({})",
+            file.display(),
+            myopen::strerror(*errno)
         ),
         PolicyError::File { .. } => error.to_string(),
     }

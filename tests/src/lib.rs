@@ -14,7 +14,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub use sys::{c_my_open, fork_running, ignore_sigchld};
+pub use sys::{c_my_open, fork_running, ignore_sigchld, set_soft_file_limit};
 
 /// The book's `mycat` client, compiled from `c/` by build.rs.
 pub const UNP_MYCAT: &str = concat!(env!("OUT_DIR"), "/unp_mycat");
@@ -291,4 +291,16 @@ pub fn copy_to_stdout(fd: std::os::fd::OwnedFd) {
     let mut content = Vec::new();
     let _ = fs::File::from(fd).read_to_end(&mut content);
     let _ = std::io::stdout().write_all(&content);
+}
+
+/// The pid of the `openfile-helper` child of process `parent`, if it has one.
+pub fn helper_child_of(parent: u32) -> Option<u32> {
+    fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+        // pid (comm) state ppid ...: comm may hold spaces, so split after its closing paren.
+        let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+        let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent && comm == "openfile-helper").then_some(pid)
+    })
 }

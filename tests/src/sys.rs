@@ -46,3 +46,24 @@ pub fn fork_running(child: impl FnOnce() -> i32) -> nix::unistd::Pid {
         }
     }
 }
+
+/// Sets the soft RLIMIT_NOFILE of process `pid` to `soft`, keeping its hard limit: what any
+/// process of the same uid may do to another (prlimit(2)).
+pub fn set_soft_file_limit(pid: u32, soft: u64) -> Result<(), nix::errno::Errno> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| nix::errno::Errno::ESRCH)?;
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit with a null new limit only writes the current limits into `old`, a live
+    // rlimit the call may overwrite.
+    let read = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
+    nix::errno::Errno::result(read)?;
+    let new = libc::rlimit {
+        rlim_cur: soft.min(old.rlim_max),
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: `new` is a live, initialised rlimit the kernel only reads; no old value is asked for.
+    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
+    nix::errno::Errno::result(set).map(drop)
+}

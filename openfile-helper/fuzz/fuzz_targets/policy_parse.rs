@@ -5,26 +5,29 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use openfile_helper::policy::{AccessSet, FileType, Identity, NameResolver, Policy};
+use openfile_helper::policy::{
+    AccessSet, FileType, Identity, LookupFailed, NameResolver, Policy,
+};
 
-/// Resolves a few fixed names so both the "known" and "unknown name" paths are exercised.
+/// Resolves a few fixed names, fails for names starting with `!`, and knows no others, so the
+/// known, unknown and failed-lookup paths are all exercised.
 struct Resolver;
 
+fn answer(name: &str, known: &[(&str, u32)]) -> Result<Option<u32>, LookupFailed> {
+    if name.starts_with('!') {
+        // EMFILE, as when the caller lowered the descriptor limit.
+        return Err(LookupFailed { errno: 24 });
+    }
+    Ok(known.iter().find(|(known, _)| *known == name).map(|(_, id)| *id))
+}
+
 impl NameResolver for Resolver {
-    fn uid_of(&self, name: &str) -> Option<u32> {
-        match name {
-            "root" => Some(0),
-            "alice" => Some(1000),
-            _ => None,
-        }
+    fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        answer(name, &[("root", 0), ("alice", 1000)])
     }
 
-    fn gid_of(&self, name: &str) -> Option<u32> {
-        match name {
-            "root" => Some(0),
-            "adm" => Some(4),
-            _ => None,
-        }
+    fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        answer(name, &[("root", 0), ("adm", 4)])
     }
 }
 

@@ -15,6 +15,14 @@ pub enum PolicyError {
     },
     /// A policy file or a directory above it cannot be trusted or read.
     File { path: PathBuf, problem: FileProblem },
+    /// The user or group database could not answer for a name the policy uses (an outage, no
+    /// free descriptor, no memory). Never read as "no such name": that would switch off denies.
+    Lookup {
+        file: PathBuf,
+        line: u32,
+        name: String,
+        errno: i32,
+    },
 }
 
 impl PolicyError {
@@ -45,6 +53,17 @@ impl fmt::Display for PolicyError {
             PolicyError::File { path, problem } => {
                 write!(formatter, "{}: {problem}", path.display())
             }
+            PolicyError::Lookup {
+                file,
+                line,
+                name,
+                errno,
+            } => write!(
+                formatter,
+                "{}:{line}: cannot look up {name:?}: {}",
+                file.display(),
+                myopen::strerror(*errno)
+            ),
         }
     }
 }

@@ -28,7 +28,7 @@ pub use decide::{Decision, Reason};
 pub use error::{FileProblem, PolicyError, Warning};
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN};
 pub use load::{MAX_POLICY_FILE_SIZE, OpenAt, load, read_sources, read_sources_with};
-pub use parse::NameResolver;
+pub use parse::{LookupFailed, NameResolver};
 pub use rule::{FileType, FileTypeSet, Identity, Rule, RuleKind, RuleOrigin, Subjects};
 
 /// The rules of every policy file, in order: policy.toml first, then drop-ins by name.

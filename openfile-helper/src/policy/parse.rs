@@ -17,9 +17,20 @@ use super::rule::{FileType, FileTypeSet, Rule, RuleKind, RuleOrigin, Subjects};
 
 /// Turns user and group names into ids. The helper's implementation reads the system's user
 /// database; tests use a fixed table. Keeping it behind a trait keeps the parser free of I/O.
+///
+/// `Ok(None)` means the database answered that there is no such name; a lookup that could not be
+/// answered at all is `Err`, and makes the whole policy unusable: a caller can provoke such
+/// failures (its helper runs with its uid, so it can lower the helper's descriptor limit), and
+/// reading them as "no such name" would switch off every deny that names someone.
 pub trait NameResolver {
-    fn uid_of(&self, name: &str) -> Option<u32>;
-    fn gid_of(&self, name: &str) -> Option<u32>;
+    fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed>;
+    fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed>;
+}
+
+/// A user or group lookup that could not be answered, with the errno the database gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupFailed {
+    pub errno: i32,
 }
 
 /// Parses one policy file. Rules come back in file order.
@@ -165,8 +176,8 @@ impl Context<'_> {
         for (key, value) in sorted_entries(table) {
             match key.get_ref().as_ref() {
                 "path" => path = Some(self.glob(value)?),
-                "users" => users = Some(self.subjects(value, SubjectList::Users)?),
-                "groups" => groups = Some(self.subjects(value, SubjectList::Groups)?),
+                "users" => users = Some(self.subjects(value, SubjectList::Users, kind)?),
+                "groups" => groups = Some(self.subjects(value, SubjectList::Groups, kind)?),
                 "access" => {
                     access = Some(self.words(value, "access", Access::from_word, ACCESS_WORDS)?)
                 }
@@ -234,7 +245,7 @@ impl Context<'_> {
                     "this [[allow]] can never match: none of its users or groups exist"
                 }
                 RuleKind::Deny => {
-                    "this [[deny]] applies to nobody: none of its users or groups exist"
+                    "this [[deny]] applies to nobody: its users and groups lists are empty"
                 }
             };
             self.warn(header.start, message.to_owned());
@@ -335,10 +346,13 @@ impl Context<'_> {
         Ok(words)
     }
 
+    /// One `users` or `groups` list of a rule of `kind`. A name the system does not know matches
+    /// nobody in an allow, and everyone in a deny: a deny fails closed.
     fn subjects(
         &mut self,
         value: &Spanned<DeValue<'_>>,
         list: SubjectList,
+        kind: RuleKind,
     ) -> Result<SubjectEntries, PolicyError> {
         let key = list.key();
         let items = self.array(value, key, "names or ids")?;
@@ -378,14 +392,36 @@ impl Context<'_> {
                             SubjectList::Groups => self.resolver.gid_of(text),
                         };
                         match resolved {
-                            Some(id) => entries.ids.push(id),
-                            None => self.warn(
+                            Ok(Some(id)) => {
+                                entries
+                                    .ids
+                                    .push(self.id_in_range(i128::from(id), offset, key)?)
+                            }
+                            Ok(None) if kind == RuleKind::Deny => {
+                                entries.everyone = true;
+                                self.warn(
+                                    offset,
+                                    format!(
+                                        "unknown {} {text:?} in a [[deny]]: it denies everyone until the name exists or is removed",
+                                        list.noun()
+                                    ),
+                                );
+                            }
+                            Ok(None) => self.warn(
                                 offset,
                                 format!(
                                     "unknown {} {text:?}: this entry matches nobody",
                                     list.noun()
                                 ),
                             ),
+                            Err(LookupFailed { errno }) => {
+                                return Err(PolicyError::Lookup {
+                                    file: self.file.to_path_buf(),
+                                    line: self.line(offset),
+                                    name: text.to_owned(),
+                                    errno,
+                                });
+                            }
                         }
                     }
                 }
@@ -407,8 +443,16 @@ impl Context<'_> {
         if id < 0 {
             return Err(self.error(offset, format!("negative id {id} in {key:?}")));
         }
-        u32::try_from(id)
-            .map_err(|_| self.error(offset, format!("id in {key:?} is larger than {}", u32::MAX)))
+        let id = u32::try_from(id).map_err(|_| {
+            self.error(offset, format!("id in {key:?} is larger than {}", u32::MAX))
+        })?;
+        if id == u32::MAX {
+            return Err(self.error(
+                offset,
+                format!("id {id} in {key:?} is (uid_t)-1, which names nobody"),
+            ));
+        }
+        Ok(id)
     }
 }
 
@@ -424,22 +468,22 @@ pub(crate) mod tests {
     pub(crate) struct FakeResolver;
 
     impl NameResolver for FakeResolver {
-        fn uid_of(&self, name: &str) -> Option<u32> {
-            match name {
+        fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+            Ok(match name {
                 "root" => Some(0),
                 "alice" => Some(1000),
                 "bob" => Some(1001),
                 _ => None,
-            }
+            })
         }
 
-        fn gid_of(&self, name: &str) -> Option<u32> {
-            match name {
+        fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+            Ok(match name {
                 "root" => Some(0),
                 "adm" => Some(4),
                 "staff" => Some(50),
                 _ => None,
-            }
+            })
         }
     }
 
@@ -555,13 +599,81 @@ access = ["read"]
             format!("{FILE}:13: warning: unknown group \"nosuchgroup\": this entry matches nobody")
         );
         let (rules, _) = parse_ok(
-            "[[allow]]\npath = \"/x\"\nusers = [4294967295, \"4294967295\", 0]\naccess = [\"read\"]\n",
+            "[[allow]]\npath = \"/x\"\nusers = [4294967294, \"4294967294\", 0]\naccess = [\"read\"]\n",
         );
-        assert_eq!(rules[0].subjects.uids, vec![u32::MAX, u32::MAX, 0]);
+        assert_eq!(rules[0].subjects.uids, vec![u32::MAX - 1, u32::MAX - 1, 0]);
         let (rules, _) = parse_ok(
             "[[allow]]\npath = \"/x\"\nusers = [1_001, +7, 0o17, 0b11]\naccess = [\"read\"]\n",
         );
         assert_eq!(rules[0].subjects.uids, vec![1001, 7, 15, 3]);
+    }
+
+    #[test]
+    fn minus_one_is_never_an_id() {
+        // (uid_t)-1 and (gid_t)-1 mean "no change" to setresuid(2) and chown(2), never an
+        // identity (the sudo CVE-2019-14287 family): refused, with file and line.
+        for list in ["users", "groups"] {
+            for id in ["4294967295", "\"4294967295\""] {
+                let text =
+                    format!("[[allow]]\npath = \"/x\"\n{list} = [0, {id}]\naccess = [\"read\"]\n");
+                assert_eq!(
+                    error_of(&text),
+                    format!(
+                        "{FILE}:3: id 4294967295 in \"{list}\" is (uid_t)-1, which names nobody"
+                    )
+                );
+            }
+        }
+    }
+
+    /// A user database that cannot answer (an NSS outage, no descriptor left).
+    struct FailingResolver;
+
+    impl NameResolver for FailingResolver {
+        fn uid_of(&self, _: &str) -> Result<Option<u32>, LookupFailed> {
+            Err(LookupFailed {
+                errno: libc::EMFILE,
+            })
+        }
+        fn gid_of(&self, _: &str) -> Result<Option<u32>, LookupFailed> {
+            Err(LookupFailed {
+                errno: libc::EMFILE,
+            })
+        }
+    }
+
+    #[test]
+    fn a_failed_lookup_makes_the_policy_unusable() {
+        for text in [
+            "[[deny]]\npath = \"/x/**\"\ngroups = [\"contractors\"]\n",
+            "[[allow]]\npath = \"/x/**\"\nusers = [\"alice\"]\naccess = [\"read\"]\n",
+        ] {
+            let error = parse_policy(text, Path::new(FILE), &FailingResolver).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    PolicyError::Lookup {
+                        line: 3,
+                        errno: libc::EMFILE,
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("{FILE}:3: cannot look up ")),
+                "{error}"
+            );
+        }
+        // Ids and "*" need no lookup, so they still parse.
+        parse_policy(
+            "[[allow]]\npath = \"/x\"\nusers = [\"*\", 1000]\naccess = [\"read\"]\n",
+            Path::new(FILE),
+            &FailingResolver,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -579,7 +691,9 @@ groups = ["ghosts"]
 "#;
         let (rules, warnings) = parse_ok(text);
         assert!(rules[0].subjects.is_nobody());
-        assert!(rules[1].subjects.is_nobody());
+        // A deny that names someone the system does not know fails closed: it denies everyone
+        // until the name exists or the administrator removes it.
+        assert!(rules[1].subjects.everyone);
         let messages: Vec<String> = warnings.iter().map(ToString::to_string).collect();
         assert_eq!(
             messages,
@@ -589,9 +703,8 @@ groups = ["ghosts"]
                 format!(
                     "{FILE}:2: warning: this [[allow]] can never match: none of its users or groups exist"
                 ),
-                format!("{FILE}:10: warning: unknown group \"ghosts\": this entry matches nobody"),
                 format!(
-                    "{FILE}:8: warning: this [[deny]] applies to nobody: none of its users or groups exist"
+                    "{FILE}:10: warning: unknown group \"ghosts\" in a [[deny]]: it denies everyone until the name exists or is removed"
                 ),
             ]
         );

@@ -362,21 +362,36 @@ access = ["read"]
 }
 
 #[test]
-fn unknown_names_match_nobody() {
-    let text = r#"
+fn unknown_names_match_nobody_in_an_allow_and_everyone_in_a_deny() {
+    let allow_only = r#"
 [[allow]]
 path = "/x"
 users = ["mallory"]
+access = ["read"]
+"#;
+    // The deny names someone the system does not know: it fails closed, for everyone, even
+    // against an allow that would grant the path to all.
+    let with_deny = r#"
+[[allow]]
+path = "/x"
+users = ["*"]
 access = ["read"]
 [[deny]]
 path = "/x"
 users = ["ghost"]
 "#;
-    let policy = policy(text);
     for who in [alice(), bob()] {
         assert_eq!(
-            policy.decide(&who, b"/x", set(&[Read]), None).reason,
+            policy(allow_only)
+                .decide(&who, b"/x", set(&[Read]), None)
+                .reason,
             Reason::NoMatchingRule
+        );
+        assert_eq!(
+            policy(with_deny)
+                .decide(&who, b"/x", set(&[Read]), None)
+                .reason,
+            Reason::DeniedByRule
         );
     }
 }
