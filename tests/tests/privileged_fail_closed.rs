@@ -16,6 +16,9 @@ use myopen_tests::{Scratch, helper_child_of, privileged_env};
 /// How long the attack runs against each install: several policy rereads (one a second).
 const ATTACK: Duration = Duration::from_secs(6);
 
+/// Rules (each naming a group the system does not have) ahead of the deny.
+const LARGE_POLICY_RULES: usize = 400;
+
 /// A little more than the helper's policy age (openfile_helper::service::POLICY_MAX_AGE).
 const POLICY_AGE: Duration = Duration::from_millis(1_300);
 
@@ -24,12 +27,19 @@ fn lowering_the_helpers_descriptor_limit_never_switches_off_a_group_deny() {
     let Some(env) = privileged_env!() else { return };
     let secret = env.file("logs/secret", b"SECRET", 0o600, None);
     let allowed = env.file("logs/allowed", b"fine", 0o600, None);
-    env.write_policy(&allow_rule(
-        env.path("logs/*"),
-        &users(&[ALICE]),
-        &["read"],
-        &[],
-    ));
+    // A large policy, as sites have: its hundreds of name lookups make the stretch of a policy
+    // read during which a lowered limit hits a lookup rather than a file open long enough for
+    // the attack to land within seconds.
+    let mut policy = allow_rule(env.path("logs/*"), &users(&[ALICE]), &["read"], &[]);
+    for rule in 0..LARGE_POLICY_RULES {
+        policy.push_str(&allow_rule(
+            env.path(&format!("elsewhere/{rule}")),
+            &groups(&[&format!("myopen-absent-{rule}")]),
+            &["read"],
+            &[],
+        ));
+    }
+    env.write_policy(&policy);
     // myopen-alice is a member of READERS: this deny is all that keeps her from the secret.
     env.write_dropin("deny.toml", &deny_rule(&secret, &groups(&[READERS])));
     let scratch = Scratch::new();
