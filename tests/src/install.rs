@@ -31,7 +31,7 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 
-use crate::{Kill, RUN_TIMEOUT, is_root, run, wait_or_kill, workspace_binary};
+use crate::{Kill, RUN_TIMEOUT, run, wait_or_kill, workspace_binary};
 
 /// Root of everything the privileged tests install and create: `$MYOPEN_IT_ROOT` when the tests
 /// are built (`make test IT_ROOT=...`, so that two checkouts can run their privileged suites at
@@ -396,12 +396,7 @@ impl PrivilegedEnv {
     /// Sets up for test `name`; `None` (after printing `SKIPPED (needs root): name`) when the
     /// tests do not run as root.
     pub fn new(name: &str) -> Option<PrivilegedEnv> {
-        if !is_root() {
-            // Straight to the process's stderr: eprintln! would be captured by the test harness
-            // and shown only for failures, and a skip must never be silent.
-            let _ = writeln!(std::io::stderr(), "SKIPPED (needs root): {name}");
-            return None;
-        }
+        crate::root_or_skip(name)?;
         let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let file_lock = lock_it_root();
         ensure_test_users();

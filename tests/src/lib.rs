@@ -16,6 +16,43 @@ use std::time::Duration;
 
 pub use sys::{c_my_open, fork_running, ignore_sigchld, set_soft_file_limit};
 
+/// Set to `1` (CI sets it), every skip fails its test instead: where the suite runs as root
+/// with every tool installed, a skipped test is a test that did not run.
+pub const REQUIRE_ALL_TESTS: &str = "MYOPEN_REQUIRE_ROOT_TESTS";
+
+/// Whether [`REQUIRE_ALL_TESTS`] is in force.
+pub fn every_test_required() -> bool {
+    std::env::var_os(REQUIRE_ALL_TESTS).is_some_and(|value| value == "1")
+}
+
+/// The one way a test (or part of one) says it cannot run here: a loud `SKIPPED (<why>): name`
+/// on the process's stderr (the harness captures `eprintln!` and shows it only on failure), or,
+/// under [`REQUIRE_ALL_TESTS`], a panic that fails the test.
+pub fn skip(name: &str, why: &str) {
+    skip_unless_required(every_test_required(), name, why);
+}
+
+fn skip_unless_required(required: bool, name: &str, why: &str) {
+    assert!(
+        !required,
+        "{name} cannot run here ({why}), and {REQUIRE_ALL_TESTS}=1 says every test must"
+    );
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("SKIPPED ({why}): {name}\n").as_bytes(),
+    );
+}
+
+/// `Some(())` as root; otherwise [`skip`]s `name` (needs root) and gives `None`.
+pub fn root_or_skip(name: &str) -> Option<()> {
+    if is_root() {
+        Some(())
+    } else {
+        skip(name, "needs root");
+        None
+    }
+}
+
 /// The book's `mycat` client, compiled from `c/` by build.rs.
 pub const UNP_MYCAT: &str = concat!(env!("OUT_DIR"), "/unp_mycat");
 /// The book's `openfile` helper, compiled from `c/` by build.rs.
@@ -303,4 +340,18 @@ pub fn helper_child_of(parent: u32) -> Option<u32> {
         let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
         (ppid == parent && comm == "openfile-helper").then_some(pid)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[should_panic(expected = "MYOPEN_REQUIRE_ROOT_TESTS=1 says every test must")]
+    fn a_required_skip_fails() {
+        super::skip_unless_required(true, "some_test", "needs root");
+    }
+
+    #[test]
+    fn an_allowed_skip_only_says_so() {
+        super::skip_unless_required(false, "some_test", "needs root");
+    }
 }

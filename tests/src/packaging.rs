@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::Flock;
 
 use crate::install::lock_it_root;
-use crate::{Kill, is_root, wait_or_kill};
+use crate::{Kill, wait_or_kill};
 
 /// How long one `make` run may take (a release build from nothing takes one to two minutes on
 /// two cores) before the test kills it and fails.
@@ -44,21 +44,7 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `None` after a loud `SKIPPED (needs root): name` when the tests do not run as root.
-pub fn root_or_skip(name: &str) -> Option<()> {
-    if is_root() {
-        Some(())
-    } else {
-        // Straight to the process's stderr: a skip must never be silent.
-        let _ = writeln!(std::io::stderr(), "SKIPPED (needs root): {name}");
-        None
-    }
-}
-
-/// Prints a loud `SKIPPED (<why>): name` for a test that cannot run here.
-pub fn skip(name: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED ({why}): {name}");
-}
+pub use crate::{root_or_skip, skip};
 
 /// Whether `program` is on PATH.
 pub fn have(program: &str) -> bool {

@@ -30,7 +30,10 @@ impl Tree {
         fs::create_dir(&root).ok()?;
         let tree = Tree { root };
         if fs::metadata(&tree.root).ok()?.uid() != 0 {
-            eprintln!("SKIPPED: needs root (loader tests chown and create root-owned trees)");
+            myopen_tests::skip(
+                "policy loader tests (they chown and create root-owned trees)",
+                "needs root",
+            );
             return None;
         }
         tree.chmod("", 0o755);
