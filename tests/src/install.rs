@@ -316,27 +316,16 @@ fn remove_tree(path: &Path) {
 fn install_helpers() {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
-        let helper = it_helper_binary();
         let root = Path::new(IT_ROOT);
         root_dir(&root.join("libexec"), 0o755);
         root_dir(&root.join("bin"), 0o755);
         for install in [Install::Setuid, Install::Caps, Install::Plain] {
             let path = install.helper();
-            root_dir(path.parent().expect("libexec/<kind>"), 0o755);
-            install_program(&helper, &path, "0755");
-            chown(&path, None); // chown clears set-id bits and capabilities: first.
+            install_helper_copy(&path);
             match install {
                 Install::Setuid => chmod(&path, 0o4755),
                 Install::Caps => {
-                    let output = run(Command::new("setcap")
-                        .arg("cap_dac_read_search,cap_dac_override+p")
-                        .arg(&path));
-                    assert!(
-                        output.status.success(),
-                        "setcap {}: {}",
-                        path.display(),
-                        String::from_utf8_lossy(&output.stderr)
-                    );
+                    set_file_capabilities(&path, "cap_dac_read_search,cap_dac_override+p");
                     chmod(&path, 0o755);
                 }
                 Install::Plain => chmod(&path, 0o755),
@@ -1305,4 +1294,36 @@ impl FileState {
             path.as_ref().display()
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Installs a test makes for itself
+
+/// Installs a copy of the test build's helper (see [`it_helper_binary`]) as `path`, in a
+/// root-owned 0755 directory of its own below [`IT_ROOT`]`/libexec`: the copy is root:root 0755
+/// with no set-id bit and no file capability, for the test to give it the owner, mode or
+/// capabilities it is about. Call it with a [`PrivilegedEnv`] held (the installs are shared).
+pub fn install_helper_copy(path: &Path) {
+    let directory = path.parent().expect("the copy lives in a directory");
+    assert!(
+        directory.parent() == Some(Path::new(IT_ROOT).join("libexec").as_path()),
+        "{} is not a directory of its own in {IT_ROOT}/libexec",
+        directory.display()
+    );
+    root_dir(directory, 0o755);
+    install_program(&it_helper_binary(), path, "0755");
+    // chown clears set-id bits and capabilities, so it comes before whatever the test sets.
+    chown(path, None);
+}
+
+/// setcap(8) `capabilities` (its text form, such as `cap_dac_override+ep`) on `path`, panicking
+/// on failure.
+pub fn set_file_capabilities(path: &Path, capabilities: &str) {
+    let output = run(Command::new("setcap").arg(capabilities).arg(path));
+    assert!(
+        output.status.success(),
+        "setcap {capabilities} {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
