@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use crate::cli::PROGRAM;
 use crate::config;
 use crate::identity::{self, SystemNames};
-use crate::policy::{Access, AccessSet, FileType, LoadedPolicy, Policy, PolicyError, RuleKind};
+use crate::policy::{
+    Access, AccessSet, FileProblem, FileType, LoadedPolicy, Policy, PolicyError, RuleKind,
+};
 use crate::privilege::Privilege;
 use crate::resolve::absolute_clean;
 use crate::service::load_policy;
@@ -156,7 +158,8 @@ fn check_one_file(file: &Path) -> Result<LoadedPolicy, PolicyError> {
 }
 
 /// `--explain [--user NAME] [--access WORDS] PATH`: the lexical decision (the one taken before
-/// anything is opened), the deciding rule, and the types that rule allows.
+/// anything is opened), the deciding rule, and the types that rule allows, from the policy as
+/// the caller may read it.
 pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
     let mut user: Option<String> = None;
     let mut access = AccessSet::EMPTY.with(Access::Read);
@@ -200,8 +203,26 @@ pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
         Ok(who) => who,
         Err(errno) => return fail_with(&format!("cannot read the identity: {}", errno.desc())),
     };
-    let loaded = match load_policy(privilege) {
+    // With the caller's own rights, as `--check`: an explanation quotes the policy (the deciding
+    // rule's pattern, a parse error's text), and a policy the caller may not read stays unread.
+    // Its decisions are still there to be learnt, one audited request at a time.
+    let loaded = match load_policy(&Privilege::none()) {
         Ok(loaded) => loaded,
+        Err(
+            error @ PolicyError::File {
+                problem:
+                    FileProblem::Io {
+                        errno: libc::EACCES,
+                        ..
+                    },
+                ..
+            },
+        ) => {
+            return fail_with(&format!(
+                "cannot read the policy with your own rights: {error}; --explain shows only a \
+                 policy you may read (an administrator can run --explain --user NAME as root)"
+            ));
+        }
         Err(error) => {
             return fail_with(&format!(
                 "policy unusable (every request is refused): {error}"
@@ -231,7 +252,8 @@ pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
         _ => lexical,
     };
     let mut out = format!(
-        "path: {}\nas: uid {} gid {} groups {:?}\naccess: {access}\n",
+        "privilege: {}\npath: {}\nas: uid {} gid {} groups {:?}\naccess: {access}\n",
+        privilege.installation(),
         String::from_utf8_lossy(&clean),
         who.uid,
         who.gid,

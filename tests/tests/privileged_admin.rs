@@ -1,9 +1,11 @@
 //! The administrator's commands on a privileged install disclose nothing a user may not read:
-//! `--check` reads the policy with the caller's own rights, and `--explain` for another user
-//! needs root.
+//! `--check` and `--explain` read the policy with the caller's own rights, and `--explain` for
+//! another user needs root.
+
+use std::ffi::OsStr;
 
 use myopen_tests::install::{
-    ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, probe_output, run_as, users,
+    ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, helper_says, probe_output, run_as, users,
 };
 use myopen_tests::privileged_env;
 
@@ -141,5 +143,52 @@ fn a_policy_only_root_may_read_still_governs_requests() {
             "{install:?}: {}",
             text(&refused.stderr)
         );
+    }
+}
+
+#[test]
+fn explain_shows_no_text_of_a_policy_the_caller_may_not_read() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d-1/f", b"x", 0o644, None);
+    // Only the drop-in's text holds this glob (the path asked about has no `*`), so it can reach
+    // the output only from the policy.
+    let glob = env.path("d-*/f").display().to_string();
+    let deciding_rule = allow_rule(&glob, &users(&[ALICE]), &["read"], &[]);
+    // An unknown key whose name the parser quotes in its message.
+    let broken = format!("{deciding_rule}secret-token-4711 = \"x\"\n");
+    let explain = [OsStr::new("--explain"), file.as_os_str()];
+    for (what, policy, secret) in [
+        ("the deciding rule", &deciding_rule, glob.as_str()),
+        ("a parse error", &broken, "secret-token-4711"),
+    ] {
+        let dropin = env.write_dropin("50-hidden.toml", policy);
+        chmod(&dropin, 0o600);
+        for install in Install::PRIVILEGED {
+            let output = run_as(&alice(), install.helper(), explain);
+            let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
+            assert!(
+                !shown.contains(secret),
+                "{install:?}, {what}: policy text shown to the caller: {shown}"
+            );
+            assert!(!output.status.success(), "{install:?}, {what}: {shown}");
+            assert!(
+                shown.contains(&dropin.display().to_string())
+                    && shown.contains("Permission denied"),
+                "{install:?}, {what}: names the file the caller may not read: {shown}"
+            );
+        }
+        // Root reads the drop-in and is shown what the caller was not.
+        let (_, said) = helper_says([
+            OsStr::new("--explain"),
+            "--user".as_ref(),
+            ALICE.as_ref(),
+            file.as_os_str(),
+        ]);
+        assert!(said.contains(secret), "root, {what}: {said}");
+        // So is a caller the policy is readable to.
+        chmod(&dropin, 0o644);
+        let output = run_as(&alice(), Install::Setuid.helper(), explain);
+        let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(shown.contains(secret), "readable, {what}: {shown}");
     }
 }
