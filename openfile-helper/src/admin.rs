@@ -12,7 +12,7 @@ use crate::cli::PROGRAM;
 use crate::config;
 use crate::identity::{self, SystemNames};
 use crate::policy::{
-    Access, AccessSet, FileProblem, FileType, LoadedPolicy, Policy, PolicyError, RuleKind,
+    self, Access, AccessSet, FileProblem, FileType, LoadedPolicy, Policy, PolicyError, RuleKind,
 };
 use crate::privilege::Privilege;
 use crate::resolve::absolute_clean;
@@ -135,25 +135,10 @@ pub fn check(args: &[OsString], privilege: &Privilege) -> ExitCode {
     }
 }
 
-/// A file named on the command line: read with the caller's own rights, held to the same
-/// ownership rules as the installed policy, and parsed.
+/// A file named on the command line: read with the caller's own rights and the installed
+/// policy's checks, and parsed.
 fn check_one_file(file: &Path) -> Result<LoadedPolicy, PolicyError> {
-    let problem = |message: String| PolicyError::Parse {
-        file: file.to_path_buf(),
-        line: 0,
-        message,
-    };
-    let metadata = std::fs::symlink_metadata(file).map_err(|error| problem(error.to_string()))?;
-    if metadata.uid() != 0 {
-        return Err(problem(format!(
-            "owned by uid {}, not root",
-            metadata.uid()
-        )));
-    }
-    if metadata.mode() & 0o022 != 0 {
-        return Err(problem("writable by group or other".to_owned()));
-    }
-    let text = std::fs::read_to_string(file).map_err(|error| problem(error.to_string()))?;
+    let text = policy::read_policy_file(file)?;
     Policy::from_sources([(file, text.as_str())], &SystemNames::default())
 }
 

@@ -1,11 +1,14 @@
 //! The administrator's commands on a privileged install disclose nothing a user may not read:
 //! `--check` and `--explain` read the policy with the caller's own rights, and `--explain` for
-//! another user needs root.
+//! another user needs root. `--check FILE` reads FILE as the installed policy is read.
 
 use std::ffi::OsStr;
+use std::process::Command;
+use std::time::Duration;
 
 use myopen_tests::install::{
-    ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, helper_says, probe_output, run_as, users,
+    ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, helper_says, probe_output, run_as,
+    run_limited, users,
 };
 use myopen_tests::privileged_env;
 
@@ -190,5 +193,53 @@ fn explain_shows_no_text_of_a_policy_the_caller_may_not_read() {
         let output = run_as(&alice(), Install::Setuid.helper(), explain);
         let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
         assert!(shown.contains(secret), "readable, {what}: {shown}");
+    }
+}
+
+#[test]
+fn check_of_a_named_file_reads_it_as_the_installed_policy_is_read() {
+    let Some(env) = privileged_env!() else { return };
+    let good = env.file("p/good.toml", b"# nothing allowed\n", 0o644, None);
+    // A comment line of 2 MiB: valid TOML, twice the loader's cap.
+    let mut huge = vec![b'#'; 2 << 20];
+    huge.push(b'\n');
+    let cases = [
+        (good.clone(), "policy OK"),
+        (
+            env.fifo("p/fifo.toml", 0o644, None),
+            "is not a regular file",
+        ),
+        (
+            env.file("p/huge.toml", &huge, 0o644, None),
+            "larger than the",
+        ),
+        (
+            env.symlink(&good, "p/link.toml", None),
+            "is a symbolic link",
+        ),
+    ];
+    for (file, expected) in cases {
+        // Well below the harness timeout: a FIFO without a writer would block a plain read for ever.
+        let output = run_limited(
+            Command::new(Install::Setuid.helper())
+                .arg("--check")
+                .arg(&file),
+            Duration::from_secs(10),
+        );
+        let Some(output) = output else {
+            panic!("--check {} hangs", file.display());
+        };
+        let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(
+            said.contains(expected),
+            "--check {}: {said}",
+            file.display()
+        );
+        assert_eq!(
+            output.status.success(),
+            expected == "policy OK",
+            "--check {}: {said}",
+            file.display()
+        );
     }
 }
