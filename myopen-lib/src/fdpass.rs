@@ -18,7 +18,7 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg, setsockopt, sockopt};
 
 use crate::sys;
 
@@ -101,7 +101,53 @@ pub fn send_with_fds(socket: impl AsFd, data: &[u8], fds: &[BorrowedFd<'_>]) -> 
 /// A truncated control message (`MSG_CTRUNC`) is an error, after every descriptor that did
 /// arrive has been closed.
 pub fn recv_with_fds(socket: impl AsFd, buf: &mut [u8], max_fds: usize) -> io::Result<Received> {
-    let raw = sys::recvmsg_with_fds(socket.as_fd(), buf, max_fds.max(1))?;
+    receive(socket.as_fd(), buf, max_fds, false).map(|(received, _)| received)
+}
+
+/// Receives one record from a `SOCK_SEQPACKET` socket as [`recv_with_fds`] does, telling an empty
+/// record from end-of-file: `None` when the peer has closed its end or shut down its sending
+/// side and every record has been read.
+///
+/// Both read as 0 bytes, and neither `MSG_EOR` (Linux never sets it on `AF_UNIX`) nor `poll` (a
+/// peer that sends an empty record and then shuts down looks like one that only shut down) tells
+/// them apart. With `SO_PASSCRED` on, the kernel attaches `SCM_CREDENTIALS` to every record it
+/// delivers, an empty one too, and to nothing at end-of-file (unix(7)). The option is on only for
+/// the receive: a socket that sends with it on gets bound to an autobind address.
+///
+/// ```
+/// use myopen::fdpass::{recv_record, send_with_fds};
+/// use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+///
+/// let (left, right) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+/// send_with_fds(&left, b"", &[])?;
+/// drop(left);
+/// let mut buffer = [0u8; 4];
+/// assert_eq!(recv_record(&right, &mut buffer, 0)?.map(|record| record.bytes), Some(0));
+/// assert!(recv_record(&right, &mut buffer, 0)?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn recv_record(
+    socket: impl AsFd,
+    buf: &mut [u8],
+    max_fds: usize,
+) -> io::Result<Option<Received>> {
+    let socket = socket.as_fd();
+    setsockopt(&socket, sockopt::PassCred, &true)?;
+    let received = receive(socket, buf, max_fds, true);
+    let cleared = setsockopt(&socket, sockopt::PassCred, &false);
+    let (received, credentials) = received?;
+    cleared?;
+    Ok((received.bytes > 0 || credentials).then_some(received))
+}
+
+/// [`recv_with_fds`], with room for credentials when `credentials` is set; whether they came.
+fn receive(
+    socket: BorrowedFd<'_>,
+    buf: &mut [u8],
+    max_fds: usize,
+    credentials: bool,
+) -> io::Result<(Received, bool)> {
+    let raw = sys::recvmsg_with_fds(socket, buf, max_fds.max(1), credentials)?;
     let arrived = raw.fds.len();
     if raw.control_truncated {
         drop(raw.fds);
@@ -113,11 +159,14 @@ pub fn recv_with_fds(socket: impl AsFd, buf: &mut [u8], max_fds: usize) -> io::R
     let mut fds = raw.fds;
     let discarded_fds = fds.len().saturating_sub(max_fds);
     fds.truncate(max_fds);
-    Ok(Received {
-        bytes: raw.bytes,
-        fds,
-        discarded_fds,
-    })
+    Ok((
+        Received {
+            bytes: raw.bytes,
+            fds,
+            discarded_fds,
+        },
+        raw.credentials,
+    ))
 }
 
 #[cfg(test)]
@@ -287,6 +336,42 @@ mod tests {
                 "descriptors arrive in the order sent"
             );
         }
+    }
+
+    #[test]
+    fn a_record_is_told_from_end_of_file_and_the_socket_is_left_as_it_was() {
+        use nix::sys::socket::{Shutdown, UnixAddr, getsockname, getsockopt, shutdown};
+        let (left, right) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .expect("socketpair");
+        let (read_end, write_end) = leak_probe();
+        send_with_fds(&left, b"x", &[write_end.as_fd()]).unwrap();
+        drop(write_end);
+        send_with_fds(&left, b"", &[]).unwrap();
+        shutdown(left.as_raw_fd(), Shutdown::Write).unwrap();
+
+        let mut buffer = [0u8; 4];
+        let with_fd = recv_record(&right, &mut buffer, 0)
+            .unwrap()
+            .expect("a record");
+        assert_eq!((with_fd.bytes, with_fd.discarded_fds), (1, 1));
+        assert!(every_write_end_closed(&read_end), "the descriptor leaked");
+        let empty = recv_record(&right, &mut buffer, 0).unwrap();
+        assert_eq!(
+            empty.map(|record| record.bytes),
+            Some(0),
+            "the empty record"
+        );
+        assert!(recv_record(&right, &mut buffer, 0).unwrap().is_none());
+
+        assert!(!getsockopt(&right, sockopt::PassCred).unwrap());
+        send_with_fds(&right, b"reply", &[]).unwrap();
+        let name: UnixAddr = getsockname(right.as_raw_fd()).unwrap();
+        assert!(name.is_unnamed(), "sending did not autobind: {name:?}");
     }
 
     #[test]

@@ -13,21 +13,30 @@ pub(crate) struct RawReceived {
     pub(crate) bytes: usize,
     pub(crate) fds: Vec<OwnedFd>,
     pub(crate) control_truncated: bool,
+    /// Whether an `SCM_CREDENTIALS` message came with the data.
+    pub(crate) credentials: bool,
 }
 
 const FD_SIZE: usize = mem::size_of::<libc::c_int>();
+const CREDENTIALS_SIZE: u32 = mem::size_of::<libc::ucred>() as u32;
 
-/// Receives into `buf` with control space for `room` descriptors, always with
-/// `MSG_CMSG_CLOEXEC` so no received descriptor is ever inheritable, retrying `EINTR`.
+/// Receives into `buf` with control space for `room` descriptors, and for one `SCM_CREDENTIALS`
+/// message when `credentials` is set, always with `MSG_CMSG_CLOEXEC` so no received descriptor is
+/// ever inheritable, retrying `EINTR`.
 pub(crate) fn recvmsg_with_fds(
     socket: BorrowedFd<'_>,
     buf: &mut [u8],
     room: usize,
+    credentials: bool,
 ) -> io::Result<RawReceived> {
     let payload = u32::try_from(room.saturating_mul(FD_SIZE))
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: CMSG_SPACE is pure arithmetic on its argument.
-    let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
+    let mut space = unsafe { libc::CMSG_SPACE(payload) } as usize;
+    if credentials {
+        // SAFETY: as above.
+        space += unsafe { libc::CMSG_SPACE(CREDENTIALS_SIZE) } as usize;
+    }
     // u64 elements give the buffer the alignment a cmsghdr needs.
     let mut control = vec![0u64; space.div_ceil(mem::size_of::<u64>())];
 
@@ -56,6 +65,7 @@ pub(crate) fn recvmsg_with_fds(
         }
 
         let mut fds = Vec::new();
+        let mut got_credentials = false;
         // SAFETY: `message` was filled in by a successful recvmsg, so CMSG_FIRSTHDR and
         // CMSG_NXTHDR walk headers the kernel wrote inside `control`, and never past
         // `msg_controllen`.
@@ -69,6 +79,7 @@ pub(crate) fn recvmsg_with_fds(
                     (*header).cmsg_len,
                 )
             };
+            got_credentials |= level == libc::SOL_SOCKET && kind == libc::SCM_CREDENTIALS;
             if level == libc::SOL_SOCKET && kind == libc::SCM_RIGHTS {
                 // SAFETY: CMSG_LEN is pure arithmetic.
                 let data_offset = unsafe { libc::CMSG_LEN(0) } as usize;
@@ -98,6 +109,7 @@ pub(crate) fn recvmsg_with_fds(
             bytes: received as usize,
             fds,
             control_truncated: message.msg_flags & libc::MSG_CTRUNC != 0,
+            credentials: got_credentials,
         });
     }
 }

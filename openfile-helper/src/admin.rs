@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use crate::cli::PROGRAM;
 use crate::config;
 use crate::identity::{self, SystemNames};
-use crate::policy::{Access, AccessSet, FileType, LoadedPolicy, Policy, PolicyError, RuleKind};
+use crate::policy::{
+    self, Access, AccessSet, FileProblem, FileType, LoadedPolicy, Policy, PolicyError, RuleKind,
+};
 use crate::privilege::Privilege;
 use crate::resolve::absolute_clean;
 use crate::service::load_policy;
@@ -143,30 +145,16 @@ pub fn check(args: &[OsString], privilege: &Privilege) -> ExitCode {
     }
 }
 
-/// A file named on the command line: read with the caller's own rights, held to the same
-/// ownership rules as the installed policy, and parsed.
+/// A file named on the command line: read with the caller's own rights and the installed
+/// policy's checks, and parsed.
 fn check_one_file(file: &Path) -> Result<LoadedPolicy, PolicyError> {
-    let problem = |message: String| PolicyError::Parse {
-        file: file.to_path_buf(),
-        line: 0,
-        message,
-    };
-    let metadata = std::fs::symlink_metadata(file).map_err(|error| problem(error.to_string()))?;
-    if metadata.uid() != 0 {
-        return Err(problem(format!(
-            "owned by uid {}, not root",
-            metadata.uid()
-        )));
-    }
-    if metadata.mode() & 0o022 != 0 {
-        return Err(problem("writable by group or other".to_owned()));
-    }
-    let text = std::fs::read_to_string(file).map_err(|error| problem(error.to_string()))?;
+    let text = policy::read_policy_file(file)?;
     Policy::from_sources([(file, text.as_str())], &SystemNames::default())
 }
 
 /// `--explain [--user NAME] [--access WORDS] PATH`: the lexical decision (the one taken before
-/// anything is opened), the deciding rule, and the types that rule allows.
+/// anything is opened), the deciding rule, and the types that rule allows, from the policy as
+/// the caller may read it.
 pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
     let mut user: Option<String> = None;
     let mut access = AccessSet::EMPTY.with(Access::Read);
@@ -210,8 +198,26 @@ pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
         Ok(who) => who,
         Err(errno) => return fail_with(&format!("cannot read the identity: {}", errno.desc())),
     };
-    let loaded = match load_policy(privilege) {
+    // With the caller's own rights, as `--check`: an explanation quotes the policy (the deciding
+    // rule's pattern, a parse error's text), and a policy the caller may not read stays unread.
+    // Its decisions are still there to be learnt, one audited request at a time.
+    let loaded = match load_policy(&Privilege::none()) {
         Ok(loaded) => loaded,
+        Err(
+            error @ PolicyError::File {
+                problem:
+                    FileProblem::Io {
+                        errno: libc::EACCES,
+                        ..
+                    },
+                ..
+            },
+        ) => {
+            return fail_with(&format!(
+                "cannot read the policy with your own rights: {error}; --explain shows only a \
+                 policy you may read (an administrator can run --explain --user NAME as root)"
+            ));
+        }
         Err(error) => {
             return fail_with(&format!(
                 "policy unusable (every request is refused): {error}"
@@ -241,7 +247,8 @@ pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
         _ => lexical,
     };
     let mut out = format!(
-        "path: {}\nas: uid {} gid {} groups {:?}\naccess: {access}\n",
+        "{}path: {}\nas: uid {} gid {} groups {:?}\naccess: {access}\n",
+        privilege_lines(privilege),
         String::from_utf8_lossy(&clean),
         who.uid,
         who.gid,

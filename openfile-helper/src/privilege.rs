@@ -198,7 +198,7 @@ impl fmt::Display for Standing {
                 f.write_str("caller-is-root (opens use root's own rights, no policy applies)")
             }
             Standing::Unprivileged => {
-                f.write_str("unprivileged (opens use the caller's own rights, no policy applies)")
+                f.write_str("unprivileged (not privileged: opens use the caller's own rights, no policy applies)")
             }
             Standing::Refused { found } => write!(f, "refused ({found}: serves nothing)"),
         }

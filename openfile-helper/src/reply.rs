@@ -50,11 +50,12 @@ impl ReplySocket {
         getsockopt(&self.socket, sockopt::SockType)
     }
 
-    /// Receives one message into `buffer`, closing any descriptor the caller sent along (a
-    /// request never carries one). Returns the bytes received; 0 means the caller is gone.
-    pub fn receive(&self, buffer: &mut [u8]) -> Result<usize, Errno> {
-        myopen::fdpass::recv_with_fds(&self.socket, buffer, 0)
-            .map(|received| received.bytes)
+    /// Receives one record of a seqpacket socket into `buffer`, closing any descriptor the caller
+    /// sent along (a request never carries one). Returns the bytes received, which may be 0 (an
+    /// empty record); `None` when the caller sends no more (end-of-file).
+    pub fn receive(&self, buffer: &mut [u8]) -> Result<Option<usize>, Errno> {
+        myopen::fdpass::recv_record(&self.socket, buffer, 0)
+            .map(|record| record.map(|received| received.bytes))
             .map_err(|error| Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)))
     }
 

@@ -54,9 +54,10 @@ pub fn run(args: &[OsString], privilege: &Privilege) -> ExitCode {
     // One byte more than the largest request, so that an oversized packet shows as truncated.
     let mut packet = vec![0u8; MAX_REQUEST_LEN + 1];
     loop {
+        // An empty record is not the end: it is answered as malformed, like any frame too short.
         let length = match socket.receive(&mut packet) {
-            Ok(0) => return ExitCode::SUCCESS,
-            Ok(length) => length,
+            Ok(None) => return ExitCode::SUCCESS,
+            Ok(Some(length)) => length,
             Err(errno) => return exit_status(errno),
         };
         let answered = match SessionRequest::decode(&packet[..length.min(MAX_REQUEST_LEN + 1)]) {

@@ -1,9 +1,14 @@
 //! The administrator's commands on a privileged install disclose nothing a user may not read:
-//! `--check` reads the policy with the caller's own rights, and `--explain` for another user
-//! needs root.
+//! `--check` and `--explain` read the policy with the caller's own rights, and `--explain` for
+//! another user needs root. `--check FILE` reads FILE as the installed policy is read.
+
+use std::ffi::OsStr;
+use std::process::Command;
+use std::time::Duration;
 
 use myopen_tests::install::{
-    ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, probe_output, run_as, users,
+    ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, helper_says, probe_output, run_as,
+    run_limited, users,
 };
 use myopen_tests::privileged_env;
 
@@ -140,6 +145,101 @@ fn a_policy_only_root_may_read_still_governs_requests() {
             text(&refused.stderr).starts_with("errno 13"),
             "{install:?}: {}",
             text(&refused.stderr)
+        );
+    }
+}
+
+#[test]
+fn explain_shows_no_text_of_a_policy_the_caller_may_not_read() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d-1/f", b"x", 0o644, None);
+    // Only the drop-in's text holds this glob (the path asked about has no `*`), so it can reach
+    // the output only from the policy.
+    let glob = env.path("d-*/f").display().to_string();
+    let deciding_rule = allow_rule(&glob, &users(&[ALICE]), &["read"], &[]);
+    // An unknown key whose name the parser quotes in its message.
+    let broken = format!("{deciding_rule}secret-token-4711 = \"x\"\n");
+    let explain = [OsStr::new("--explain"), file.as_os_str()];
+    for (what, policy, secret) in [
+        ("the deciding rule", &deciding_rule, glob.as_str()),
+        ("a parse error", &broken, "secret-token-4711"),
+    ] {
+        let dropin = env.write_dropin("50-hidden.toml", policy);
+        chmod(&dropin, 0o600);
+        for install in Install::PRIVILEGED {
+            let output = run_as(&alice(), install.helper(), explain);
+            let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
+            assert!(
+                !shown.contains(secret),
+                "{install:?}, {what}: policy text shown to the caller: {shown}"
+            );
+            assert!(!output.status.success(), "{install:?}, {what}: {shown}");
+            assert!(
+                shown.contains(&dropin.display().to_string())
+                    && shown.contains("Permission denied"),
+                "{install:?}, {what}: names the file the caller may not read: {shown}"
+            );
+        }
+        // Root reads the drop-in and is shown what the caller was not.
+        let (_, said) = helper_says([
+            OsStr::new("--explain"),
+            "--user".as_ref(),
+            ALICE.as_ref(),
+            file.as_os_str(),
+        ]);
+        assert!(said.contains(secret), "root, {what}: {said}");
+        // So is a caller the policy is readable to.
+        chmod(&dropin, 0o644);
+        let output = run_as(&alice(), Install::Setuid.helper(), explain);
+        let shown = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(shown.contains(secret), "readable, {what}: {shown}");
+    }
+}
+
+#[test]
+fn check_of_a_named_file_reads_it_as_the_installed_policy_is_read() {
+    let Some(env) = privileged_env!() else { return };
+    let good = env.file("p/good.toml", b"# nothing allowed\n", 0o644, None);
+    // A comment line of 2 MiB: valid TOML, twice the loader's cap.
+    let mut huge = vec![b'#'; 2 << 20];
+    huge.push(b'\n');
+    let cases = [
+        (good.clone(), "policy OK"),
+        (
+            env.fifo("p/fifo.toml", 0o644, None),
+            "is not a regular file",
+        ),
+        (
+            env.file("p/huge.toml", &huge, 0o644, None),
+            "larger than the",
+        ),
+        (
+            env.symlink(&good, "p/link.toml", None),
+            "is a symbolic link",
+        ),
+    ];
+    for (file, expected) in cases {
+        // Well below the harness timeout: a FIFO without a writer would block a plain read for ever.
+        let output = run_limited(
+            Command::new(Install::Setuid.helper())
+                .arg("--check")
+                .arg(&file),
+            Duration::from_secs(10),
+        );
+        let Some(output) = output else {
+            panic!("--check {} hangs", file.display());
+        };
+        let said = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        assert!(
+            said.contains(expected),
+            "--check {}: {said}",
+            file.display()
+        );
+        assert_eq!(
+            output.status.success(),
+            expected == "policy OK",
+            "--check {}: {said}",
+            file.display()
         );
     }
 }

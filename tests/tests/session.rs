@@ -2,7 +2,7 @@
 //! helper's exit when the client dies, and hostile frames from a hand-written client.
 
 use std::io::{BufRead, BufReader};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
@@ -14,7 +14,7 @@ use myopen::{Error, Helper, Session};
 use myopen_tests::{RUN_TIMEOUT, Scratch, helper_binary, read_all};
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sys::signal::{Signal, kill};
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+use nix::sys::socket::{AddressFamily, Shutdown, SockFlag, SockType, shutdown, socketpair};
 use nix::unistd::Pid;
 
 fn session() -> Session {
@@ -221,6 +221,9 @@ fn request(path: &[u8]) -> Vec<u8> {
 #[test]
 fn hostile_frames_get_an_error_or_the_end_never_a_crash_or_a_hang() {
     let malformed: Vec<(&str, Vec<u8>)> = vec![
+        // On SOCK_SEQPACKET a record of no bytes reads like end-of-file: it must not end the
+        // session as if the client had closed its end.
+        ("empty packet", Vec::new()),
         ("empty packet header", vec![1, 2, 3]),
         ("length larger than the packet", {
             let mut packet = request(b"/etc/hostname");
@@ -255,6 +258,33 @@ fn hostile_frames_get_an_error_or_the_end_never_a_crash_or_a_hang() {
             "{name}: the helper ends the session"
         );
     }
+}
+
+#[test]
+fn an_empty_request_is_told_from_end_of_file_after_a_half_close() {
+    // The client sends an empty record and shuts down its sending side at once: the helper then
+    // sees both a zero-byte receive and a peer that sends no more (what poll reports for
+    // end-of-file too), and must still answer the record.
+    let session = RawSession::start(SockType::SeqPacket);
+    session.hello();
+    send_with_fds(&session.socket, &[], &[]).unwrap();
+    shutdown(session.socket.as_raw_fd(), Shutdown::Write).unwrap();
+    let mut buffer = [0u8; 16];
+    let received = recv_with_fds(&session.socket, &mut buffer, 1).unwrap();
+    assert_eq!(
+        &buffer[..received.bytes],
+        &[libc::EINVAL as u8, Origin::Request as u8][..],
+        "the empty request is answered as malformed"
+    );
+    assert_eq!(session.exit_code(), libc::EINVAL);
+
+    // A half-close alone is end-of-file: the session ends cleanly, with nothing sent.
+    let session = RawSession::start(SockType::SeqPacket);
+    session.hello();
+    shutdown(session.socket.as_raw_fd(), Shutdown::Write).unwrap();
+    let received = recv_with_fds(&session.socket, &mut buffer, 1).unwrap();
+    assert_eq!(received.bytes, 0, "no reply to end-of-file");
+    assert_eq!(session.exit_code(), 0);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 
 use nix::dir::Dir;
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, open, openat};
+use nix::fcntl::{AT_FDCWD, AtFlags, OFlag, open, openat};
 use nix::sys::stat::{FileStat, Mode, fstat, fstatat};
 
 use super::error::{FileProblem, PolicyError};
@@ -58,9 +58,25 @@ pub type OpenAt<'a> = &'a dyn Fn(BorrowedFd<'_>, &OsStr, OFlag) -> Result<OwnedF
 /// The checked texts of every policy file, in order, without parsing them, opened with the
 /// caller's own rights.
 pub fn read_sources(sysconfdir: &Path) -> Result<Vec<(PathBuf, String)>, PolicyError> {
-    read_sources_with(sysconfdir, &|directory, name, flags| {
-        openat(directory, name, flags, Mode::empty())
-    })
+    read_sources_with(sysconfdir, &open_with_own_rights)
+}
+
+/// Reads the one policy file at `path` (absolute, or relative to the working directory) with the
+/// caller's own rights, through the checks every file of the installed policy gets: not a
+/// symbolic link, a regular file (a FIFO or a device never blocks the read), owned by root and
+/// writable by no one else, at most [`MAX_POLICY_FILE_SIZE`] bytes, UTF-8. The directories above
+/// it are not checked: this is for a file about to be installed (`--check FILE`).
+pub fn read_policy_file(path: &Path) -> Result<String, PolicyError> {
+    read_trusted_file(&AT_FDCWD, path.as_os_str(), path, &open_with_own_rights)?
+        .ok_or_else(|| io(path, "openat", Errno::ENOENT))
+}
+
+fn open_with_own_rights(
+    directory: BorrowedFd<'_>,
+    name: &OsStr,
+    flags: OFlag,
+) -> Result<OwnedFd, Errno> {
+    openat(directory, name, flags, Mode::empty())
 }
 
 /// [`read_sources`], opening each directory and file through `open_at`: the part of loading

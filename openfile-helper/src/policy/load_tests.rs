@@ -359,3 +359,50 @@ fn warnings_are_returned() {
         Err(error) => panic!("{error}"),
     }
 }
+
+#[test]
+fn a_named_file_gets_the_checks_of_an_installed_one() {
+    let Some(tree) = Tree::new() else { return };
+    let read =
+        |relative: &str| read_policy_file(&tree.path(relative)).map_err(|error| error.to_string());
+    let refused = |relative: &str, message: &str| {
+        assert_eq!(
+            read(relative),
+            Err(format!("{}: {message}", tree.path(relative).display())),
+            "{relative}"
+        );
+    };
+    tree.mkdir("staged", 0o755);
+    tree.write("staged/good.toml", GOOD_POLICY, 0o600);
+    assert_eq!(read("staged/good.toml").as_deref(), Ok(GOOD_POLICY));
+
+    // A FIFO without a writer: refused at once, not waited on.
+    let status = std::process::Command::new("mkfifo")
+        .arg(tree.path("staged/fifo.toml"))
+        .status();
+    assert!(status.is_ok_and(|status| status.success()), "mkfifo");
+    refused("staged/fifo.toml", "is not a regular file");
+
+    let limit = usize::try_from(MAX_POLICY_FILE_SIZE).unwrap_or(usize::MAX);
+    tree.write("staged/at-limit.toml", vec![b'#'; limit], 0o644);
+    assert_eq!(
+        read("staged/at-limit.toml").map(|text| text.len()),
+        Ok(limit)
+    );
+    tree.write("staged/huge.toml", vec![b'#'; limit + 1], 0o644);
+    refused("staged/huge.toml", "larger than the 1048576-byte limit");
+
+    tree.symlink(&tree.path("staged/good.toml"), "staged/link.toml");
+    refused("staged/link.toml", "is a symbolic link");
+    tree.write("staged/theirs.toml", GOOD_POLICY, 0o644);
+    tree.chown("staged/theirs.toml", 65534);
+    refused("staged/theirs.toml", "owned by uid 65534, not root");
+    tree.write("staged/open.toml", GOOD_POLICY, 0o664);
+    refused("staged/open.toml", "writable by group or other");
+    tree.write("staged/latin1.toml", b"# caf\xe9\n", 0o644);
+    refused("staged/latin1.toml", "is not valid UTF-8");
+    refused(
+        "staged/missing.toml",
+        "openat failed: No such file or directory",
+    );
+}

@@ -27,7 +27,9 @@ pub use access::{Access, AccessSet, FlagsError};
 pub use decide::{Decision, Reason};
 pub use error::{FileProblem, PolicyError, Warning};
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN};
-pub use load::{MAX_POLICY_FILE_SIZE, OpenAt, load, read_sources, read_sources_with};
+pub use load::{
+    MAX_POLICY_FILE_SIZE, OpenAt, load, read_policy_file, read_sources, read_sources_with,
+};
 pub use parse::{LookupFailed, NameResolver};
 pub use rule::{FileType, FileTypeSet, Identity, Rule, RuleKind, RuleOrigin, Subjects};
 
