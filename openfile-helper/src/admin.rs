@@ -1,33 +1,21 @@
 //! The administrator's commands: `--check`, `--explain`, `--version`, `--help`. None of them
 //! opens the path it is asked about.
 
-use std::ffi::OsString;
-use std::io::Write;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-
-use crate::cli::PROGRAM;
 use crate::config;
+use crate::diagnostics::{Exit, PROGRAM, USAGE, fail_with, say};
 use crate::identity::{self, SystemNames};
 use crate::policy::{
-    self, Access, AccessSet, FileProblem, FileType, LoadedPolicy, Policy, PolicyError, RuleKind,
+    self, AccessSet, FileProblem, FileType, LoadedPolicy, Policy, PolicyError, RuleKind,
 };
 use crate::privilege::Privilege;
 use crate::resolve::absolute_clean;
 use crate::service::load_policy;
-
-/// The synopsis printed with usage errors and `--help`.
-pub const USAGE: &str = "usage: openfile-helper <sockfd#> <pathname> <mode>\n       \
-    openfile-helper --check [POLICY-FILE]\n       \
-    openfile-helper --explain [--user NAME] [--access WORDS] PATH\n       \
-    openfile-helper --help | --version";
-
-const EXIT_USAGE: u8 = 2;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 /// `--help`.
-pub fn help() -> ExitCode {
+pub fn help() -> Exit {
     say(&format!(
         "{PROGRAM}: the privileged half of myopen.\n\n{USAGE}\n\n\
          Started by the myopen library (my_open, mycat) with an inherited Unix-domain socket\n\
@@ -45,7 +33,7 @@ pub fn help() -> ExitCode {
 /// `--version`: the version, the build-time paths, the privilege this installation has, and the
 /// process's credentials as the kernel reports them once privilege has been reduced (the state
 /// every open starts from: nothing effective, at most two capabilities permitted).
-pub fn version(privilege: &Privilege) -> ExitCode {
+pub fn version(privilege: &Privilege) -> Exit {
     say(&format!(
         "{PROGRAM} {}\npolicy: {}/policy.toml, {}/policy.d/*.toml\naudit: syslog authpriv via {}\n{}{}",
         env!("CARGO_PKG_VERSION"),
@@ -100,13 +88,12 @@ fn process_state() -> String {
 
 /// `--check [FILE]`: syntax, ownership and permissions, unknown users and groups, rules that can
 /// never match. Exits 0 only when there is nothing to report.
-pub fn check(args: &[OsString], privilege: &Privilege) -> ExitCode {
-    let loaded = match args {
+pub fn check(file: Option<&Path>, privilege: &Privilege) -> Exit {
+    let loaded = match file {
         // With the caller's own rights only: checking must not show anyone a policy they may not
         // read (an administrator runs it as root).
-        [] => load_policy(&Privilege::none()),
-        [file] => check_one_file(Path::new(file)),
-        _ => return usage("--check takes at most one policy file"),
+        None => load_policy(&Privilege::none()),
+        Some(file) => check_one_file(file),
     };
     let mut out = privilege_lines(privilege);
     let clean = match loaded {
@@ -138,11 +125,7 @@ pub fn check(args: &[OsString], privilege: &Privilege) -> ExitCode {
         "policy NOT OK\n"
     });
     let _ = say(&out);
-    if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    Exit::success_if(clean)
 }
 
 /// A file named on the command line: read with the caller's own rights and the installed
@@ -155,35 +138,8 @@ fn check_one_file(file: &Path) -> Result<LoadedPolicy, PolicyError> {
 /// `--explain [--user NAME] [--access WORDS] PATH`: the lexical decision (the one taken before
 /// anything is opened), the deciding rule, and the types that rule allows, from the policy as
 /// the caller may read it.
-pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
-    let mut user: Option<String> = None;
-    let mut access = AccessSet::EMPTY.with(Access::Read);
-    let mut path: Option<PathBuf> = None;
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        match arg.as_bytes() {
-            b"--user" => match rest.next().and_then(|name| name.to_str()) {
-                Some(name) => user = Some(name.to_owned()),
-                None => return usage("--user needs a user name"),
-            },
-            b"--access" => match rest
-                .next()
-                .and_then(|words| words.to_str())
-                .map(parse_access_words)
-            {
-                Some(Ok(words)) => access = words,
-                Some(Err(word)) => return usage(&format!("unknown access word {word:?}")),
-                None => return usage("--access needs words such as read,write"),
-            },
-            _ if path.is_none() => path = Some(PathBuf::from(arg)),
-            _ => return usage("--explain takes one PATH"),
-        }
-    }
-    let Some(path) = path else {
-        return usage("--explain needs a PATH");
-    };
-
-    let who = match &user {
+pub fn explain(user: Option<&str>, access: AccessSet, path: &Path, privilege: &Privilege) -> Exit {
+    let who = match user {
         None => identity::caller(),
         Some(_) if !nix::unistd::getuid().is_root() => {
             return fail_with("explaining the policy for another user requires root");
@@ -287,37 +243,5 @@ pub fn explain(args: &[OsString], privilege: &Privilege) -> ExitCode {
         }
     }
     let _ = say(&out);
-    if decision.allowed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-fn parse_access_words(words: &str) -> Result<AccessSet, String> {
-    words
-        .split(',')
-        .filter(|word| !word.is_empty())
-        .try_fold(AccessSet::EMPTY, |set, word| {
-            Access::from_word(word.trim())
-                .map(|access| set.with(access))
-                .ok_or_else(|| word.to_owned())
-        })
-}
-
-fn say(text: &str) -> ExitCode {
-    match std::io::stdout().write_all(text.as_bytes()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::FAILURE,
-    }
-}
-
-fn usage(why: &str) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "{PROGRAM}: {why}\n{USAGE}");
-    ExitCode::from(EXIT_USAGE)
-}
-
-fn fail_with(why: &str) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "{PROGRAM}: {why}");
-    ExitCode::FAILURE
+    Exit::success_if(decision.allowed)
 }

@@ -16,20 +16,37 @@
 //! | `service` | one request start to finish: identity, policy state, open, audit |
 //! | `session` | session mode: many requests over one seqpacket socket |
 //! | `admin` | `--check`, `--explain`, `--version`, `--help` |
-//! | `cli` | argv dispatch and the one-shot request |
+//! | `command` | the command line, parsed once and purely, before hardening |
+//! | `diagnostics` | messages on stderr, output on stdout, exit statuses |
+//! | `cli` | parse, harden, establish privilege, dispatch; the one-shot request |
 #![deny(unsafe_code)]
 
-pub mod admin;
-pub mod audit;
+// What `main` and the fuzz targets use; everything else is the helper's own business.
 pub mod cli;
-pub mod config;
-pub mod hardening;
-pub mod identity;
+pub mod command;
 pub mod policy;
-pub mod privilege;
-pub mod reply;
-pub mod resolve;
-pub mod service;
-pub mod session;
+
+mod admin;
+mod audit;
+mod config;
+mod diagnostics;
+mod hardening;
+mod identity;
+mod privilege;
+mod reply;
+mod resolve;
+mod service;
+mod session;
 #[allow(unsafe_code)]
 mod sys;
+
+/// The helper's entry point, for `main`: runs the command line `args` (without the program name)
+/// with every panic aborting the process at once, and returns the exit status.
+///
+/// A panic must not unwind through code that may hold a capability raised, nor format a message
+/// or a backtrace (the caller chose `RUST_BACKTRACE`, and the environment is not yet cleared when
+/// the earliest code runs): the hook aborts before either happens.
+pub fn main(args: &[std::ffi::OsString]) -> u8 {
+    std::panic::set_hook(Box::new(|_| std::process::abort()));
+    cli::run(args).code()
+}

@@ -45,7 +45,8 @@ impl CapabilitySet {
         CapabilitySet(CapabilitySet::DAC_OVERRIDE.0 | CapabilitySet::DAC_READ_SEARCH.0);
 
     /// The set with exactly the bits of the kernel mask `mask`.
-    pub const fn from_mask(mask: u64) -> CapabilitySet {
+    #[cfg(test)]
+    const fn from_mask(mask: u64) -> CapabilitySet {
         CapabilitySet(mask)
     }
 
@@ -188,7 +189,8 @@ impl fmt::Display for Standing {
         match self {
             Standing::Governed { kept, grant } => write!(
                 f,
-                "governed ({}, keeps {kept}: every open is judged by the policy)",
+                "{} ({}, keeps {kept}: every open is judged by the policy)",
+                self.word(),
                 match grant {
                     Grant::SetuidRoot => "setuid root",
                     Grant::FileCapabilities => "file capabilities",

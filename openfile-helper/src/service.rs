@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::ffi::OsStr;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use nix::sys::stat::Mode;
 
 use crate::audit::{Auditor, Record};
 use crate::config;
+use crate::diagnostics::complain;
 use crate::hardening::ResourceLimits;
 use crate::identity::{self, SystemNames};
 use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError};
@@ -165,11 +165,10 @@ fn read_policy(privilege: &Privilege, before: Option<&PolicyState>) -> PolicySta
         Ok(loaded) => PolicyState::Loaded(loaded.policy),
         Err(error) => {
             if !matches!(before, Some(PolicyState::Unusable(_))) {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "openfile-helper: policy unusable, refusing every request: {}",
+                complain(&format!(
+                    "policy unusable, refusing every request: {}",
                     for_the_caller(&error)
-                );
+                ));
             }
             // The audit log (authpriv, read by root) gets the whole story.
             PolicyState::Unusable(error.to_string())

@@ -2,30 +2,22 @@
 //! `SOCK_SEQPACKET` socket, each with every check a one-shot request gets, until the client
 //! closes its end. The framing is `myopen::wire::session`; no length in a request is trusted.
 
-use std::ffi::{OsStr, OsString};
-use std::io::Write;
+use std::ffi::OsStr;
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::process::ExitCode;
 
 use myopen::wire::session::{FrameError, Hello, MAX_REQUEST_LEN, Origin, SessionRequest, VERSION};
-use myopen::wire::{self, STATUS_OPENED, status_for_errno};
+use myopen::wire::{STATUS_OPENED, status_for_errno};
 use nix::errno::Errno;
 use nix::sys::socket::SockType;
 
-use crate::cli::{exit_status, fail, usage_error};
+use crate::diagnostics::{Exit, complain, fail};
 use crate::privilege::Privilege;
 use crate::reply::ReplySocket;
 use crate::service::Service;
 
-/// Serves a session on the socket named by `args` (the arguments after `--session`).
-pub fn run(args: &[OsString], privilege: &Privilege) -> ExitCode {
-    let [socket_arg] = args else {
-        return usage_error(None, &wire::ArgumentError::WrongCount(args.len()));
-    };
-    let raw = match wire::parse_socket_fd(socket_arg) {
-        Ok(raw) => raw,
-        Err(error) => return usage_error(None, &error),
-    };
+/// Serves a session on inherited descriptor `raw`.
+pub fn run(raw: RawFd, privilege: &Privilege) -> Exit {
     let socket = match ReplySocket::adopt(raw) {
         Ok(socket) => socket,
         Err(errno) => {
@@ -48,7 +40,7 @@ pub fn run(args: &[OsString], privilege: &Privilege) -> ExitCode {
         privileged: privilege.standing().governed_by_policy(),
     };
     if let Err(errno) = socket.send(&hello.encode(), &[]) {
-        return exit_status(errno);
+        return Exit::for_errno(errno);
     }
 
     // One byte more than the largest request, so that an oversized packet shows as truncated.
@@ -56,9 +48,9 @@ pub fn run(args: &[OsString], privilege: &Privilege) -> ExitCode {
     loop {
         // An empty record is not the end: it is answered as malformed, like any frame too short.
         let length = match socket.receive(&mut packet) {
-            Ok(None) => return ExitCode::SUCCESS,
+            Ok(None) => return Exit::SUCCESS,
             Ok(Some(length)) => length,
-            Err(errno) => return exit_status(errno),
+            Err(errno) => return Exit::for_errno(errno),
         };
         let answered = match SessionRequest::decode(&packet[..length.min(MAX_REQUEST_LEN + 1)]) {
             Ok(_) if length > MAX_REQUEST_LEN => {
@@ -72,8 +64,8 @@ pub fn run(args: &[OsString], privilege: &Privilege) -> ExitCode {
         };
         match answered {
             Ok(true) => continue,
-            Ok(false) => return exit_status(Errno::EINVAL),
-            Err(errno) => return exit_status(errno),
+            Ok(false) => return Exit::for_errno(Errno::EINVAL),
+            Err(errno) => return Exit::for_errno(errno),
         }
     }
 }
@@ -107,7 +99,7 @@ fn reply(socket: &ReplySocket, errno: Errno, origin: Origin) -> Result<(), Errno
 /// Answers a request that cannot be parsed, and ends the session: the client is not speaking the
 /// protocol, so nothing more it sends can be trusted.
 fn end_session(socket: &ReplySocket, why: &str) -> Result<bool, Errno> {
-    let _ = writeln!(std::io::stderr(), "openfile-helper: session ended: {why}");
+    complain(&format!("session ended: {why}"));
     reply(socket, Errno::EINVAL, Origin::Request)?;
     Ok(false)
 }

@@ -369,8 +369,8 @@ fn deb_installs_a_privileged_helper_that_serves_the_policy_and_purges_without_a_
     let version = run_as(&alice, HELPER, ["--version"]);
     let version_text = text(&version);
     assert!(
-        version_text.contains("privilege: file capabilities")
-            || version_text.contains("privilege: setuid root"),
+        version_text.contains("privilege: governed (file capabilities")
+            || version_text.contains("privilege: governed (setuid root"),
         "the installed helper is privileged for a user:\n{version_text}"
     );
     let read = run_as(&alice, MYCAT, [&allowed]);

@@ -118,3 +118,48 @@ fn lowering_the_helpers_descriptor_limit_never_switches_off_a_group_deny() {
         assert!(child.wait().unwrap().success());
     }
 }
+
+/// RLIMIT_DATA values from "too small to start at all" to "plenty", finely enough to land in the
+/// narrow band where the dynamic loader still succeeds but Rust's own start-up did not: it
+/// allocated an alternate signal stack before `main`, and the panic when that failed ran with
+/// every capability effective and honoured the caller's RUST_BACKTRACE.
+const DATA_LIMITS: std::ops::RangeInclusive<u64> = 150_000..=600_000;
+const DATA_LIMIT_STEP: usize = 4_096;
+
+#[test]
+fn a_tiny_data_limit_never_runs_rust_start_up_code_or_a_backtrace_as_root() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let Some(_env) = privileged_env!() else {
+        return;
+    };
+    let mut served = 0;
+    for limit in DATA_LIMITS.step_by(DATA_LIMIT_STEP) {
+        let mut command = command_as(&alice(), "/usr/bin/prlimit");
+        command
+            .arg(format!("--data={limit}:{limit}"))
+            .arg(Install::Setuid.helper())
+            .arg("--version")
+            .env("RUST_BACKTRACE", "full")
+            .env("RUST_LIB_BACKTRACE", "full");
+        let output = myopen_tests::install::run_limited(&mut command, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("RLIMIT_DATA {limit}: the helper hung"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
+            "RLIMIT_DATA {limit}: Rust code ran a panic or a backtrace before hardening:\n{stderr}"
+        );
+        // Either it starts and answers, or it could not even allocate its argv and aborted:
+        // either way before doing anything with its privilege.
+        match output.status.signal() {
+            None if output.status.success() => served += 1,
+            None => {}
+            Some(signal) => assert_eq!(
+                signal,
+                libc::SIGABRT,
+                "RLIMIT_DATA {limit}: died of signal {signal}: {stderr}"
+            ),
+        }
+    }
+    assert!(served > 0, "the helper runs under the larger limits");
+}
