@@ -186,7 +186,7 @@ pub fn explain(user: Option<&str>, access: AccessSet, path: &Path, privilege: &P
     };
     // The decision a request would get: on the object itself when it can be looked at without
     // opening it (stat and realpath, with the caller's own rights), else the lexical one.
-    let object = std::fs::canonicalize(&path)
+    let object = std::fs::canonicalize(path)
         .and_then(|canonical| Ok((std::fs::metadata(&canonical)?, canonical)))
         .ok()
         .and_then(|(metadata, canonical)| {
