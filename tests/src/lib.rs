@@ -29,18 +29,17 @@ pub fn every_test_required() -> bool {
 /// on the process's stderr (the harness captures `eprintln!` and shows it only on failure), or,
 /// under [`REQUIRE_ALL_TESTS`], a panic that fails the test.
 pub fn skip(name: &str, why: &str) {
-    skip_unless_required(every_test_required(), name, why);
+    let line = skip_line(every_test_required(), name, why);
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
 }
 
-fn skip_unless_required(required: bool, name: &str, why: &str) {
+/// What [`skip`] prints; a panic when every test is `required`.
+fn skip_line(required: bool, name: &str, why: &str) -> String {
     assert!(
         !required,
         "{name} cannot run here ({why}), and {REQUIRE_ALL_TESTS}=1 says every test must"
     );
-    let _ = std::io::Write::write_all(
-        &mut std::io::stderr(),
-        format!("SKIPPED ({why}): {name}\n").as_bytes(),
-    );
+    format!("SKIPPED ({why}): {name}\n")
 }
 
 /// `Some(())` as root; otherwise [`skip`]s `name` (needs root) and gives `None`.
@@ -347,11 +346,14 @@ mod tests {
     #[test]
     #[should_panic(expected = "MYOPEN_REQUIRE_ROOT_TESTS=1 says every test must")]
     fn a_required_skip_fails() {
-        super::skip_unless_required(true, "some_test", "needs root");
+        super::skip_line(true, "some_test", "needs root");
     }
 
     #[test]
-    fn an_allowed_skip_only_says_so() {
-        super::skip_unless_required(false, "some_test", "needs root");
+    fn an_allowed_skip_names_the_test_and_the_reason() {
+        assert_eq!(
+            super::skip_line(false, "some_test", "needs root"),
+            "SKIPPED (needs root): some_test\n"
+        );
     }
 }
