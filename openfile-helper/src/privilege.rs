@@ -51,7 +51,8 @@ impl CapabilitySet {
     }
 
     /// The kernel's bit mask.
-    pub const fn mask(self) -> u64 {
+    #[cfg(test)]
+    const fn mask(self) -> u64 {
         self.0
     }
 
@@ -77,6 +78,19 @@ impl CapabilitySet {
                 .iter()
                 .fold(0, |mask, capability| mask | capability.bitmask()),
         ))
+    }
+
+    /// Makes this thread's `set` exactly these capabilities.
+    fn install(self, set: CapSet) -> Result<(), Errno> {
+        // Only the usable capabilities are ever installed: no need to walk every capability.
+        let capabilities: caps::CapsHashSet = [
+            Capability::CAP_DAC_READ_SEARCH,
+            Capability::CAP_DAC_OVERRIDE,
+        ]
+        .into_iter()
+        .filter(|capability| self.contains(*capability))
+        .collect();
+        caps::set(None, set, &capabilities).map_err(|_| Errno::EPERM)
     }
 }
 
@@ -255,6 +269,22 @@ impl KernelFacts {
     }
 }
 
+/// Drops every capability but the usable ones from the bounding set, in one pass: one prctl per
+/// capability (the kernel has no call for the whole set). A capability the running kernel does
+/// not know cannot be dropped, and cannot be granted either; one it knows and still holds after
+/// a failed drop is an error.
+fn trim_bounding_set() -> Result<(), Errno> {
+    for capability in caps::all() {
+        if !CapabilitySet::USABLE.contains(capability)
+            && caps::drop(None, CapSet::Bounding, capability).is_err()
+            && caps::has_cap(None, CapSet::Bounding, capability).unwrap_or(false)
+        {
+            return Err(Errno::EPERM);
+        }
+    }
+    Ok(())
+}
+
 /// The capabilities one open needs raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -281,11 +311,7 @@ impl Privilege {
 
         // The bounding set can only be trimmed with CAP_SETPCAP, which only root has here.
         if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
-            for capability in caps::runtime::thread_all_supported() {
-                if !CapabilitySet::USABLE.contains(capability) {
-                    caps::drop(None, CapSet::Bounding, capability).map_err(|_| Errno::EPERM)?;
-                }
-            }
+            trim_bounding_set()?;
         }
         caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
 
@@ -294,7 +320,9 @@ impl Privilege {
         setresgid(facts.gids.real, facts.gids.real, facts.gids.real)?;
         setresuid(facts.uids.real, facts.uids.real, facts.uids.real)?;
         nix::sys::prctl::set_keepcaps(false)?;
-        sys::set_capabilities(0, kept.mask())?;
+        CapabilitySet::EMPTY.install(CapSet::Effective)?;
+        CapabilitySet::EMPTY.install(CapSet::Inheritable)?;
+        kept.install(CapSet::Permitted)?;
         nix::sys::prctl::set_no_new_privs()?;
         // After the credential change: changing credentials resets dumpability to
         // fs.suid_dumpable, which may be 1.
@@ -323,10 +351,11 @@ impl Privilege {
             && [gids.real, gids.effective, gids.saved]
                 .iter()
                 .all(|&id| id == gid);
+        // No check of the ambient set: the kernel keeps it within permitted and inheritable, so
+        // an empty inheritable set is an empty ambient set (and reading it costs 82 prctls).
         let in_state = ids_are_callers
             && CapabilitySet::read(CapSet::Effective)?.is_empty()
             && CapabilitySet::read(CapSet::Inheritable)?.is_empty()
-            && CapabilitySet::read(CapSet::Ambient)?.is_empty()
             && CapabilitySet::read(CapSet::Permitted)? == self.standing.kept()
             && !nix::sys::prctl::get_dumpable()?
             && nix::sys::prctl::get_no_new_privs()?;
@@ -359,8 +388,10 @@ impl Privilege {
 
     /// Gives up every capability for good, before the answer is sent.
     pub fn drop_all(&self) {
-        if sys::set_capabilities(0, 0).is_err() {
-            std::process::exit(libc::EPERM);
+        for set in [CapSet::Effective, CapSet::Permitted] {
+            if CapabilitySet::EMPTY.install(set).is_err() {
+                std::process::exit(libc::EPERM);
+            }
         }
     }
 
@@ -386,13 +417,12 @@ impl Privilege {
         if raised.is_empty() {
             return operation();
         }
-        let permitted = self.standing.kept().mask();
-        if sys::set_capabilities(raised.mask(), permitted).is_err() {
+        if raised.install(CapSet::Effective).is_err() {
             // Could not raise: go on with the caller's rights, which is always safe.
             return operation();
         }
         let result = operation();
-        if sys::set_capabilities(0, permitted).is_err() {
+        if CapabilitySet::EMPTY.install(CapSet::Effective).is_err() {
             std::process::exit(libc::EPERM);
         }
         result

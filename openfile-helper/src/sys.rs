@@ -72,39 +72,3 @@ pub(crate) fn securebits() -> Result<u32, Errno> {
     let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
     Errno::result(bits).map(|bits| bits as u32)
 }
-
-/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit capability sets in two 32-bit words.
-const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-#[repr(C)]
-struct CapabilityHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct CapabilityData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-/// Sets this thread's effective and permitted capability sets (inheritable empty) in one
-/// `capset`, without reading them first: the helper always knows what they are.
-pub(crate) fn set_capabilities(effective: u64, permitted: u64) -> Result<(), Errno> {
-    let header = CapabilityHeader {
-        version: CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let word = |set: u64, index: u32| (set >> (32 * index)) as u32;
-    let data = [0, 1].map(|index| CapabilityData {
-        effective: word(effective, index),
-        permitted: word(permitted, index),
-        inheritable: 0,
-    });
-    // SAFETY: capset reads one header and two data structs, laid out as the kernel's
-    // __user_cap_header_struct and __user_cap_data_struct (version 3), all alive for the call.
-    let result = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
-    Errno::result(result).map(drop)
-}
