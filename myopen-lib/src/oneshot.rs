@@ -16,8 +16,11 @@ use crate::wire::{self, STATUS_OPENED};
 
 /// The environment variable that chooses which helper binary the library spawns.
 ///
-/// Safe to honour from the environment: the helper, not the client, enforces the policy, and a
-/// helper the user picked runs with only the user's own rights.
+/// Safe to honour from the environment of an ordinary program: the helper, not the client,
+/// enforces the policy, and a helper the user picked runs with only the user's own rights. A
+/// set-user-ID, set-group-ID or capability-holding program (the kernel's `AT_SECURE`) ignores
+/// it, as secure_getenv(3) would: there a helper the caller named would run with the program's
+/// privilege.
 pub const HELPER_ENV: &str = "MYOPEN_HELPER";
 
 /// Where `make install` put the helper, fixed when the library was built.
@@ -44,11 +47,12 @@ pub struct Helper {
 }
 
 impl Helper {
-    /// The helper named by `MYOPEN_HELPER`, or else the built-in default.
+    /// The helper named by `MYOPEN_HELPER`, or else the built-in default. The variable is
+    /// ignored in a set-ID or capability-holding program (see [`HELPER_ENV`]).
     pub fn from_env() -> Helper {
-        match std::env::var_os(HELPER_ENV) {
-            Some(path) if !path.is_empty() => Helper::at(path),
-            _ => Helper::at(default_helper_path()),
+        match crate::sys::secure_env_var(HELPER_ENV) {
+            Some(path) => Helper::at(path),
+            None => Helper::at(default_helper_path()),
         }
     }
 
@@ -231,7 +235,8 @@ fn wait_for(child: &mut Child) -> Result<Option<ExitStatus>, Error> {
 
 /// Opens `path` with `open(2)` `flags` through the helper, the book's `my_open`.
 ///
-/// The helper is `MYOPEN_HELPER` if set, else the one built in. A failure the helper reports
+/// The helper is `MYOPEN_HELPER` if set (and the program is not set-ID or capability-holding),
+/// else the one built in. A failure the helper reports
 /// keeps its errno in [`io::Error::raw_os_error`]; a missing or crashed helper is an error whose
 /// message names the helper.
 ///

@@ -1,9 +1,11 @@
-//! The crate's only `unsafe` code: the receive side of descriptor passing.
+//! The crate's only `unsafe` code: the receive side of descriptor passing, and what the kernel
+//! says about how this program was started.
 //!
 //! `nix::sys::socket::recvmsg` refuses to walk the control messages once the kernel sets
 //! `MSG_CTRUNC`, but descriptors that did fit have already been installed in our table by then and
 //! must be closed, so this one call is made through libc directly.
 
+use std::ffi::OsString;
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -131,4 +133,24 @@ pub(crate) fn has_file_capabilities(path: &std::path::Path) -> bool {
         )
     };
     size > 0
+}
+
+/// Whether the kernel runs this program in secure-execution mode (`AT_SECURE`): its exec gained
+/// privilege (set-user-ID, set-group-ID, file capabilities) or a security module asked for it,
+/// so its environment was chosen by someone less privileged than the program.
+fn secure_execution() -> bool {
+    // SAFETY: getauxval only reads the auxiliary vector the kernel handed the process at exec.
+    // Linux always puts AT_SECURE there.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// The environment variable `name`, as secure_getenv(3) gives it: `None` in secure-execution mode,
+/// where a variable the caller set must not choose what a privileged program runs or connects
+/// to. Unset and empty are `None` too. Read through std, which keeps environment access
+/// consistent with `std::env::set_var` in other threads (libc's secure_getenv would not).
+pub(crate) fn secure_env_var(name: &str) -> Option<OsString> {
+    if secure_execution() {
+        return None;
+    }
+    std::env::var_os(name).filter(|value| !value.is_empty())
 }

@@ -14,7 +14,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub use sys::{c_my_open, fork_running, ignore_sigchld, set_soft_file_limit};
+pub use sys::{
+    c_my_open, exec_with_no_arguments, fork_running, ignore_sigchld, set_soft_file_limit,
+};
 
 /// Set to `1` (CI sets it), every skip fails its test instead: where the suite runs as root
 /// with every tool installed, a skipped test is a test that did not run.

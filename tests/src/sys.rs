@@ -67,3 +67,81 @@ pub fn set_soft_file_limit(pid: u32, soft: u64) -> Result<(), nix::errno::Errno>
     let set = unsafe { libc::prlimit(pid, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
     nix::errno::Errno::result(set).map(drop)
 }
+
+/// What the child of [`exec_with_no_arguments`] hands to execve, built before the fork.
+struct ExecImage {
+    program: std::ffi::CString,
+    _environment: Vec<std::ffi::CString>,
+    /// Pointers into `_environment`, then a null.
+    environment_pointers: Vec<*const c_char>,
+    /// An argument vector of one null: argc == 0.
+    no_arguments: [*const c_char; 1],
+}
+
+impl ExecImage {
+    /// Replaces the process; returns only the error when that failed.
+    fn exec(&self) -> std::io::Error {
+        // SAFETY: every pointer is into `self`, alive until execve replaces the process; both
+        // vectors end with a null, as execve requires.
+        unsafe {
+            libc::execve(
+                self.program.as_ptr(),
+                self.no_arguments.as_ptr(),
+                self.environment_pointers.as_ptr(),
+            )
+        };
+        std::io::Error::last_os_error()
+    }
+}
+
+// SAFETY: the pointers point into CStrings owned by the same value, which nothing mutates; the
+// value only moves into the spawned child's pre-exec hook, where one thread reads it.
+unsafe impl Send for ExecImage {}
+// SAFETY: as for Send: nothing writes through the pointers, so shared reads are sound.
+unsafe impl Sync for ExecImage {}
+
+/// Makes `command`, when spawned, become `uid`/`gid` with supplementary `groups` and execute
+/// `program` with no arguments at all (argv `{NULL}`, argc == 0, as in pkexec's CVE-2021-4034)
+/// and exactly `environment`, whose entries need not be `NAME=value` (Linux 5.18 and later turn
+/// the empty argv into `{""}` and log "launched ... with NULL argv"). Its standard streams,
+/// working directory and process group apply; its own program, arguments and environment do not.
+/// An error in the child (a failed exec) is returned by `spawn`.
+pub fn exec_with_no_arguments(
+    command: &mut std::process::Command,
+    program: &std::path::Path,
+    environment: &[&[u8]],
+    (uid, gid, groups): (u32, u32, &[u32]),
+) {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+
+    use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
+
+    let program = CString::new(program.as_os_str().as_bytes()).expect("no NUL in the program");
+    let environment: Vec<CString> = environment
+        .iter()
+        .map(|entry| CString::new(*entry).expect("no NUL in an environment entry"))
+        .collect();
+    let mut environment_pointers: Vec<*const c_char> =
+        environment.iter().map(|entry| entry.as_ptr()).collect();
+    environment_pointers.push(std::ptr::null());
+    let image = ExecImage {
+        program,
+        _environment: environment,
+        environment_pointers,
+        no_arguments: [std::ptr::null()],
+    };
+    let groups: Vec<Gid> = groups.iter().map(|&group| Gid::from_raw(group)).collect();
+    let (uid, gid) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    let hook = move || {
+        setgroups(&groups)?;
+        setresgid(gid, gid, gid)?;
+        setresuid(uid, uid, uid)?;
+        Err(image.exec())
+    };
+    // SAFETY: the hook runs in the forked child before exec and allocates nothing (everything it
+    // uses was built above); it makes only the setgroups, setresgid, setresuid and execve system
+    // calls, which are async-signal-safe.
+    unsafe { command.pre_exec(hook) };
+}

@@ -1,5 +1,5 @@
 //! The library's API as a caller sees it: escalation modes, every error variant provoked for
-//! real, and fork/exec hygiene.
+//! real, fork/exec hygiene, and no helper chosen by the environment in a set-ID program.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use myopen::{Error, Escalate, Helper, OpenOptions, Session};
-use myopen_tests::{Scratch, as_unprivileged, helper_binary, is_root, read_all, run};
+use myopen_tests::{Scratch, as_unprivileged, helper_binary, install, is_root, read_all, run};
 
 const ESCALATE_PROBE: &str = env!("CARGO_BIN_EXE_myopen-escalate-probe");
+const ENV_PROBE: &str = env!("CARGO_BIN_EXE_myopen-env-probe");
 
 /// A helper that leaves a mark every time it runs, then refuses like the book's helper.
 fn loud_helper(scratch: &Scratch) -> (PathBuf, PathBuf) {
@@ -253,4 +254,56 @@ fn the_library_leaves_the_callers_process_alone() {
         .collect();
     assert_eq!(after, before, "no_new_privs or signal dispositions changed");
     assert_eq!(after[0], "0");
+}
+
+#[test]
+fn a_set_id_or_capability_program_ignores_myopen_helper() {
+    let Some(_env) = myopen_tests::privileged_env!() else {
+        return;
+    };
+    let scratch = Scratch::new();
+    let (loud, marks) = loud_helper(&scratch);
+    let readable = scratch.file("readable", b"plain", 0o644);
+    let (alice, bob) = (install::alice(), install::bob());
+    let plain = scratch.install(Path::new(ENV_PROBE), "plain-probe");
+    // Set-user-ID to another ordinary user, and a capability the probe has no use for: harmless
+    // even if the variable were honoured, and each makes the kernel set AT_SECURE.
+    let setuid = scratch.install(Path::new(ENV_PROBE), "setuid-probe");
+    install::chown(&setuid, Some(&bob));
+    install::chmod(&setuid, 0o4755);
+    let capable = scratch.install(Path::new(ENV_PROBE), "capable-probe");
+    install::set_file_capabilities(&capable, "cap_net_bind_service+p");
+
+    let run_with_loud_helper = |probe: &Path| {
+        run(install::command_as(&alice, probe)
+            .arg(&readable)
+            .env(myopen::HELPER_ENV, &loud))
+    };
+    // An ordinary program honours the variable: the loud helper leaves its mark.
+    run_with_loud_helper(&plain);
+    assert_eq!(
+        helper_runs(&marks),
+        1,
+        "the plain probe ran the loud helper"
+    );
+
+    let default = myopen::default_helper_path();
+    for (what, probe) in [("set-user-ID", &setuid), ("file capability", &capable)] {
+        let output = run_with_loud_helper(probe);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            helper_runs(&marks),
+            1,
+            "{what}: the program ran the helper MYOPEN_HELPER named: {stderr}"
+        );
+        if default.exists() {
+            assert_eq!(output.stdout, b"plain", "{what}: {stderr}");
+        } else {
+            assert!(
+                stderr.contains(&default.display().to_string()),
+                "{what}: the error names the built-in helper {}: {stderr}",
+                default.display()
+            );
+        }
+    }
 }
