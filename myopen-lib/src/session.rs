@@ -13,8 +13,10 @@ use nix::sys::socket::SockType;
 use crate::error::Error;
 use crate::fdpass::{recv_with_fds, send_with_fds};
 use crate::oneshot::Helper;
-use crate::wire::session::{FLAG, HELLO_LEN, Hello, Origin, REPLY_LEN, SessionRequest, VERSION};
-use crate::wire::{PATH_MAX, STATUS_OPENED, validate_open_flags};
+use crate::wire::check_request;
+use crate::wire::session::{
+    FLAG, HELLO_LEN, Hello, Origin, REPLY_LEN, Reply as WireReply, SessionRequest, VERSION,
+};
 
 /// A persistent helper: many opens, one process, one socket.
 ///
@@ -107,13 +109,7 @@ impl Session {
             path: path.to_owned(),
             errno,
         };
-        if bytes.is_empty() {
-            return Err(os_error(libc::ENOENT));
-        }
-        if bytes.len() >= PATH_MAX {
-            return Err(os_error(libc::ENAMETOOLONG));
-        }
-        validate_open_flags(flags).map_err(|_| os_error(libc::EINVAL))?;
+        check_request(bytes, flags).map_err(|error| os_error(error.errno()))?;
         let packet = SessionRequest {
             flags,
             mode,
@@ -297,26 +293,26 @@ impl Connection {
         if received.bytes == 0 {
             return Err(Dead);
         }
+        if received.discarded_fds > 0 {
+            return Ok(Reply::Garbled(
+                "more than one descriptor in a reply".to_owned(),
+            ));
+        }
         let mut fds = received.fds;
         Ok(
-            match (&reply[..received.bytes], fds.pop(), received.discarded_fds) {
-                (_, _, discarded) if discarded > 0 => {
-                    Reply::Garbled("more than one descriptor in a reply".to_owned())
+            match (
+                WireReply::decode(&reply[..received.bytes], fds.len()),
+                fds.pop(),
+            ) {
+                (Ok(WireReply::Opened), Some(fd)) => Reply::Opened(fd),
+                (Ok(WireReply::Refused { errno, origin }), _) => Reply::Failed {
+                    errno: i32::from(errno),
+                    origin,
+                },
+                (Ok(WireReply::Opened), None) => {
+                    Reply::Garbled("opened without a descriptor".into())
                 }
-                ([STATUS_OPENED, 0], Some(fd), _) => Reply::Opened(fd),
-                ([status, origin], None, _) if *status != STATUS_OPENED => {
-                    match Origin::from_byte(*origin) {
-                        Some(origin) => Reply::Failed {
-                            errno: i32::from(*status),
-                            origin,
-                        },
-                        None => Reply::Garbled(format!("unknown origin byte {origin}")),
-                    }
-                }
-                (bytes, fd, _) => Reply::Garbled(format!(
-                    "reply {bytes:?} with {} descriptor(s)",
-                    usize::from(fd.is_some())
-                )),
+                (Err(garbled), _) => Reply::Garbled(garbled),
             },
         )
     }

@@ -1,5 +1,9 @@
 //! The wire format shared by the library and `openfile-helper`: one definition for both sides.
 //!
+//! These are protocol internals, public so that the helper (and the book's C programs' tests)
+//! can share them. They are not part of the library's stable API: the types and constants here
+//! follow the protocol, and may change with it between minor versions.
+//!
 //! One-shot protocol (UNIX Network Programming §15.7, so the book's C client and helper interoperate
 //! with ours unchanged):
 //!
@@ -203,6 +207,25 @@ impl fmt::Display for ArgumentError {
     }
 }
 
+/// The checks every request gets, on every side, before anything else looks at it: a path that
+/// is not empty and fits `PATH_MAX` with its NUL, and flags the helper understands. The library
+/// applies them before sending, the helper to what arrives (one-shot or session).
+pub fn check_request(path: &[u8], flags: i32) -> Result<(), ArgumentError> {
+    check_path(path)?;
+    validate_open_flags(flags).map_err(ArgumentError::UnsupportedFlags)
+}
+
+/// The path's half of [`check_request`].
+fn check_path(path: &[u8]) -> Result<(), ArgumentError> {
+    if path.is_empty() {
+        return Err(ArgumentError::EmptyPath);
+    }
+    if path.len() >= PATH_MAX {
+        return Err(ArgumentError::PathTooLong(path.len()));
+    }
+    Ok(())
+}
+
 /// Parses the socket number alone, so that later errors can still be reported on the socket.
 pub fn parse_socket_fd(arg: &OsStr) -> Result<i32, ArgumentError> {
     parse_decimal(arg.as_bytes())
@@ -225,12 +248,9 @@ pub fn parse_one_shot(args: &[OsString]) -> Result<OneShotRequest, ArgumentError
         return Err(ArgumentError::WrongCount(args.len()));
     };
     let socket_fd = parse_socket_fd(socket_arg)?;
-    if path.is_empty() {
-        return Err(ArgumentError::EmptyPath);
-    }
-    if path.len() >= PATH_MAX {
-        return Err(ArgumentError::PathTooLong(path.len()));
-    }
+    // check_request in two halves around the flags' parse: an empty path is ENOENT whatever
+    // the flags say.
+    check_path(path.as_bytes())?;
     let flags = parse_decimal(flags_arg.as_bytes())
         .and_then(|number| i32::try_from(number).ok())
         .ok_or(ArgumentError::BadFlagsNumber)?;
@@ -254,7 +274,7 @@ pub fn parse_one_shot(args: &[OsString]) -> Result<OneShotRequest, ArgumentError
 /// - a request the helper cannot parse is answered with `EINVAL` and [`Origin::Request`](session::Origin::Request), and the
 ///   helper then ends the session; end-of-file ends it too.
 pub mod session {
-    use super::{ArgumentError, PATH_MAX, validate_open_flags};
+    use super::{ArgumentError, PATH_MAX, STATUS_OPENED, check_request, status_for_errno};
 
     /// The flag that starts a helper in session mode.
     pub const FLAG: &str = "--session";
@@ -353,14 +373,7 @@ pub mod session {
             if path.contains(&0) {
                 return Err(FrameError::Malformed("path contains a NUL byte"));
             }
-            if path.is_empty() {
-                return Err(FrameError::Argument(ArgumentError::EmptyPath));
-            }
-            if path.len() >= PATH_MAX {
-                return Err(FrameError::Argument(ArgumentError::PathTooLong(path.len())));
-            }
-            validate_open_flags(flags)
-                .map_err(|flags| FrameError::Argument(ArgumentError::UnsupportedFlags(flags)))?;
+            check_request(path, flags).map_err(FrameError::Argument)?;
             Ok(SessionRequest {
                 flags,
                 mode: mode & 0o777,
@@ -416,6 +429,57 @@ pub mod session {
                 1 => Some(Origin::Policy),
                 2 => Some(Origin::Request),
                 _ => None,
+            }
+        }
+    }
+
+    /// What a reply packet says: its [`REPLY_LEN`] bytes are the status (0, or the errno) and
+    /// the [`Origin`]. The descriptor of an [`Reply::Opened`] travels with the packet.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Reply {
+        /// Opened; the packet carries the descriptor.
+        Opened,
+        /// Refused.
+        Refused {
+            /// The errno, 1..=255.
+            errno: u8,
+            /// Who refused.
+            origin: Origin,
+        },
+    }
+
+    impl Reply {
+        /// A refusal with `errno`, which is folded into a status byte as for the one-shot
+        /// protocol.
+        pub fn refused(errno: i32, origin: Origin) -> Reply {
+            Reply::Refused {
+                errno: status_for_errno(errno),
+                origin,
+            }
+        }
+
+        /// The packet.
+        pub fn encode(&self) -> [u8; REPLY_LEN] {
+            match self {
+                Reply::Opened => [STATUS_OPENED, Origin::System as u8],
+                Reply::Refused { errno, origin } => [*errno, *origin as u8],
+            }
+        }
+
+        /// Parses a reply packet that arrived with `descriptors` descriptors; the error says
+        /// what is wrong with it.
+        pub fn decode(packet: &[u8], descriptors: usize) -> Result<Reply, String> {
+            match (packet, descriptors) {
+                ([STATUS_OPENED, 0], 1) => Ok(Reply::Opened),
+                ([status, origin], 0) if *status != STATUS_OPENED => Origin::from_byte(*origin)
+                    .map(|origin| Reply::Refused {
+                        errno: *status,
+                        origin,
+                    })
+                    .ok_or_else(|| format!("unknown origin byte {origin}")),
+                (bytes, descriptors) => {
+                    Err(format!("reply {bytes:?} with {descriptors} descriptor(s)"))
+                }
             }
         }
     }
@@ -594,6 +658,63 @@ mod tests {
             SessionRequest::decode(&bad_flags).unwrap_err().errno(),
             libc::EINVAL
         );
+    }
+
+    #[test]
+    fn replies_round_trip_and_garbled_ones_are_named() {
+        use session::{Origin, Reply};
+        for reply in [
+            Reply::Opened,
+            Reply::refused(libc::EACCES, Origin::Policy),
+            Reply::refused(libc::ENOENT, Origin::System),
+            Reply::refused(libc::EINVAL, Origin::Request),
+        ] {
+            let descriptors = usize::from(reply == Reply::Opened);
+            assert_eq!(Reply::decode(&reply.encode(), descriptors), Ok(reply));
+        }
+        // Errnos a byte cannot hold fold as in the one-shot protocol; 0 is never a refusal.
+        assert_eq!(
+            Reply::refused(4096, Origin::System),
+            Reply::Refused {
+                errno: 255,
+                origin: Origin::System
+            }
+        );
+        assert_eq!(
+            Reply::refused(0, Origin::System),
+            Reply::Refused {
+                errno: 255,
+                origin: Origin::System
+            }
+        );
+        for (packet, descriptors) in [
+            (&[0u8, 0][..], 0),
+            (&[13, 1], 1),
+            (&[13, 9], 0),
+            (&[0], 1),
+            (&[13, 1, 0], 0),
+            (&[], 0),
+        ] {
+            assert!(
+                Reply::decode(packet, descriptors).is_err(),
+                "{packet:?} with {descriptors}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_request_check_for_every_side() {
+        assert_eq!(check_request(b"", 0), Err(ArgumentError::EmptyPath));
+        let long = vec![b'a'; PATH_MAX];
+        assert_eq!(
+            check_request(&long, 0),
+            Err(ArgumentError::PathTooLong(PATH_MAX))
+        );
+        assert!(matches!(
+            check_request(b"/x", libc::O_PATH),
+            Err(ArgumentError::UnsupportedFlags(_))
+        ));
+        assert_eq!(check_request(b"/x", libc::O_RDWR | libc::O_CREAT), Ok(()));
     }
 
     #[test]

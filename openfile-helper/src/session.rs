@@ -6,8 +6,9 @@ use std::ffi::OsStr;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 
-use myopen::wire::session::{FrameError, Hello, MAX_REQUEST_LEN, Origin, SessionRequest, VERSION};
-use myopen::wire::{STATUS_OPENED, status_for_errno};
+use myopen::wire::session::{
+    FrameError, Hello, MAX_REQUEST_LEN, Origin, Reply, SessionRequest, VERSION,
+};
 use nix::errno::Errno;
 use nix::sys::socket::SockType;
 
@@ -77,7 +78,7 @@ fn serve(
 ) -> Result<bool, Errno> {
     match service.handle(OsStr::from_bytes(request.path), request.flags, request.mode) {
         Ok(opened) => socket.send(
-            &[STATUS_OPENED, Origin::System as u8],
+            &Reply::Opened.encode(),
             &[std::os::fd::AsFd::as_fd(&opened.fd)],
         )?,
         Err(refusal) => {
@@ -93,7 +94,7 @@ fn serve(
 }
 
 fn reply(socket: &ReplySocket, errno: Errno, origin: Origin) -> Result<(), Errno> {
-    socket.send(&[status_for_errno(errno as i32), origin as u8], &[])
+    socket.send(&Reply::refused(errno as i32, origin).encode(), &[])
 }
 
 /// Answers a request that cannot be parsed, and ends the session: the client is not speaking the
