@@ -137,7 +137,7 @@ impl AccessSet {
         }
     }
 
-    /// Maps open(2) flags to the access a request needs (design.md, "Access mapping").
+    /// Maps open(2) flags to the access a request needs (DESIGN.md, "Policy").
     ///
     /// Flags whose effect the policy cannot describe are refused; the caller answers EINVAL.
     pub fn from_open_flags(flags: i32) -> Result<AccessSet, FlagsError> {

@@ -1,7 +1,7 @@
 //! The policy engine of openfile-helper: who may open which paths, how, and which types.
 //!
 //! Everything here but [`load`] is pure (no I/O, no process state), so it can be unit-tested
-//! and fuzzed on its own. See design.md, "Policy" and properties P1, P2, P3, P4, P7.
+//! and fuzzed on its own. See DESIGN.md, "Policy" and properties P1, P2, P3, P4, P7.
 //!
 //! | module | job |
 //! | --- | --- |
