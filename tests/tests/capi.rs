@@ -594,3 +594,269 @@ fn my_open_3_is_lint_clean() {
         text(&output)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Packages
+
+/// `make deb`'s packages for the system paths: libmyopen0, libmyopen-dev, myopen (in that order).
+fn built_debs() -> [PathBuf; 3] {
+    static DEBS: OnceLock<[PathBuf; 3]> = OnceLock::new();
+    DEBS.get_or_init(|| {
+        system_build();
+        let output = make_ok(["deb", "TARGET_DIR=target/pkg"]);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let debs: Vec<PathBuf> = stdout
+            .lines()
+            .filter(|line| line.ends_with(".deb"))
+            .map(PathBuf::from)
+            .collect();
+        let names: Vec<String> = debs
+            .iter()
+            .filter_map(|deb| {
+                deb.file_name()?
+                    .to_str()?
+                    .split('_')
+                    .next()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(names, ["libmyopen0", "libmyopen-dev", "myopen"], "{stdout}");
+        [debs[0].clone(), debs[1].clone(), debs[2].clone()]
+    })
+    .clone()
+}
+
+fn deb_listing(deb: &Path) -> Vec<String> {
+    let output = run(Command::new("dpkg-deb").arg("--contents").arg(deb));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.ends_with('/'))
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let at = fields.iter().position(|field| field.starts_with("./"))?;
+            Some(format!("{} {}", fields[0], fields[at..].join(" ")))
+        })
+        .collect()
+}
+
+#[test]
+fn library_debs_are_split_as_debian_expects_and_lintian_clean() {
+    let Some(()) = myopen_tests::packaging::root_or_skip(
+        "library_debs_are_split_as_debian_expects_and_lintian_clean",
+    ) else {
+        return;
+    };
+    let _lock = myopen_tests::packaging::system_lock();
+    let [runtime, dev, tools] = built_debs();
+    let multiarch = String::from_utf8_lossy(
+        &run(Command::new("dpkg-architecture").arg("-qDEB_HOST_MULTIARCH")).stdout,
+    )
+    .trim()
+    .to_owned();
+    let lib = format!("./usr/lib/{multiarch}");
+    assert_eq!(
+        deb_listing(&runtime),
+        [
+            format!("-rw-r--r-- {lib}/libmyopen.so.0.1.0"),
+            "-rw-r--r-- ./usr/share/doc/libmyopen0/changelog.gz".to_owned(),
+            "-rw-r--r-- ./usr/share/doc/libmyopen0/copyright".to_owned(),
+            format!("lrwxrwxrwx {lib}/libmyopen.so.0 -> libmyopen.so.0.1.0"),
+        ]
+    );
+    assert_eq!(
+        deb_listing(&dev),
+        [
+            "-rw-r--r-- ./usr/include/myopen.h".to_owned(),
+            format!("-rw-r--r-- {lib}/libmyopen.a"),
+            format!("-rw-r--r-- {lib}/pkgconfig/myopen.pc"),
+            "-rw-r--r-- ./usr/share/doc/libmyopen-dev/changelog.gz".to_owned(),
+            "-rw-r--r-- ./usr/share/doc/libmyopen-dev/copyright".to_owned(),
+            "-rw-r--r-- ./usr/share/man/man3/my_open.3.gz".to_owned(),
+            format!("lrwxrwxrwx {lib}/libmyopen.so -> libmyopen.so.0"),
+        ]
+    );
+    assert!(
+        !deb_listing(&tools)
+            .iter()
+            .any(|line| line.contains("libmyopen") || line.contains("include")),
+        "myopen's own package holds no library file"
+    );
+
+    let info = |deb: &Path| text(&run(Command::new("dpkg-deb").arg("--info").arg(deb)));
+    let runtime_info = info(&runtime);
+    for field in [
+        "Section: libs",
+        "myopen (= 0.1.0)",
+        "Depends: libc6",
+        "shlibs",
+        "symbols",
+        "triggers",
+    ] {
+        assert!(
+            runtime_info.contains(field),
+            "{field} in libmyopen0:\n{runtime_info}"
+        );
+    }
+    let dev_info = info(&dev);
+    for field in ["Section: libdevel", "Depends: libmyopen0 (= 0.1.0)"] {
+        assert!(
+            dev_info.contains(field),
+            "{field} in libmyopen-dev:\n{dev_info}"
+        );
+    }
+    let control = |deb: &Path, file: &str| {
+        text(&run(Command::new("dpkg-deb")
+            .arg("--info")
+            .arg(deb)
+            .arg(file)))
+    };
+    assert_eq!(
+        control(&runtime, "shlibs"),
+        "libmyopen 0 libmyopen0 (>= 0.1.0)\n"
+    );
+    assert_eq!(control(&runtime, "triggers"), "activate-noawait ldconfig\n");
+    let symbols = control(&runtime, "symbols");
+    let listed: BTreeSet<&str> = symbols
+        .lines()
+        .filter_map(|line| line.strip_prefix(' ')?.split('@').next())
+        .collect();
+    assert_eq!(listed, BTreeSet::from(DOCUMENTED), "symbols:\n{symbols}");
+
+    let lintian = text(&run(Command::new("lintian")
+        .args(["--display-info", "--pedantic", "--tag-display-limit", "0"])
+        .arg(&runtime)
+        .arg(&dev)));
+    // As for myopen's package (see packaging/README.md): Rust calls no _FORTIFY_SOURCE wrappers.
+    let problems: Vec<&str> = lintian
+        .lines()
+        .filter(|line| {
+            ["E:", "W:", "I:", "P:"]
+                .iter()
+                .any(|tag| line.starts_with(tag))
+        })
+        .filter(|line| !line.contains("hardening-no-fortify-functions"))
+        .collect();
+    assert!(problems.is_empty(), "lintian:\n{lintian}");
+}
+
+/// Purges the three packages when the test ends, however it ends.
+struct InstalledDebs;
+
+impl Drop for InstalledDebs {
+    fn drop(&mut self) {
+        let _ =
+            run(Command::new("dpkg").args(["--purge", "libmyopen-dev", "libmyopen0", "myopen"]));
+        let _ = fs::remove_dir_all("/tmp/myopen-capi-deb-test");
+    }
+}
+
+#[test]
+fn installed_debs_build_the_book_mycat_with_pkg_config_and_it_reads_through_the_policy() {
+    let name =
+        "installed_debs_build_the_book_mycat_with_pkg_config_and_it_reads_through_the_policy";
+    let Some(()) = myopen_tests::packaging::root_or_skip(name) else {
+        return;
+    };
+    let _lock = myopen_tests::packaging::system_lock();
+    let [runtime, dev, tools] = built_debs();
+    let installed = InstalledDebs;
+    let output = run(Command::new("dpkg")
+        .arg("-i")
+        .args([&tools, &runtime, &dev]));
+    assert!(output.status.success(), "dpkg -i:\n{}", text(&output));
+
+    // The issue's command, against the installed -dev package, nothing else on the paths.
+    let data = Path::new("/tmp/myopen-capi-deb-test");
+    fs::create_dir_all(data).expect("mkdir");
+    fs::set_permissions(data, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let build = run(Command::new("sh")
+        .arg("-c")
+        .arg("cc -o \"$1/mycat\" \"$2\" $(pkg-config --cflags --libs myopen)")
+        .arg("sh")
+        .arg(data)
+        .arg(book_mycat_source())
+        .env_remove("PKG_CONFIG_PATH")
+        .env_remove("LD_LIBRARY_PATH"));
+    assert!(
+        build.status.success(),
+        "cc ... $(pkg-config ...):\n{}",
+        text(&build)
+    );
+
+    let allowed = data.join("allowed.txt");
+    fs::write(&allowed, "read through libmyopen0\n").expect("write");
+    fs::set_permissions(&allowed, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let dropin = Path::new("/etc/myopen/policy.d/50-capi-test.toml");
+    fs::write(
+        dropin,
+        allow_rule(&allowed, &users(&[ALICE]), &["read"], &[]),
+    )
+    .expect("drop-in");
+    // The helper built into the library, the installed one: no MYOPEN_HELPER.
+    let mut command = command_as(&alice(), data.join("mycat"));
+    command
+        .arg(&allowed)
+        .env_remove("MYOPEN_HELPER")
+        .env_remove("LD_LIBRARY_PATH");
+    let read = run(&mut command);
+    assert!(read.status.success(), "mycat as alice:\n{}", text(&read));
+    assert_eq!(
+        String::from_utf8_lossy(&read.stdout),
+        "read through libmyopen0\n"
+    );
+
+    drop(installed);
+    for gone in [
+        format!(
+            "/usr/lib/{}/libmyopen.so.0",
+            String::from_utf8_lossy(
+                &run(Command::new("dpkg-architecture").arg("-qDEB_HOST_MULTIARCH")).stdout
+            )
+            .trim()
+        ),
+        "/usr/include/myopen.h".to_owned(),
+    ] {
+        assert!(
+            fs::symlink_metadata(&gone).is_err(),
+            "{gone} left after purge"
+        );
+    }
+}
+
+#[test]
+fn rpms_split_the_library_like_fedora() {
+    let Some(()) = myopen_tests::packaging::root_or_skip("rpms_split_the_library_like_fedora")
+    else {
+        return;
+    };
+    let _lock = myopen_tests::packaging::system_lock();
+    system_build();
+    let output = make_ok(["rpm", "TARGET_DIR=target/pkg"]);
+    let rpms: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| line.ends_with(".rpm"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(rpms.len(), 3, "{}", text(&output));
+    let query = |rpm: &str, what: &str| text(&run(Command::new("rpm").args(["-qp", what, rpm])));
+    let libdir =
+        String::from_utf8_lossy(&run(Command::new("rpm").args(["--eval", "%{_libdir}"])).stdout)
+            .trim()
+            .to_owned();
+    assert_eq!(
+        query(&rpms[0], "--list"),
+        format!("{libdir}/libmyopen.so.0\n{libdir}/libmyopen.so.0.1.0\n")
+    );
+    assert!(query(&rpms[0], "--provides").contains("libmyopen.so.0()"));
+    assert!(query(&rpms[0], "--requires").contains("myopen = 0.1.0-1"));
+    assert!(query(&rpms[0], "--scripts").contains("/sbin/ldconfig"));
+    assert_eq!(
+        query(&rpms[1], "--list"),
+        format!(
+            "/usr/include/myopen.h\n{libdir}/libmyopen.a\n{libdir}/libmyopen.so\n\
+             {libdir}/pkgconfig/myopen.pc\n/usr/share/man/man3/my_open.3.gz\n"
+        )
+    );
+    assert!(query(&rpms[1], "--provides").contains("pkgconfig(myopen) = 0.1.0"));
+    assert!(!query(&rpms[2], "--list").contains("libmyopen"));
+}
