@@ -84,6 +84,7 @@ test: deps
 
 bench: deps
 	$(CARGO) build --release --workspace --bins --locked
+	$(CARGO) build --release -p myopen-capi --lib --locked
 	$(CARGO) bench -p myopen-tests --locked
 	bench/mycat-vs-cat.sh
 	bench/mycat-throughput.sh
