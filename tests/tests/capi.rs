@@ -2,7 +2,7 @@
 //! the way a C programmer would (pkg-config), as the test users, through the privileged helpers
 //! and a policy. The book's mycat (examples/c/mycat.c) against the shared and the static library,
 //! the session API from 8 threads, Python ctypes, the header in strict C and C++, the exported
-//! symbols, the manual page.
+//! symbols, the packages. (my_open(3) is linted with the other pages in packaging.rs.)
 //!
 //! The staging install reuses the packaging tests' release build for the system paths
 //! (`target/pkg`), so both pay for one build.
@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use myopen_tests::install::{ALICE, Install, PrivilegedEnv, alice, allow_rule, command_as, users};
 use myopen_tests::packaging::{
-    PKG_TARGET_DIR, SYSTEM_PATHS, have, make_ok, system_build, text, workspace_root,
+    PKG_TARGET_DIR, SYSTEM_PATHS, make_ok, system_build, text, workspace_root,
 };
 use myopen_tests::{Scratch, pattern, privileged_env, run};
 
@@ -556,43 +556,6 @@ fn only_the_documented_functions_are_exported() {
             "{line} in myopen.pc:\n{pc}"
         );
     }
-}
-
-#[test]
-fn my_open_3_is_lint_clean() {
-    let page = workspace_root().join("packaging/man/my_open.3");
-    assert!(
-        have("mandoc"),
-        "mandoc is missing: make deps (scripts/install-deps.sh) installs it"
-    );
-    let lint = text(&run(Command::new("mandoc")
-        .args(["-T", "lint", "-W", "all"])
-        .arg(&page)));
-    // Our own pages are not in the manual database until installed.
-    let problems: Vec<&str> = lint
-        .lines()
-        .filter(|line| !line.contains("outdated mandoc.db"))
-        .filter(|line| {
-            !(line.contains("referenced manual not found")
-                && ["mycat 1", "myopen\\-policy 5", "openfile\\-helper 8"]
-                    .iter()
-                    .any(|own| line.contains(own)))
-        })
-        .collect();
-    assert!(
-        problems.is_empty(),
-        "mandoc -T lint:\n{}",
-        problems.join("\n")
-    );
-    let output = run(Command::new("man")
-        .args(["--warnings", "-E", "UTF-8", "-l"])
-        .arg(&page)
-        .env("MANWIDTH", "80"));
-    assert!(
-        output.status.success() && output.stderr.is_empty(),
-        "{}",
-        text(&output)
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -571,7 +571,13 @@ fn rpm_carries_the_helper_capabilities_and_the_layout() {
 #[test]
 fn man_pages_are_lint_clean_and_document_every_key_and_word() {
     let man = workspace_root().join("packaging/man");
-    let pages = ["mycat.1", "myopen-policy.5", "openfile-helper.8"].map(|page| man.join(page));
+    let pages = [
+        "mycat.1",
+        "my_open.3",
+        "myopen-policy.5",
+        "openfile-helper.8",
+    ]
+    .map(|page| man.join(page));
     if have("mandoc") {
         let mut command = Command::new("mandoc");
         command.args(["-T", "lint", "-W", "all"]).args(&pages);
