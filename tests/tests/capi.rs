@@ -604,9 +604,9 @@ fn deb_listing(deb: &Path) -> Vec<String> {
 
 #[test]
 fn library_debs_are_split_as_debian_expects_and_lintian_clean() {
-    let Some(()) = myopen_tests::packaging::root_or_skip(
-        "library_debs_are_split_as_debian_expects_and_lintian_clean",
-    ) else {
+    let Some(()) =
+        myopen_tests::root_or_skip("library_debs_are_split_as_debian_expects_and_lintian_clean")
+    else {
         return;
     };
     let _lock = myopen_tests::packaging::system_lock();
@@ -717,7 +717,7 @@ impl Drop for InstalledDebs {
 fn installed_debs_build_the_book_mycat_with_pkg_config_and_it_reads_through_the_policy() {
     let name =
         "installed_debs_build_the_book_mycat_with_pkg_config_and_it_reads_through_the_policy";
-    let Some(()) = myopen_tests::packaging::root_or_skip(name) else {
+    let Some(()) = myopen_tests::root_or_skip(name) else {
         return;
     };
     let _lock = myopen_tests::packaging::system_lock();
@@ -788,8 +788,7 @@ fn installed_debs_build_the_book_mycat_with_pkg_config_and_it_reads_through_the_
 
 #[test]
 fn rpms_split_the_library_like_fedora() {
-    let Some(()) = myopen_tests::packaging::root_or_skip("rpms_split_the_library_like_fedora")
-    else {
+    let Some(()) = myopen_tests::root_or_skip("rpms_split_the_library_like_fedora") else {
         return;
     };
     let _lock = myopen_tests::packaging::system_lock();
