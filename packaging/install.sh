@@ -208,13 +208,21 @@ refresh_linker_cache() {
 }
 
 do_uninstall() {
+  # The library the soname link points to: the release installed, which may not be this one.
+  local installed_library
+  installed_library="$(readlink "$lib/$SONAME" 2>/dev/null || true)"
+  case "$installed_library" in
+    */* | "") installed_library="$LIBRARY" ;;
+    libmyopen.so.*) ;;
+    *) installed_library="$LIBRARY" ;;
+  esac
   if [ -e "$helper" ]; then
     strip_privilege "$helper"
     rm -f "$helper"
   fi
   rm -f "$libexec"/.openfile-helper.new.* "$bin/mycat" \
     "$man/man1/mycat.1" "$man/man5/myopen-policy.5" "$man/man8/openfile-helper.8" \
-    "$man/man3/my_open.3" "$lib/libmyopen.so.$version" "$lib/$SONAME" "$lib/libmyopen.so" \
+    "$man/man3/my_open.3" "$lib/$installed_library" "$lib/$SONAME" "$lib/libmyopen.so" \
     "$lib/libmyopen.a" "$include/myopen.h" "$pkgconfig/myopen.pc" \
     "$DESTDIR$BASHCOMPDIR/mycat" "$DESTDIR$ZSHCOMPDIR/_mycat" "$DESTDIR$FISHCOMPDIR/mycat.fish"
   # The policy is the administrator's: removed only while it is still the shipped default.

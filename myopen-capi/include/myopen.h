@@ -7,7 +7,9 @@
  * Every function returning a descriptor returns a new descriptor with FD_CLOEXEC set, or -1
  * with errno set: the errno the helper (or open(2) in it) reported, EACCES when the policy
  * refuses, or one of the two errnos below when the helper itself failed. No function of this
- * library sets a signal handler, changes SIGCHLD or leaves a child process behind.
+ * library sets a signal handler or changes SIGCHLD. The helper is a child process: during a
+ * my_open call, and for the life of a session (so wait(-1) also waits for it); none is left
+ * once my_open returns or the session is freed.
  */
 #ifndef MYOPEN_H
 #define MYOPEN_H
