@@ -266,6 +266,55 @@ fn book_mycat_linked_with_the_static_library() {
     book_mycat_behaves(&env, &mycat);
 }
 
+/// The C ABI goes through the Rust API, so it inherits its rules: here, that a set-user-ID
+/// program ignores MYOPEN_HELPER (the helper it names would run with the program's privilege).
+#[test]
+fn a_set_user_id_c_program_ignores_myopen_helper() {
+    let Some(env) = privileged_env!() else { return };
+    let mycat = env.path("capi/mycat");
+    env.dir("capi", 0o755, None);
+    // An absolute run path: the dynamic linker ignores LD_LIBRARY_PATH in a set-user-ID program.
+    let mut link = pkg_config(&["--libs"]);
+    link.push(format!("-Wl,-rpath,{}", library_dir().display()));
+    compile(&book_mycat_source(), &mycat, &link);
+    let marks = env.dir("capi/marks", 0o777, None);
+    let marker = marks.join("impostor-ran");
+    let impostor = env.file(
+        "capi/impostor",
+        format!("#!/bin/sh\ntouch {}\nexit 13\n", marker.display()).as_bytes(),
+        0o755,
+        None,
+    );
+    let file = env.file("capi/open/file.txt", b"anything\n", 0o644, None);
+    let run_mycat = || {
+        let mut command = command_as(&alice(), &mycat);
+        command.arg(&file).env("MYOPEN_HELPER", &impostor);
+        run(&mut command)
+    };
+
+    // Plain: the helper the caller names is the one that runs (the library's rule).
+    let plain = run_mycat();
+    assert!(
+        marker.exists(),
+        "a plain program runs MYOPEN_HELPER: {}",
+        text(&plain)
+    );
+    fs::remove_file(&marker).expect("rm marker");
+
+    myopen_tests::install::chown(&mycat, Some(&myopen_tests::install::bob()));
+    myopen_tests::install::chmod(&mycat, 0o4755);
+    let setuid = run_mycat();
+    assert!(
+        !marker.exists(),
+        "a set-user-ID program linked with libmyopen ran the helper MYOPEN_HELPER names"
+    );
+    assert!(
+        !setuid.status.success() || setuid.stdout == b"anything\n",
+        "{}",
+        text(&setuid)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sessions from threads
 
