@@ -1,7 +1,8 @@
 # myopen: build, install, package, test, benchmark.
 #
 #   make install        build and install mycat, openfile-helper (privileged), the default policy,
-#                       man pages and completions (PREFIX, DESTDIR, PRIVILEGE=caps|setuid|none, ...)
+#                       man pages, completions and libmyopen (the C ABI: .so, .a, myopen.h,
+#                       myopen.pc) (PREFIX, DESTDIR, PRIVILEGE=caps|setuid|none, LIBDIR, ...)
 #   make uninstall      remove them again (the policy only while it is still the default)
 #   make demo           as root: build, install into a temporary prefix, show mycat at work, clean up
 #   make deb, make rpm  the packages, in $(TARGET_DIR)/debian and $(TARGET_DIR)/rpm
@@ -14,6 +15,10 @@
 PREFIX      ?= /usr/local
 BINDIR      ?= $(PREFIX)/bin
 LIBEXECDIR  ?= $(PREFIX)/libexec
+# libmyopen and its pkg-config file (LIBDIR/pkgconfig). The GNU default; the packages pass the
+# distribution's own: /usr/lib/<multiarch> for the .deb, /usr/lib64 (or %{_libdir}) for the .rpm.
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
 SYSCONFDIR  ?= /etc
 DATAROOTDIR ?= $(PREFIX)/share
 MANDIR      ?= $(DATAROOTDIR)/man
@@ -31,7 +36,8 @@ CARGO       ?= cargo
 
 BUILD_ENV = env $(if $(SYSLOG_SOCKET),MYOPEN_SYSLOG_SOCKET=$(SYSLOG_SOCKET),-u MYOPEN_SYSLOG_SOCKET) \
 	MYOPEN_LIBEXECDIR=$(LIBEXECDIR) MYOPEN_SYSCONFDIR=$(SYSCONFDIR)
-INSTALL_ENV = DESTDIR=$(DESTDIR) BINDIR=$(BINDIR) LIBEXECDIR=$(LIBEXECDIR) \
+INSTALL_ENV = DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) BINDIR=$(BINDIR) LIBEXECDIR=$(LIBEXECDIR) \
+	LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) \
 	SYSCONFDIR=$(SYSCONFDIR) MANDIR=$(MANDIR) BASHCOMPDIR=$(BASHCOMPDIR) \
 	ZSHCOMPDIR=$(ZSHCOMPDIR) FISHCOMPDIR=$(FISHCOMPDIR) PRIVILEGE=$(PRIVILEGE) \
 	BUILT=$(TARGET_DIR)/release
@@ -43,6 +49,7 @@ all: build
 build:
 	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) \
 		-p mycat -p openfile-helper -p myopen-completions --bins
+	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) -p myopen-capi --lib
 
 install: build
 	$(INSTALL_ENV) packaging/install.sh install
@@ -77,6 +84,7 @@ test: deps
 
 bench: deps
 	$(CARGO) build --release --workspace --bins --locked
+	$(CARGO) build --release -p myopen-capi --lib --locked
 	$(CARGO) bench -p myopen-tests --locked
 	bench/mycat-vs-cat.sh
 	bench/mycat-throughput.sh

@@ -4,9 +4,9 @@
 #
 #   packaging/install.sh install | uninstall
 #
-# Environment (all set by the Makefile): DESTDIR BINDIR LIBEXECDIR SYSCONFDIR MANDIR
-# BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid or none) BUILT (the directory
-# holding the built mycat, openfile-helper and myopen-completions).
+# Environment (all set by the Makefile): DESTDIR PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR
+# SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid or none) BUILT
+# (the directory holding the built mycat, openfile-helper, myopen-completions and libmyopen).
 #
 # Promises: an existing policy is never overwritten; the helper is made privileged only as the
 # last step, on a file that nobody else can have opened; a privileged helper is stripped of its
@@ -22,7 +22,7 @@ readonly SOURCE_DIR
 say() { printf 'myopen: %s\n' "$*"; }
 die() { printf 'myopen: error: %s\n' "$*" >&2; exit 1; }
 
-for variable in BINDIR LIBEXECDIR SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE; do
+for variable in PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE; do
   [ -n "${!variable:-}" ] || die "$variable is not set (run this through 'make install')"
 done
 DESTDIR="${DESTDIR:-}"
@@ -32,6 +32,14 @@ libexec="$DESTDIR$LIBEXECDIR"
 policy_dir="$DESTDIR$SYSCONFDIR/myopen"
 man="$DESTDIR$MANDIR"
 helper="$libexec/openfile-helper"
+lib="$DESTDIR$LIBDIR"
+include="$DESTDIR$INCLUDEDIR"
+pkgconfig="$lib/pkgconfig"
+# libmyopen's file names: the soname (ABI major, as myopen-capi/build.rs sets it) and the real
+# file, named after the release.
+version="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$SOURCE_DIR/../Cargo.toml" | head -n 1)"
+readonly SONAME=libmyopen.so.0
+readonly LIBRARY="libmyopen.so.$version"
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
@@ -85,6 +93,11 @@ do_install() {
   for program in mycat openfile-helper myopen-completions; do
     [ -x "$BUILT/$program" ] || die "$BUILT/$program is missing: build first (make build)"
   done
+  for library in libmyopen.so libmyopen.a; do
+    [ -f "$BUILT/$library" ] || die "$BUILT/$library is missing: build first (make build)"
+  done
+  [ -n "$version" ] || die "no version in $SOURCE_DIR/../Cargo.toml"
+
   case "$PRIVILEGE" in
     caps | setuid | none) ;;
     *) die "PRIVILEGE=$PRIVILEGE: must be caps, setuid or none" ;;
@@ -130,7 +143,10 @@ do_install() {
     [ -L "$policy_dir/policy.toml" ] || chown root:root "$policy_dir/policy.toml"
   fi
 
+  install_library
+
   install_file 0644 "$SOURCE_DIR/man/mycat.1" "$man/man1/mycat.1"
+  install_file 0644 "$SOURCE_DIR/man/my_open.3" "$man/man3/my_open.3"
   install_file 0644 "$SOURCE_DIR/man/myopen-policy.5" "$man/man5/myopen-policy.5"
   install_file 0644 "$SOURCE_DIR/man/openfile-helper.8" "$man/man8/openfile-helper.8"
 
@@ -148,20 +164,66 @@ do_install() {
     mv -f "$destination.new" "$destination"
   done
 
-  say "installed mycat in $bin, openfile-helper in $libexec, the policy in $policy_dir"
+  say "installed mycat in $bin, openfile-helper in $libexec, the policy in $policy_dir," \
+    "libmyopen in $lib, myopen.h in $include"
   if [ -z "$DESTDIR" ] && is_root; then
+    refresh_linker_cache
     say "openfile-helper --check:"
     "$helper" --check | sed 's/^/    /' || say "the policy needs attention (see above)"
   fi
 }
 
+# The pkg-config file, with the paths of this install; paths under the prefix are written
+# relative to ${prefix}, so that pkg-config --define-prefix and sysroots work on a staged tree.
+write_pkgconfig() {
+  local relative_libdir="$LIBDIR" relative_includedir="$INCLUDEDIR"
+  case "$LIBDIR" in "$PREFIX"/*) relative_libdir="\${prefix}${LIBDIR#"$PREFIX"}" ;; esac
+  case "$INCLUDEDIR" in "$PREFIX"/*) relative_includedir="\${prefix}${INCLUDEDIR#"$PREFIX"}" ;; esac
+  install -d -m 0755 "$pkgconfig"
+  sed -e "s|@PREFIX@|$PREFIX|" -e "s|@LIBDIR@|$relative_libdir|" \
+    -e "s|@INCLUDEDIR@|$relative_includedir|" -e "s|@VERSION@|$version|" \
+    "$SOURCE_DIR/../myopen-capi/myopen.pc.in" >"$pkgconfig/myopen.pc.new"
+  chmod 0644 "$pkgconfig/myopen.pc.new"
+  mv -f "$pkgconfig/myopen.pc.new" "$pkgconfig/myopen.pc"
+}
+
+# libmyopen: the shared library under its release name with the soname link (what programs
+# load) and the development link (what -lmyopen finds), the static library, the header and the
+# pkg-config file. Shared and static libraries are not executables: mode 0644.
+install_library() {
+  install_file 0644 "$BUILT/libmyopen.so" "$lib/$LIBRARY"
+  ln -sfn "$LIBRARY" "$lib/$SONAME"
+  ln -sfn "$SONAME" "$lib/libmyopen.so"
+  install_file 0644 "$BUILT/libmyopen.a" "$lib/libmyopen.a"
+  install_file 0644 "$SOURCE_DIR/../myopen-capi/include/myopen.h" "$include/myopen.h"
+  write_pkgconfig
+}
+
+# The dynamic linker's cache learns the new soname; only for the live system (not a DESTDIR
+# stage, whose files the cache must never point at) and only as root.
+refresh_linker_cache() {
+  if command -v ldconfig >/dev/null 2>&1; then
+    ldconfig || say "ldconfig failed: run it by hand before starting programs linked to libmyopen"
+  fi
+}
+
 do_uninstall() {
+  # The library the soname link points to: the release installed, which may not be this one.
+  local installed_library
+  installed_library="$(readlink "$lib/$SONAME" 2>/dev/null || true)"
+  case "$installed_library" in
+    */* | "") installed_library="$LIBRARY" ;;
+    libmyopen.so.*) ;;
+    *) installed_library="$LIBRARY" ;;
+  esac
   if [ -e "$helper" ]; then
     strip_privilege "$helper"
     rm -f "$helper"
   fi
   rm -f "$libexec"/.openfile-helper.new.* "$bin/mycat" \
     "$man/man1/mycat.1" "$man/man5/myopen-policy.5" "$man/man8/openfile-helper.8" \
+    "$man/man3/my_open.3" "$lib/$installed_library" "$lib/$SONAME" "$lib/libmyopen.so" \
+    "$lib/libmyopen.a" "$include/myopen.h" "$pkgconfig/myopen.pc" \
     "$DESTDIR$BASHCOMPDIR/mycat" "$DESTDIR$ZSHCOMPDIR/_mycat" "$DESTDIR$FISHCOMPDIR/mycat.fish"
   # The policy is the administrator's: removed only while it is still the shipped default.
   if [ -f "$policy_dir/policy.toml" ]; then
@@ -174,6 +236,9 @@ do_uninstall() {
   rmdir "$policy_dir/policy.d" 2>/dev/null || true
   rmdir "$policy_dir" 2>/dev/null || true
   [ -d "$policy_dir/policy.d" ] && say "kept $policy_dir/policy.d: it holds drop-ins"
+  if [ -z "$DESTDIR" ] && is_root; then
+    refresh_linker_cache
+  fi
   say "uninstalled"
 }
 

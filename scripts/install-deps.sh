@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the build, the tests and the benchmarks need on a fresh Debian machine: a C
-# compiler (interop tests), setpriv (running clients as other users), setcap/getcap (file
-# capability installs), hyperfine (benchmarks). Installs only what is missing; needs root then.
+# and a C++ compiler, pkg-config and python3 (interop and libmyopen tests), setpriv (running
+# clients as other users), setcap/getcap (file capability installs), hyperfine (benchmarks). Installs only what is missing; needs root then.
 set -euo pipefail
 
 declare -A package_of=(
   [cc]=gcc
+  [c++]=g++
+  [pkg-config]=pkg-config
+  [python3]=python3
   [setpriv]=util-linux
   [setcap]=libcap2-bin
   [hyperfine]=hyperfine

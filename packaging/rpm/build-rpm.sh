@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the myopen .rpm with rpmbuild from a staged `make install DESTDIR=...`: `make rpm`.
-# Writes $TARGET_DIR/rpm/RPMS/<arch>/myopen-<version>-1.<arch>.rpm and prints its path last.
+# Builds the myopen .rpms with rpmbuild from a staged `make install DESTDIR=...`: `make rpm`.
+# Writes $TARGET_DIR/rpm/RPMS/<arch>/myopen-<version>-1.<arch>.rpm and, beside it, the library
+# subpackages myopen-libs (libmyopen.so.0) and myopen-devel (header, pkg-config file, .so link,
+# .a, my_open(3)), as Fedora splits a shared library; prints their paths, myopen's last.
 # The helper carries its file capabilities in the package (see myopen.spec); show them with
 #   rpm -qp --filecaps FILE.rpm      or      rpm -qlvp FILE.rpm (the modes)
 set -euo pipefail
@@ -21,10 +23,13 @@ version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 
 rm -rf "$out"
 mkdir -p "$stage" "$out/BUILD" "$out/BUILDROOT" "$out/RPMS" "$out/SPECS" "$out/SRPMS" "$out/SOURCES"
+libdir="$(rpm --eval '%{_libdir}')"
 make --no-print-directory install DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
-  LIBEXECDIR=/usr/libexec PRIVILEGE=none TARGET_DIR="$target_dir"
+  LIBEXECDIR=/usr/libexec LIBDIR="$libdir" PRIVILEGE=none TARGET_DIR="$target_dir"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
-  "$stage/usr/bin/mycat" "$stage/usr/libexec/openfile-helper"
+  "$stage/usr/bin/mycat" "$stage/usr/libexec/openfile-helper" \
+  "$stage$libdir/libmyopen.so.$version"
+strip --strip-debug --enable-deterministic-archives "$stage$libdir/libmyopen.a"
 gzip -9n "$stage"/usr/share/man/man*/*
 
 rpmbuild -bb --quiet \
@@ -32,6 +37,8 @@ rpmbuild -bb --quiet \
   --define "myopen_version $version" \
   --define "myopen_stage $stage" \
   packaging/rpm/myopen.spec
-rpm="$(find "$out/RPMS" -name "myopen-$version-1.*.rpm" | head -n 1)"
-[ -n "$rpm" ] || die "rpmbuild wrote no package under $out/RPMS"
-echo "$rpm"
+for package in myopen-libs myopen-devel myopen; do
+  rpm="$(find "$out/RPMS" -name "$package-$version-1.*.rpm" | head -n 1)"
+  [ -n "$rpm" ] || die "rpmbuild wrote no $package package under $out/RPMS"
+  echo "$rpm"
+done

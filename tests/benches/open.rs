@@ -2,9 +2,11 @@
 //! `Escalate::OnDenied` on a readable file; one-shot `my_open` (our library, our helper); the
 //! book's C `my_open` (fork + exec, from tests/c/) against the same helper; a `Session`; and the
 //! floor under a session: a persistent child (`fd-floor`) that opens and sends back a descriptor
-//! with no policy and no checks.
+//! with no policy and no checks. And the C ABI, libmyopen.so loaded with dlopen and called as a C
+//! program calls it: `my_open` and a session, next to the Rust `my_open` it wraps.
 //!
-//! `make bench` builds the release helper first; it is found next to this benchmark's target dir.
+//! `make bench` builds the release helper and libmyopen.so first; they are found next to this
+//! benchmark's target dir.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -16,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 
 use myopen::fdpass::{recv_with_fds, send_with_fds};
 use myopen::{Escalate, Helper, OpenOptions, Session};
-use myopen_tests::{c_my_open, helper_binary};
+use myopen_tests::{LibMyopen, c_my_open, helper_binary, set_env_before_threads, workspace_binary};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 
 struct Fixture {
@@ -27,6 +29,7 @@ struct Fixture {
     c_file: CString,
     session: Session,
     floor: Floor,
+    c_abi: LibMyopen,
 }
 
 /// The persistent child with no policy: the least a session could possibly cost.
@@ -45,6 +48,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         c_file: CString::new(file.as_os_str().as_bytes()).expect("file path"),
         session: Session::with_helper(Helper::at(&helper_path)).expect("session"),
         floor: start_floor(),
+        c_abi: LibMyopen::load(&workspace_binary("libmyopen.so")).expect("load libmyopen.so"),
         helper: Helper::at(helper_path),
         file,
         _dir: dir,
@@ -70,6 +74,8 @@ fn start_floor() -> Floor {
 }
 
 fn main() {
+    // The C ABI and the Rust my_open find the helper as every caller does: MYOPEN_HELPER.
+    set_env_before_threads(myopen::HELPER_ENV, helper_binary());
     LazyLock::force(&FIXTURE);
     divan::main();
 }
@@ -86,6 +92,21 @@ fn my_open_close() {
             .helper
             .open(&FIXTURE.file, libc::O_RDONLY)
             .expect("my_open"),
+    );
+}
+
+#[divan::bench(sample_count = 200)]
+fn rust_my_open_from_env_close() {
+    drop(myopen::my_open(&FIXTURE.file, libc::O_RDONLY).expect("my_open"));
+}
+
+#[divan::bench(sample_count = 200)]
+fn c_abi_my_open_close() {
+    drop(
+        FIXTURE
+            .c_abi
+            .my_open(&FIXTURE.c_file, libc::O_RDONLY)
+            .expect("C ABI my_open"),
     );
 }
 
@@ -111,6 +132,16 @@ fn session_open_close() {
             .session
             .open(&FIXTURE.file, libc::O_RDONLY)
             .expect("session open"),
+    );
+}
+
+#[divan::bench(sample_count = 2000)]
+fn c_abi_session_open_close() {
+    drop(
+        FIXTURE
+            .c_abi
+            .session_open(&FIXTURE.c_file, libc::O_RDONLY)
+            .expect("C ABI session open"),
     );
 }
 

@@ -145,3 +145,129 @@ pub fn exec_with_no_arguments(
     // calls, which are async-signal-safe.
     unsafe { command.pre_exec(hook) };
 }
+
+/// libmyopen loaded at run time (dlopen), its functions called through the C ABI exactly as a C
+/// program calls them: the benchmark's side-by-side with the Rust API and the book's C.
+pub struct LibMyopen {
+    my_open: unsafe extern "C" fn(*const c_char, c_int) -> c_int,
+    session_open: unsafe extern "C" fn(*mut libc::c_void, *const c_char, c_int, u32) -> c_int,
+    session_free: unsafe extern "C" fn(*mut libc::c_void),
+    session: *mut libc::c_void,
+}
+
+// SAFETY: the only state is the function pointers (immutable) and the session, which libmyopen
+// documents as usable from any number of threads at once (it wraps the Sync `myopen::Session`).
+unsafe impl Send for LibMyopen {}
+// SAFETY: as above.
+unsafe impl Sync for LibMyopen {}
+
+impl LibMyopen {
+    /// Loads the library at `path` and starts a session through it (the helper from
+    /// `MYOPEN_HELPER`, as every C caller gets it).
+    pub fn load(path: &std::path::Path) -> Result<LibMyopen, String> {
+        use std::os::unix::ffi::OsStrExt;
+        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| "library path with a NUL byte".to_owned())?;
+        // SAFETY: a NUL-terminated path; the handle is never closed, so the function pointers
+        // taken from it stay valid for the life of the process.
+        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        if handle.is_null() {
+            return Err(format!("dlopen {}: {}", path.display(), dl_error()));
+        }
+        let symbol = |name: &CStr| {
+            // SAFETY: a live handle and a NUL-terminated name.
+            let address = unsafe { libc::dlsym(handle, name.as_ptr()) };
+            if address.is_null() {
+                Err(format!("dlsym {name:?}: {}", dl_error()))
+            } else {
+                Ok(address)
+            }
+        };
+        // SAFETY: the signatures are those of myopen.h (mode_t is u32 on Linux); dlsym returned
+        // non-NULL addresses of those functions.
+        let (my_open, session_new, session_open, session_free) = unsafe {
+            (
+                std::mem::transmute::<
+                    *mut libc::c_void,
+                    unsafe extern "C" fn(*const c_char, c_int) -> c_int,
+                >(symbol(c"my_open")?),
+                std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn() -> *mut libc::c_void>(
+                    symbol(c"myopen_session_new")?,
+                ),
+                std::mem::transmute::<
+                    *mut libc::c_void,
+                    unsafe extern "C" fn(*mut libc::c_void, *const c_char, c_int, u32) -> c_int,
+                >(symbol(c"myopen_session_open")?),
+                std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn(*mut libc::c_void)>(
+                    symbol(c"myopen_session_free")?,
+                ),
+            )
+        };
+        // SAFETY: takes no arguments; returns a session or NULL.
+        let session = unsafe { session_new() };
+        if session.is_null() {
+            return Err(format!(
+                "myopen_session_new: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(LibMyopen {
+            my_open,
+            session_open,
+            session_free,
+            session,
+        })
+    }
+
+    /// `my_open(path, flags)` through the C ABI.
+    pub fn my_open(&self, path: &CStr, flags: i32) -> Result<OwnedFd, i32> {
+        // SAFETY: a NUL-terminated path that outlives the call.
+        descriptor(unsafe { (self.my_open)(path.as_ptr(), flags) })
+    }
+
+    /// `myopen_session_open(session, path, flags, 0)` through the C ABI.
+    pub fn session_open(&self, path: &CStr, flags: i32) -> Result<OwnedFd, i32> {
+        // SAFETY: the live session made in `load`, a NUL-terminated path that outlives the call.
+        descriptor(unsafe { (self.session_open)(self.session, path.as_ptr(), flags, 0) })
+    }
+}
+
+impl Drop for LibMyopen {
+    fn drop(&mut self) {
+        // SAFETY: the session made in `load`, freed once, here, with no other user left (&mut).
+        unsafe { (self.session_free)(self.session) }
+    }
+}
+
+fn dl_error() -> String {
+    // SAFETY: dlerror returns NULL or a NUL-terminated message valid until the next dl call on
+    // this thread; it is copied at once.
+    let message = unsafe { libc::dlerror() };
+    if message.is_null() {
+        "unknown error".to_owned()
+    } else {
+        // SAFETY: non-NULL, NUL-terminated (see above).
+        unsafe { CStr::from_ptr(message) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// A C descriptor result as Rust's: the descriptor, owned, or the errno.
+fn descriptor(fd: c_int) -> Result<OwnedFd, i32> {
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    // SAFETY: a non-negative result of a libmyopen open is a new descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Sets an environment variable for the whole process. Only at the start of a single-threaded
+/// `main` (the benchmark's, before any thread exists).
+pub fn set_env_before_threads(key: &str, value: impl AsRef<std::ffi::OsStr>) {
+    // SAFETY: called before the process starts any thread, so nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var(key, value) }
+}

@@ -24,7 +24,7 @@ const MYCAT: &str = "/usr/bin/mycat";
 
 /// Every file and directory a system install creates, relative to the root, with its mode,
 /// except the helper (whose mode depends on the privilege).
-const INSTALLED: [(&str, u32); 10] = [
+const INSTALLED: [(&str, u32); 15] = [
     ("usr/bin/mycat", 0o755),
     ("etc/myopen", 0o755),
     ("etc/myopen/policy.d", 0o755),
@@ -35,6 +35,11 @@ const INSTALLED: [(&str, u32); 10] = [
     ("usr/share/bash-completion/completions/mycat", 0o644),
     ("usr/share/zsh/site-functions/_mycat", 0o644),
     ("usr/share/fish/vendor_completions.d/mycat.fish", 0o644),
+    ("usr/lib/libmyopen.so.0.1.0", 0o644),
+    ("usr/lib/libmyopen.a", 0o644),
+    ("usr/lib/pkgconfig/myopen.pc", 0o644),
+    ("usr/include/myopen.h", 0o644),
+    ("usr/share/man/man3/my_open.3", 0o644),
 ];
 
 fn output_of(program: &str, args: &[&str]) -> String {
@@ -566,7 +571,13 @@ fn rpm_carries_the_helper_capabilities_and_the_layout() {
 #[test]
 fn man_pages_are_lint_clean_and_document_every_key_and_word() {
     let man = workspace_root().join("packaging/man");
-    let pages = ["mycat.1", "myopen-policy.5", "openfile-helper.8"].map(|page| man.join(page));
+    let pages = [
+        "mycat.1",
+        "my_open.3",
+        "myopen-policy.5",
+        "openfile-helper.8",
+    ]
+    .map(|page| man.join(page));
     if have("mandoc") {
         let mut command = Command::new("mandoc");
         command.args(["-T", "lint", "-W", "all"]).args(&pages);
