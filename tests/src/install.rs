@@ -1311,3 +1311,16 @@ impl FileState {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Audit receiver, again
+
+impl PrivilegedEnv {
+    /// Starts the audit receiver again after [`PrivilegedEnv::stop_audit`] (a syslog restart);
+    /// whatever is at [`LOG_SOCKET`] is replaced.
+    pub fn start_audit(&mut self) {
+        if self.audit.is_none() {
+            self.audit = Some(AuditReceiver::start());
+        }
+    }
+}
