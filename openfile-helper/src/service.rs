@@ -72,9 +72,9 @@ impl<'privilege> Service<'privilege> {
             *policy = (read_policy(self.privilege, Some(&policy.0)), Instant::now());
         }
         // A helper that can do no more than its caller grants nothing the log must vouch for.
-        let delivery = match &policy.0 {
-            PolicyState::Loaded(_) => Delivery::Required,
-            PolicyState::NotEnforced | PolicyState::Unusable(_) => Delivery::BestEffort,
+        let (governing, delivery) = match &policy.0 {
+            PolicyState::Loaded(policy) => (Some(policy), Delivery::Required),
+            PolicyState::NotEnforced | PolicyState::Unusable(_) => (None, Delivery::BestEffort),
         };
         let granted = Cell::new(false);
         let record_grant = |grant: &Grant<'_>| {
@@ -103,17 +103,8 @@ impl<'privilege> Service<'privilege> {
             }
         };
         let outcome = match &policy.0 {
-            PolicyState::NotEnforced => resolve::open_checked(
-                None,
-                &self.who,
-                self.privilege,
-                path,
-                flags,
-                creation_mode,
-                &record_grant,
-            ),
-            PolicyState::Loaded(policy) => resolve::open_checked(
-                Some(policy),
+            PolicyState::NotEnforced | PolicyState::Loaded(_) => resolve::open_checked(
+                governing,
                 &self.who,
                 self.privilege,
                 path,

@@ -9,27 +9,24 @@
 
 use std::fs;
 use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use libc::{EACCES, ENOENT, ENOTDIR};
 use myopen::wire::STATUS_OPENED;
-use myopen::wire::session::{HELLO_LEN, Hello, REPLY_LEN, SessionRequest};
+use myopen::wire::session::{REPLY_LEN, SessionRequest};
 use myopen_tests::install::{
     ALICE, BOB, Expect, FileState, Install, LOG_SOCKET, Outcome, PrivilegedEnv, TestUser, alice,
     allow_rule, audit_field, audit_lines_for, bob, chmod, command_as, denied, escape_like_audit,
     expect_outcomes, outcome, probe, probe_output, run_as, users,
 };
-use myopen_tests::{RUN_TIMEOUT, privileged_env};
-use nix::sys::socket::{
-    AddressFamily, MsgFlags, SockFlag, SockType, send, setsockopt, socketpair, sockopt,
-};
-use nix::sys::time::TimeVal;
+use myopen_tests::{RUN_TIMEOUT, RawSession, privileged_env};
+use nix::sys::socket::SockType;
 
 const RD: i32 = libc::O_RDONLY;
 const WR: i32 = libc::O_WRONLY;
@@ -326,90 +323,41 @@ fn a_flooded_syslog_refuses_grants_before_their_effect_and_within_the_bound() {
     }
 }
 
-/// A session spoken by hand over a seqpacket pair, so that the test chooses how the helper
-/// process starts (its stderr, a session of its own) and knows its pid.
-struct RawSession {
-    socket: OwnedFd,
-    child: Child,
+/// The helper of `install` as `user` in session mode on its standard input, through `launcher`
+/// (such as setsid) when given, with `stderr`: the test chooses how the process starts and knows
+/// its pid.
+fn raw_session(
+    user: &TestUser,
+    install: Install,
+    launcher: Option<&str>,
+    stderr: Stdio,
+) -> RawSession {
+    let mut command = match launcher {
+        Some(launcher) => {
+            let mut command = command_as(user, launcher);
+            command.arg(install.helper());
+            command
+        }
+        None => command_as(user, install.helper()),
+    };
+    command
+        .args(["--session", "0"])
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    RawSession::spawn(command, SockType::SeqPacket)
 }
 
-impl RawSession {
-    /// Starts `install`'s helper as `user` in session mode on its standard input, through
-    /// `launcher` (such as setsid) when given, with `stderr`.
-    fn start(user: &TestUser, install: Install, launcher: Option<&str>, stderr: Stdio) -> Self {
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .expect("socketpair");
-        setsockopt(
-            &ours,
-            sockopt::ReceiveTimeout,
-            &TimeVal::new(RUN_TIMEOUT.as_secs() as _, 0),
-        )
-        .expect("SO_RCVTIMEO");
-        let mut command = match launcher {
-            Some(launcher) => {
-                let mut command = command_as(user, launcher);
-                command.arg(install.helper());
-                command
-            }
-            None => command_as(user, install.helper()),
-        };
-        command
-            .args(["--session", "0"])
-            .stdin(Stdio::from(theirs))
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        let child = command.spawn().expect("spawn the session helper");
-        // Our copy of the helper's end: its exit must read as end-of-file.
-        drop(command);
-        RawSession {
-            socket: ours,
-            child,
-        }
+/// Asks `session` for `path` with `flags`: the status byte and the descriptor, if any.
+fn request(session: &RawSession, path: &Path, flags: i32) -> (u8, Option<OwnedFd>) {
+    let packet = SessionRequest {
+        flags,
+        mode: 0o600,
+        path: path.as_os_str().as_bytes(),
     }
-
-    /// The helper's pid (setpriv and the launcher exec it).
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn hello(&self) -> Hello {
-        let mut packet = [0u8; HELLO_LEN + 1];
-        let received =
-            myopen::fdpass::recv_with_fds(&self.socket, &mut packet, 0).expect("receive the hello");
-        Hello::decode(&packet[..received.bytes])
-            .unwrap_or_else(|| panic!("not a hello: {:?}", &packet[..received.bytes]))
-    }
-
-    /// Asks for `path` with `flags`: the status byte and the descriptor, if any.
-    fn request(&self, path: &Path, flags: i32) -> (u8, Option<OwnedFd>) {
-        let packet = SessionRequest {
-            flags,
-            mode: 0o600,
-            path: path.as_os_str().as_bytes(),
-        }
-        .encode();
-        send(self.socket.as_raw_fd(), &packet, MsgFlags::empty()).expect("send the request");
-        let mut reply = [0u8; REPLY_LEN];
-        let received =
-            myopen::fdpass::recv_with_fds(&self.socket, &mut reply, 1).expect("receive a reply");
-        assert_eq!(received.bytes, REPLY_LEN, "a reply");
-        (reply[0], received.fds.into_iter().next())
-    }
-
-    /// Ends the session; the helper must exit.
-    fn finish(mut self) {
-        drop(self.socket);
-        let deadline = Instant::now() + RUN_TIMEOUT;
-        while self.child.try_wait().expect("wait").is_none() {
-            assert!(Instant::now() < deadline, "the session helper did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+    .encode();
+    let (reply, fds) = session.ask(&packet);
+    assert_eq!(reply.len(), REPLY_LEN, "a reply: {reply:?}");
+    (reply[0], fds.into_iter().next())
 }
 
 /// `(syscall number, first argument)` process `pid` is blocked in, from /proc.
@@ -487,7 +435,7 @@ fn a_session_that_started_without_an_audit_socket_records_or_refuses_every_grant
             let (read_end, write_end) = full_pipe();
             (fs::File::from(read_end), write_end)
         };
-        let session = RawSession::start(&bob, install, None, Stdio::from(write_end));
+        let session = raw_session(&bob, install, None, Stdio::from(write_end));
         let pid = session.pid();
         let deadline = Instant::now() + RUN_TIMEOUT;
         while blocked_in(pid) != Some((libc::SYS_write as u64, 2)) {
@@ -512,7 +460,7 @@ fn a_session_that_started_without_an_audit_socket_records_or_refuses_every_grant
 
         let state = FileState::capture(&file);
         let _ = env.audit_lines();
-        let (status, fd) = session.request(&file, TRUNCATE);
+        let (status, fd) = request(&session, &file, TRUNCATE);
         let lines = env.audit_lines();
         let records: Vec<&String> = audit_lines_for(&lines, &file)
             .into_iter()
@@ -529,7 +477,11 @@ fn a_session_that_started_without_an_audit_socket_records_or_refuses_every_grant
             assert!(fd.is_none());
             state.assert_unchanged(&file, "a refused O_TRUNC");
         }
-        session.finish();
+        assert_eq!(
+            session.exit_code(),
+            0,
+            "{install:?}: the session ends cleanly"
+        );
         let said = text(&stderr.join().expect("stderr reader"));
         assert!(said.contains("policy"), "{install:?}: {said}");
     }
@@ -590,10 +542,10 @@ fn a_granted_terminal_never_becomes_the_helpers_controlling_terminal() {
     for install in Install::PRIVILEGED {
         // A session leader without a terminal: the one kind of process an open(2) without
         // O_NOCTTY gives a controlling terminal.
-        let session = RawSession::start(&bob, install, Some("/usr/bin/setsid"), Stdio::null());
+        let session = raw_session(&bob, install, Some("/usr/bin/setsid"), Stdio::null());
         let pid = session.pid();
         session.hello();
-        let (status, fd) = session.request(&terminal, libc::O_RDWR);
+        let (status, fd) = request(&session, &terminal, libc::O_RDWR);
         assert_eq!(
             status, STATUS_OPENED,
             "{install:?}: the policy grants the terminal"
@@ -614,7 +566,11 @@ fn a_granted_terminal_never_becomes_the_helpers_controlling_terminal() {
             Some("0"),
             "{install:?}: the helper has a controlling terminal now ({stat})"
         );
-        session.finish();
+        assert_eq!(
+            session.exit_code(),
+            0,
+            "{install:?}: the session ends cleanly"
+        );
     }
     drop(master);
 }
