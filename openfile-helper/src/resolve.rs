@@ -54,10 +54,10 @@ pub struct Opened {
     pub decision: Decision,
 }
 
-/// A grant about to take effect: what [`open_checked`]'s hook is shown just before the open or
-/// creation happens.
+/// An open the policy approved, about to take effect: what [`open_checked`]'s hook is shown just
+/// before the open or creation happens.
 #[derive(Debug)]
-pub struct Grant<'a> {
+pub struct Approved<'a> {
     /// Where the object is (or will be, for a creation).
     pub canonical: &'a [u8],
     /// The policy's decision on it.
@@ -133,7 +133,7 @@ impl Refusal {
 
 /// What [`open_checked`] runs just before a granted open or creation takes effect. An error
 /// refuses the request with that refusal, and nothing happens to the file.
-pub type BeforeEffect<'a> = dyn Fn(&Grant<'_>) -> Result<(), Refusal> + 'a;
+pub type BeforeEffect<'a> = dyn Fn(&Approved<'_>) -> Result<(), Refusal> + 'a;
 
 /// Opens `path` with `flags` for `who` if `policy` allows it, by the steps in the module docs;
 /// `before_effect` runs once the object is checked and before the open changes anything.
@@ -349,7 +349,7 @@ impl Request<'_> {
                 "file has several hard links and is not the caller's",
             ));
         }
-        (self.before_effect)(&Grant {
+        (self.before_effect)(&Approved {
             canonical: &canonical,
             decision: &decision,
         })?;
@@ -399,7 +399,7 @@ impl Request<'_> {
         if !decision.allowed {
             return Err(Refusal::policy(decision, Some(candidate)));
         }
-        (self.before_effect)(&Grant {
+        (self.before_effect)(&Approved {
             canonical: &candidate,
             decision: &decision,
         })?;
@@ -1363,7 +1363,7 @@ mod tests {
         let file = tree.path("allowed/file");
         let new = tree.path("allowed/new");
         let seen = std::cell::RefCell::new(Vec::new());
-        let refuse = |grant: &Grant<'_>| {
+        let refuse = |grant: &Approved<'_>| {
             seen.borrow_mut().push(grant.canonical.to_vec());
             // The file is as it was when the hook runs.
             assert_eq!(std::fs::read(&file).unwrap(), b"allowed content");
@@ -1397,7 +1397,8 @@ mod tests {
             [file.as_os_str().as_bytes(), new.as_os_str().as_bytes()]
         );
         // A refusal before the grant never reaches the hook.
-        let never = |_: &Grant<'_>| -> Result<(), Refusal> { panic!("the hook ran for a refusal") };
+        let never =
+            |_: &Approved<'_>| -> Result<(), Refusal> { panic!("the hook ran for a refusal") };
         let refusal = open_checked(
             Some(&policy),
             &me(),

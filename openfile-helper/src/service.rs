@@ -17,7 +17,7 @@ use crate::config;
 use crate::identity::{self, SystemNames};
 use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError};
 use crate::privilege::{Installation, Need, Privilege};
-use crate::resolve::{self, Grant, Opened, Progress, Refusal};
+use crate::resolve::{self, Approved, Opened, Progress, Refusal};
 
 /// The policy a helper process works under.
 enum PolicyState {
@@ -77,7 +77,7 @@ impl<'privilege> Service<'privilege> {
             PolicyState::NotEnforced | PolicyState::Unusable(_) => (None, Delivery::BestEffort),
         };
         let granted = Cell::new(false);
-        let record_grant = |grant: &Grant<'_>| {
+        let record_grant = |grant: &Approved<'_>| {
             let record = Record {
                 canonical: Some(grant.canonical),
                 rule: grant.decision.rule.as_ref().map(ToString::to_string),
