@@ -43,15 +43,12 @@ const MAX_ATTEMPTS: usize = 16;
 /// Symbolic links followed in one resolution before ELOOP, as the kernel's limit.
 const MAX_SYMLINKS: usize = 40;
 
-/// An object opened for the caller.
+/// An object opened for the caller (where it is and why it was granted went to the hook before
+/// the open, as an [`Approved`]).
 #[derive(Debug)]
 pub struct Opened {
     /// The descriptor to pass back.
     pub fd: OwnedFd,
-    /// Where the object really is.
-    pub canonical: Vec<u8>,
-    /// The policy's decision on the object itself.
-    pub decision: Decision,
 }
 
 /// An open the policy approved, about to take effect: what [`open_checked`]'s hook is shown just
@@ -374,11 +371,7 @@ impl Request<'_> {
                 "the reopened object is not the one checked",
             ));
         }
-        Ok(Opened {
-            fd,
-            canonical,
-            decision,
-        })
+        Ok(Opened { fd })
     }
 
     /// Creates the last component of `path` in the directory the rest resolves to, as open(2)
@@ -437,11 +430,7 @@ impl Request<'_> {
                 "the created object is not the caller's regular file",
             ));
         }
-        Ok(Opened {
-            fd,
-            canonical: candidate,
-            decision,
-        })
+        Ok(Opened { fd })
     }
 }
 
@@ -863,15 +852,29 @@ mod tests {
     }
 
     fn open_with(policy: &Policy, path: &Path, flags: i32) -> Result<Opened, Refusal> {
-        open_checked(
+        open_approved(policy, path, flags).0
+    }
+
+    /// Like [`open_with`], with the canonical path the hook was shown, if it ran.
+    fn open_approved(
+        policy: &Policy,
+        path: &Path,
+        flags: i32,
+    ) -> (Result<Opened, Refusal>, Option<Vec<u8>>) {
+        let approved = std::cell::RefCell::new(None);
+        let outcome = open_checked(
             Some(policy),
             &me(),
             &Privilege::none(),
             path.as_os_str(),
             flags,
             0o666,
-            &|_| Ok(()),
-        )
+            &|approval: &Approved<'_>| {
+                *approved.borrow_mut() = Some(approval.canonical.to_vec());
+                Ok(())
+            },
+        );
+        (outcome, approved.into_inner())
     }
 
     #[test]
@@ -965,14 +968,14 @@ mod tests {
     #[test]
     fn allowed_file_is_served_with_its_canonical_path() {
         let tree = Tree::new();
-        let opened = open_with(
+        let (opened, approved) = open_approved(
             &tree.policy("\"read\"", "\"file\""),
             &tree.path("allowed/file"),
             libc::O_RDONLY,
-        )
-        .unwrap();
+        );
+        let opened = opened.unwrap();
         assert_eq!(
-            opened.canonical,
+            approved.unwrap(),
             tree.path("allowed/file").as_os_str().as_bytes()
         );
         assert_eq!(
@@ -1024,14 +1027,14 @@ mod tests {
     fn symlink_to_an_allowed_target_is_served() {
         let tree = Tree::new();
         symlink("file", tree.path("allowed/alias")).unwrap();
-        let opened = open_with(
+        let (opened, approved) = open_approved(
             &tree.policy("\"read\"", "\"file\""),
             &tree.path("allowed/alias"),
             libc::O_RDONLY,
-        )
-        .unwrap();
+        );
+        assert!(opened.is_ok());
         assert_eq!(
-            opened.canonical,
+            approved.unwrap(),
             tree.path("allowed/file").as_os_str().as_bytes()
         );
         let refusal = open_with(
