@@ -2,13 +2,22 @@
 //!
 //! 1. The requested path is made absolute and cleaned lexically, and the policy is asked about
 //!    it before anything touches the filesystem (P1: no existence oracle outside the policy).
-//! 2. The path is resolved to an `O_PATH` descriptor with `openat2(RESOLVE_NO_MAGICLINKS)` (or a
-//!    component-by-component `O_NOFOLLOW` walk where openat2 is missing), with only
-//!    CAP_DAC_READ_SEARCH raised. An `O_PATH` open never opens a device or blocks on a FIFO.
+//!    This check can only refuse: the cleaned form is not what open(2) resolves (`file/.`,
+//!    `missing/../file`, `link/../f` all differ), so it never grants anything by itself.
+//! 2. The path as given is resolved with the kernel's own semantics to an `O_PATH` descriptor,
+//!    with `openat2(RESOLVE_NO_MAGICLINKS)` (or a component-by-component `O_NOFOLLOW` walk where
+//!    openat2 is missing), raising CAP_DAC_READ_SEARCH only when the caller's own rights are
+//!    refused. An `O_PATH` open never opens a device or blocks on a FIFO. A resolution that fails
+//!    is reported as it is only where the caller could have learnt that itself, or where it
+//!    stopped at a name the policy allows; anywhere else it is EACCES, as the object would be
+//!    (P1: what lies behind a symlink out of the policy does not show).
 //! 3. The canonical path and the type of the object actually reached are read from that
-//!    descriptor, and the policy is asked again (P2, P3). No second lookup of the path string.
-//! 4. The object is reopened through its descriptor with the caller's flags and only the
-//!    capability that access needs. O_TRUNC takes effect only here, after every check (P4).
+//!    descriptor, and the policy is asked again (P2, P3): this is the check that grants. No
+//!    second lookup of the path string.
+//! 4. The caller's hook runs (the service writes the grant's audit record there, P8), then the
+//!    object is reopened through its descriptor with the caller's flags, `O_NOCTTY` and only the
+//!    capability that access needs. O_TRUNC and O_CREAT take effect only here, after every check
+//!    and after the record (P4).
 //!
 //! Creation goes through the parent directory's descriptor with `O_NOFOLLOW | O_EXCL`, with the
 //! caller's uid and gid as the file system ids, so a new file belongs to the caller.
@@ -34,15 +43,35 @@ const MAX_ATTEMPTS: usize = 16;
 /// Symbolic links followed in one resolution before ELOOP, as the kernel's limit.
 const MAX_SYMLINKS: usize = 40;
 
-/// An object opened for the caller.
+/// An object opened for the caller (where it is and why it was granted went to the hook before
+/// the open, as an [`Approved`]).
 #[derive(Debug)]
 pub struct Opened {
     /// The descriptor to pass back.
     pub fd: OwnedFd,
-    /// Where the object really is.
-    pub canonical: Vec<u8>,
-    /// The policy's decision on the object itself.
-    pub decision: Decision,
+}
+
+/// An open the policy approved, about to take effect: what [`open_checked`]'s hook is shown just
+/// before the open or creation happens.
+#[derive(Debug)]
+pub struct Approved<'a> {
+    /// Where the object is (or will be, for a creation).
+    pub canonical: &'a [u8],
+    /// The policy's decision on it.
+    pub decision: &'a Decision,
+}
+
+/// How far a refused request got, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Refused on the lexically cleaned path, before any lookup (the raw path may hide the name
+    /// in padding such as `/./././`).
+    Cleaned(Vec<u8>),
+    /// Resolution failed: the canonical path of the deepest directory reached and the name it
+    /// could not get past.
+    Reached(Vec<u8>),
+    /// Resolved: the canonical path of the object (or, for a creation, of its place).
+    Canonical(Vec<u8>),
 }
 
 /// A request that was not served.
@@ -50,8 +79,8 @@ pub struct Opened {
 pub struct Refusal {
     /// What the caller is told.
     pub errno: Errno,
-    /// The canonical path, when resolution got that far.
-    pub canonical: Option<Vec<u8>>,
+    /// How far the request got, when it got anywhere worth telling.
+    pub progress: Option<Progress>,
     /// The policy's decision, when the policy refused.
     pub decision: Option<Decision>,
     /// Why, in words, for the audit log.
@@ -62,39 +91,49 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn system(errno: Errno, during: &str) -> Refusal {
+    /// A refusal with `errno` for `reason`, nothing resolved.
+    pub fn new(errno: Errno, reason: String, by_policy: bool) -> Refusal {
         Refusal {
             errno,
-            canonical: None,
+            progress: None,
             decision: None,
-            reason: format!("{during}: {}", errno.desc()),
-            by_policy: false,
+            reason,
+            by_policy,
         }
+    }
+
+    fn system(errno: Errno, during: &str) -> Refusal {
+        Refusal::new(errno, format!("{during}: {}", errno.desc()), false)
     }
 
     fn policy(decision: Decision, canonical: Option<Vec<u8>>) -> Refusal {
-        let reason = decision.to_string();
-        Refusal {
-            errno: Errno::EACCES,
-            canonical,
-            decision: Some(decision),
-            reason,
-            by_policy: true,
-        }
+        Refusal::new(Errno::EACCES, decision.to_string(), true)
+            .deciding(decision)
+            .at(canonical.map(Progress::Canonical))
     }
 
     fn escape(canonical: Option<Vec<u8>>, why: &str) -> Refusal {
+        Refusal::new(Errno::EACCES, why.to_owned(), true).at(canonical.map(Progress::Canonical))
+    }
+
+    fn deciding(self, decision: Decision) -> Refusal {
         Refusal {
-            errno: Errno::EACCES,
-            canonical,
-            decision: None,
-            reason: why.to_owned(),
-            by_policy: true,
+            decision: Some(decision),
+            ..self
         }
+    }
+
+    fn at(self, progress: Option<Progress>) -> Refusal {
+        Refusal { progress, ..self }
     }
 }
 
-/// Opens `path` with `flags` for `who` if `policy` allows it, by the steps in the module docs.
+/// What [`open_checked`] runs just before a granted open or creation takes effect. An error
+/// refuses the request with that refusal, and nothing happens to the file.
+pub type BeforeEffect<'a> = dyn Fn(&Approved<'_>) -> Result<(), Refusal> + 'a;
+
+/// Opens `path` with `flags` for `who` if `policy` allows it, by the steps in the module docs;
+/// `before_effect` runs once the object is checked and before the open changes anything.
 ///
 /// `policy` is `None` for a helper without privilege: it has no more rights than its caller, so
 /// there is nothing for a policy to protect, but the resolution is the same (no magic links, no
@@ -106,58 +145,58 @@ pub fn open_checked(
     path: &OsStr,
     flags: i32,
     creation_mode: u32,
+    before_effect: &BeforeEffect<'_>,
 ) -> Result<Opened, Refusal> {
-    let access = AccessSet::from_open_flags(flags).map_err(|error| Refusal {
-        errno: Errno::EINVAL,
-        canonical: None,
-        decision: None,
-        reason: error.to_string(),
-        by_policy: false,
-    })?;
-    let requested = absolute_clean(path.as_bytes())?;
+    let access = AccessSet::from_open_flags(flags)
+        .map_err(|error| Refusal::new(Errno::EINVAL, error.to_string(), false))?;
+    let path = path.as_bytes();
+    let cleaned = absolute_clean(path)?;
 
-    let lexical = judge(policy, who, &requested, access, None);
+    let lexical = judge(policy, who, &cleaned, access, None);
     if !lexical.allowed {
-        return Err(Refusal::policy(lexical, None));
+        let cleaned = (cleaned != path).then_some(Progress::Cleaned(cleaned));
+        return Err(Refusal::policy(lexical, None).at(cleaned));
     }
 
     // As with open(2), a trailing slash means the object must be a directory.
-    let trailing_slash = path.as_bytes().len() > 1 && path.as_bytes().ends_with(b"/");
-    let wants = OFlag::from_bits_retain(flags)
-        | if trailing_slash {
-            OFlag::O_DIRECTORY
-        } else {
-            OFlag::empty()
-        };
+    let trailing_slash = path.len() > 1 && path.ends_with(b"/");
+    let request = Request {
+        policy,
+        who,
+        privilege,
+        access,
+        wants: OFlag::from_bits_retain(flags)
+            | if trailing_slash {
+                OFlag::O_DIRECTORY
+            } else {
+                OFlag::empty()
+            },
+        creation_mode,
+        before_effect,
+    };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let resolve_flags = wants & (OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY);
-        match resolve(privilege, &requested, resolve_flags) {
-            Ok(object) => return open_existing(policy, who, privilege, object, access, wants),
-            Err(Errno::ENOENT) if wants.contains(OFlag::O_CREAT) => {
-                match create(
-                    policy,
-                    who,
-                    privilege,
-                    &requested,
-                    access,
-                    wants,
-                    creation_mode,
-                ) {
+        let resolve_flags = request.wants & (OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY);
+        match request.resolve(path, resolve_flags, "resolving the path") {
+            Ok(object) => return request.open_existing(object),
+            Err(refusal)
+                if refusal.errno == Errno::ENOENT && request.wants.contains(OFlag::O_CREAT) =>
+            {
+                match request.create(path) {
                     // The name exists but does not resolve: a dangling symlink. open(2) would
                     // create its target, wherever it points; never do that with privilege.
-                    Err(refusal)
-                        if refusal.errno == Errno::EEXIST && dangling(privilege, &requested) =>
-                    {
+                    Err(refusal) if refusal.errno == Errno::EEXIST && dangling(privilege, path) => {
                         return Err(Refusal::escape(
-                            refusal.canonical,
+                            None,
                             "a dangling symbolic link is in the way; its target is not created",
-                        ));
+                        )
+                        .at(refusal.progress));
                     }
                     // Someone created it between our two looks: treat it as existing.
                     Err(refusal)
-                        if refusal.errno == Errno::EEXIST && !wants.contains(OFlag::O_EXCL) =>
+                        if refusal.errno == Errno::EEXIST
+                            && !request.wants.contains(OFlag::O_EXCL) =>
                     {
                         if attempts >= MAX_ATTEMPTS {
                             return Err(refusal);
@@ -166,21 +205,27 @@ pub fn open_checked(
                     result => return result,
                 }
             }
-            Err(errno) => return Err(Refusal::system(errno, "resolving the path")),
+            Err(refusal) => return Err(refusal),
         }
     }
 }
 
 /// Whether `path` names something that exists but does not resolve (a dangling symlink).
 fn dangling(privilege: &Privilege, path: &[u8]) -> bool {
-    resolve(privilege, path, OFlag::empty()).err() == Some(Errno::ENOENT)
-        && resolve(privilege, path, OFlag::O_NOFOLLOW).is_ok()
+    matches!(
+        resolve(privilege, path, OFlag::empty()),
+        Err(Unresolved {
+            errno: Errno::ENOENT,
+            ..
+        })
+    ) && resolve(privilege, path, OFlag::O_NOFOLLOW).is_ok()
 }
 
 /// Makes `path` absolute (relative to the working directory the caller passed down) and
 /// removes empty, `.` and `..` components lexically, so the policy sees what a reader sees.
-/// The kernel's own resolution of `..` may differ through symlinks; the check on the opened
-/// object (step 3) is what makes that safe.
+/// The kernel's own resolution differs (`..` after a symlink, a missing directory before `..`,
+/// `.` after a file): this form is only ever used to refuse early; the check on the object
+/// opened (step 3) is what grants.
 pub fn absolute_clean(path: &[u8]) -> Result<Vec<u8>, Refusal> {
     let mut joined;
     let full = if path.starts_with(b"/") {
@@ -214,36 +259,319 @@ pub fn absolute_clean(path: &[u8]) -> Result<Vec<u8>, Refusal> {
     Ok(clean)
 }
 
+/// One request, as the steps after the lexical check need it.
+struct Request<'a> {
+    policy: Option<&'a Policy>,
+    who: &'a Identity,
+    privilege: &'a Privilege,
+    access: AccessSet,
+    /// The caller's open flags, with `O_DIRECTORY` for a trailing slash.
+    wants: OFlag,
+    creation_mode: u32,
+    before_effect: &'a BeforeEffect<'a>,
+}
+
+impl Request<'_> {
+    fn judge(&self, path: &[u8], file_type: Option<FileType>) -> Decision {
+        judge(self.policy, self.who, path, self.access, file_type)
+    }
+
+    /// Resolves `path` as given to an `O_PATH` descriptor (`during` names the step for the
+    /// audit log). The caller learns why resolution failed only where its own rights met the
+    /// same failure, or where resolution stopped at a name the policy allows it to ask about;
+    /// anywhere else the failure (ENOENT, ENOTDIR, ELOOP, ...) would tell what lies behind a
+    /// symlink out of the policy, so it is EACCES, the answer the object itself would get.
+    fn resolve(&self, path: &[u8], extra: OFlag, during: &str) -> Result<OwnedFd, Refusal> {
+        let unresolved = match resolve(self.privilege, path, extra) {
+            Ok(object) => return Ok(object),
+            Err(unresolved) => unresolved,
+        };
+        let reached = reached(self.privilege, path, extra);
+        let decision = reached.as_deref().map(|reached| self.judge(reached, None));
+        let refusal = match decision {
+            Some(decision) if !unresolved.by_caller && !decision.allowed => Refusal::new(
+                Errno::EACCES,
+                format!(
+                    "{during}: {} at a name no rule allows; the caller is told EACCES",
+                    unresolved.errno.desc()
+                ),
+                true,
+            )
+            .deciding(decision),
+            None if !unresolved.by_caller => Refusal::new(
+                Errno::EACCES,
+                format!(
+                    "{during}: {} where it cannot be retraced; the caller is told EACCES",
+                    unresolved.errno.desc()
+                ),
+                true,
+            ),
+            _ => Refusal::system(unresolved.errno, during),
+        };
+        Err(refusal.at(reached.map(Progress::Reached)))
+    }
+
+    fn open_existing(&self, object: OwnedFd) -> Result<Opened, Refusal> {
+        let stat = fstat(&object).map_err(|errno| Refusal::system(errno, "fstat"))?;
+        let Some(file_type) = FileType::from_mode(stat.st_mode) else {
+            // Only a final symlink opened with O_NOFOLLOW gets here, as with open(2).
+            return Err(Refusal::system(Errno::ELOOP, "opening with O_NOFOLLOW"));
+        };
+        let canonical = canonical_path(&object)?;
+        let decision = self.judge(&canonical, Some(file_type));
+        if !decision.allowed {
+            return Err(Refusal::policy(decision, Some(canonical)));
+        }
+        let exists = |errno: Errno, reason: &str| {
+            Err(Refusal::new(errno, reason.to_owned(), false)
+                .deciding(decision.clone())
+                .at(Some(Progress::Canonical(canonical.clone()))))
+        };
+        if self.wants.contains(OFlag::O_CREAT | OFlag::O_EXCL) {
+            return exists(Errno::EEXIST, "exists");
+        }
+        // open(2) never creates over, or opens with O_CREAT, a directory.
+        if self.wants.contains(OFlag::O_CREAT) && file_type == FileType::Dir {
+            return exists(Errno::EISDIR, "O_CREAT on a directory");
+        }
+        // A hard link can put someone else's file at an allowed path (where protected_hardlinks
+        // is off); only the owner's own multiply-linked files are served.
+        if self.policy.is_some()
+            && file_type == FileType::File
+            && stat.st_nlink > 1
+            && stat.st_uid != self.who.uid
+        {
+            return Err(Refusal::escape(
+                Some(canonical),
+                "file has several hard links and is not the caller's",
+            ));
+        }
+        (self.before_effect)(&Approved {
+            canonical: &canonical,
+            decision: &decision,
+        })?;
+        let own_rights = mode_grants(&stat, self.who, self.access);
+        let fd = reopen(
+            self.privilege,
+            &object,
+            file_type,
+            self.access,
+            self.wants,
+            own_rights,
+        )
+        .map_err(|errno| {
+            Refusal::system(errno, "reopening")
+                .deciding(decision.clone())
+                .at(Some(Progress::Canonical(canonical.clone())))
+        })?;
+        let reopened = fstat(&fd).map_err(|errno| Refusal::system(errno, "fstat"))?;
+        if (reopened.st_dev, reopened.st_ino) != (stat.st_dev, stat.st_ino) {
+            return Err(Refusal::escape(
+                Some(canonical),
+                "the reopened object is not the one checked",
+            ));
+        }
+        Ok(Opened { fd })
+    }
+
+    /// Creates the last component of `path` in the directory the rest resolves to, as open(2)
+    /// with O_CREAT does (but never through a symlink).
+    fn create(&self, path: &[u8]) -> Result<Opened, Refusal> {
+        let (parent, name) = match path.iter().rposition(|&byte| byte == b'/') {
+            Some(0) => (&b"/"[..], &path[1..]),
+            Some(split) => (&path[..split], &path[split + 1..]),
+            None => (&b"."[..], path),
+        };
+        if matches!(name, b"" | b"." | b"..") || self.wants.contains(OFlag::O_DIRECTORY) {
+            return Err(Refusal::system(Errno::EISDIR, "creating"));
+        }
+        let directory =
+            self.resolve(parent, OFlag::O_DIRECTORY, "resolving the parent directory")?;
+        let candidate = child_path(canonical_path(&directory)?, name);
+        let decision = self.judge(&candidate, Some(FileType::File));
+        if !decision.allowed {
+            return Err(Refusal::policy(decision, Some(candidate)));
+        }
+        (self.before_effect)(&Approved {
+            canonical: &candidate,
+            decision: &decision,
+        })?;
+        let flags = (self.wants - OFlag::O_NOFOLLOW)
+            | OFlag::O_CREAT
+            | OFlag::O_EXCL
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NOCTTY
+            | OFlag::O_CLOEXEC;
+        // The requested mode (0666 for the one-shot protocol) filtered by the caller's umask
+        // (inherited), never set-id or sticky bits; owned by the caller, whose ids the helper
+        // has. Writing into the directory needs CAP_DAC_OVERRIDE only when the caller may not.
+        let created = self.privilege.with_if_refused(Need::Override, || {
+            openat(
+                &directory,
+                OsStr::from_bytes(name),
+                flags,
+                Mode::from_bits_truncate(self.creation_mode & 0o777),
+            )
+        });
+        let fd = match created {
+            Ok(fd) => fd,
+            // EEXIST: something appeared at the name since we looked, possibly a symlink: never
+            // follow it here; the caller retries from the top unless O_EXCL was asked for.
+            Err(errno) => {
+                return Err(Refusal::system(errno, "creating")
+                    .deciding(decision)
+                    .at(Some(Progress::Canonical(candidate))));
+            }
+        };
+        let stat = fstat(&fd).map_err(|errno| Refusal::system(errno, "fstat"))?;
+        if file_kind(&stat) != SFlag::S_IFREG || stat.st_uid != self.who.uid {
+            return Err(Refusal::escape(
+                Some(candidate),
+                "the created object is not the caller's regular file",
+            ));
+        }
+        Ok(Opened { fd })
+    }
+}
+
+/// `directory/name`, for a canonical `directory`.
+fn child_path(mut directory: Vec<u8>, name: &[u8]) -> Vec<u8> {
+    if directory != b"/" {
+        directory.push(b'/');
+    }
+    directory.extend_from_slice(name);
+    directory
+}
+
+/// A resolution that failed.
+#[derive(Debug)]
+struct Unresolved {
+    errno: Errno,
+    /// Whether the caller's own rights met this failure (nothing was raised to get there).
+    by_caller: bool,
+}
+
 /// Resolves `path` to an `O_PATH` descriptor, never following a magic link.
-fn resolve(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd, Errno> {
+fn resolve(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd, Unresolved> {
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | extra)
         .resolve(ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let path = OsStr::from_bytes(path);
+    let name = OsStr::from_bytes(path);
     for _ in 0..MAX_ATTEMPTS {
         // Searching directories seldom needs CAP_DAC_READ_SEARCH: try with the caller's own
         // rights, and raise it only when the kernel says no. Either way the object reached is
         // what gets checked.
-        let attempt = match openat2(AT_FDCWD, path, how) {
-            Err(Errno::EACCES) => privilege.with(Need::ReadSearch, || openat2(AT_FDCWD, path, how)),
-            other => other,
+        let (attempt, by_caller) = match openat2(AT_FDCWD, name, how) {
+            Err(Errno::EACCES) => (
+                privilege.with(Need::ReadSearch, || openat2(AT_FDCWD, name, how)),
+                false,
+            ),
+            other => (other, true),
         };
         match attempt {
             Err(Errno::EAGAIN) => continue,
-            // No openat2 (kernel before 5.6), or a seccomp filter refusing it.
+            // No openat2 (kernel before 5.6), or a seccomp filter refusing it. The walk does not
+            // say where it raised a capability: treat its failures as privileged ones.
             Err(Errno::ENOSYS | Errno::EPERM | Errno::E2BIG) => {
-                return walk(privilege, path.as_bytes(), extra);
+                return walk(privilege, path, extra).map_err(|stuck| Unresolved {
+                    errno: stuck.errno,
+                    by_caller: false,
+                });
             }
-            result => return result,
+            Err(errno) => return Err(Unresolved { errno, by_caller }),
+            Ok(object) => return Ok(object),
         }
     }
-    Err(Errno::EAGAIN)
+    Err(Unresolved {
+        errno: Errno::EAGAIN,
+        by_caller: false,
+    })
 }
 
-/// The fallback resolution: one component at a time with `O_PATH | O_NOFOLLOW`, following
-/// symbolic links by their text, and refusing any link that lives on procfs (magic links).
-pub fn walk(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd, Errno> {
-    let open_component = |directory: &OwnedFd, name: &[u8], flags: OFlag| {
+/// How far resolving `path` gets: the canonical path of the deepest directory reached and the
+/// name it could not get past. `None` when not even that is known, or when the path resolves
+/// after all (it changed in between).
+fn reached(privilege: &Privilege, path: &[u8], extra: OFlag) -> Option<Vec<u8>> {
+    let stuck = walk(privilege, path, extra).err()?;
+    let directory = canonical_path(stuck.directory.as_ref()?).ok()?;
+    Some(child_path(directory, &stuck.name))
+}
+
+/// Where a [`walk`] stopped.
+#[derive(Debug)]
+pub struct Stuck {
+    /// Why.
+    pub errno: Errno,
+    /// The directory it was in, when it got as far as its starting point.
+    directory: Option<OwnedFd>,
+    /// The name in it that it could not get past.
+    name: Vec<u8>,
+}
+
+/// One component's worth of a [`walk`].
+enum Step {
+    /// Go on from this directory (or, for the last component, this is the object).
+    Into(OwnedFd),
+    /// A symbolic link: go on with its text.
+    Follow(Vec<u8>),
+    /// The last component is a symbolic link and O_NOFOLLOW was asked for: it is the object.
+    Link(OwnedFd),
+    /// `.`: stay (the component before it was required to be a directory).
+    Stay,
+}
+
+/// The fallback resolution, and the way to find out how far a failed one got: one component at
+/// a time with `O_PATH | O_NOFOLLOW`, from `/` or the working directory as open(2) starts,
+/// following symbolic links by their text, and refusing any link that lives on procfs (magic
+/// links). `.` and `..` are the kernel's: `file/.` needs a directory, `missing/..` needs
+/// `missing`, `link/..` is the parent of the link's target.
+pub fn walk(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd, Stuck> {
+    let stuck = |errno: Errno, directory: Option<OwnedFd>, name: &[u8]| Stuck {
+        errno,
+        directory,
+        name: name.to_vec(),
+    };
+    let directory_flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let root =
+        open("/", directory_flags, Mode::empty()).map_err(|errno| stuck(errno, None, b""))?;
+    let start = if path.starts_with(b"/") {
+        root.try_clone().map_err(|_| Errno::EMFILE)
+    } else {
+        open(".", directory_flags, Mode::empty())
+    };
+    let mut current = start.map_err(|errno| stuck(errno, None, b""))?;
+    let mut pending: Vec<Vec<u8>> = components_reversed(path);
+    let mut links_followed = 0;
+    while let Some(name) = pending.pop() {
+        let last = pending.is_empty();
+        match step(privilege, &current, &name, last, extra, &mut links_followed) {
+            Ok(Step::Into(next)) => current = next,
+            Ok(Step::Follow(target)) => {
+                if target.starts_with(b"/") {
+                    current = root
+                        .try_clone()
+                        .map_err(|_| stuck(Errno::EMFILE, Some(current), &name))?;
+                }
+                pending.extend(components_reversed(&target));
+            }
+            Ok(Step::Link(link)) => return Ok(link),
+            Ok(Step::Stay) => {}
+            Err(errno) => return Err(stuck(errno, Some(current), &name)),
+        }
+    }
+    Ok(current)
+}
+
+/// Looks `name` up in `directory` for [`walk`].
+fn step(
+    privilege: &Privilege,
+    directory: &OwnedFd,
+    name: &[u8],
+    last: bool,
+    extra: OFlag,
+    links_followed: &mut usize,
+) -> Result<Step, Errno> {
+    let lookup = |flags: OFlag| {
         privilege.with_if_refused(Need::ReadSearch, || {
             openat(
                 directory,
@@ -253,62 +581,47 @@ pub fn walk(privilege: &Privilege, path: &[u8], extra: OFlag) -> Result<OwnedFd,
             )
         })
     };
-    let root = open(
-        "/",
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    let mut pending: Vec<Vec<u8>> = components_reversed(path);
-    let mut current = root.try_clone().map_err(|_| Errno::EMFILE)?;
-    let mut links_followed = 0;
-    while let Some(name) = pending.pop() {
-        let last = pending.is_empty();
-        let flags = if last {
-            extra & OFlag::O_DIRECTORY
-        } else {
-            OFlag::O_DIRECTORY
-        };
-        if name == b".." {
-            current = open_component(&current, b"..", OFlag::O_DIRECTORY)?;
-            continue;
-        }
-        let next = open_component(&current, &name, OFlag::empty())?;
-        let stat = fstat(&next)?;
-        if file_kind(&stat) != SFlag::S_IFLNK {
-            if flags.contains(OFlag::O_DIRECTORY) && file_kind(&stat) != SFlag::S_IFDIR {
-                return Err(Errno::ENOTDIR);
-            }
-            current = next;
-            continue;
-        }
-        if last && extra.contains(OFlag::O_NOFOLLOW) {
-            return Ok(next);
-        }
-        links_followed += 1;
-        if links_followed > MAX_SYMLINKS || fstatfs(&current)?.filesystem_type() == PROC_SUPER_MAGIC
-        {
-            return Err(Errno::ELOOP);
-        }
-        let target = privilege.with_if_refused(Need::ReadSearch, || {
-            readlinkat(&current, OsStr::from_bytes(&name))
-        })?;
-        let target = target.into_vec();
-        if target.starts_with(b"/") {
-            current = root.try_clone().map_err(|_| Errno::EMFILE)?;
-        }
-        pending.extend(components_reversed(&target));
+    match name {
+        b"." => return Ok(Step::Stay),
+        b".." => return lookup(OFlag::O_DIRECTORY).map(Step::Into),
+        _ => {}
     }
-    Ok(current)
+    let next = lookup(OFlag::empty())?;
+    let stat = fstat(&next)?;
+    if file_kind(&stat) != SFlag::S_IFLNK {
+        let must_be_directory = !last || extra.contains(OFlag::O_DIRECTORY);
+        if must_be_directory && file_kind(&stat) != SFlag::S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        return Ok(Step::Into(next));
+    }
+    if last && extra.contains(OFlag::O_NOFOLLOW) {
+        return Ok(Step::Link(next));
+    }
+    *links_followed += 1;
+    if *links_followed > MAX_SYMLINKS || fstatfs(directory)?.filesystem_type() == PROC_SUPER_MAGIC {
+        return Err(Errno::ELOOP);
+    }
+    let target = privilege.with_if_refused(Need::ReadSearch, || {
+        readlinkat(directory, OsStr::from_bytes(name))
+    })?;
+    Ok(Step::Follow(target.into_vec()))
 }
 
 /// Path components in reverse order (so that `pop` yields them first to last), without empty
-/// and `.` components.
+/// components; a trailing slash becomes a final `.`, which needs a directory as it does for
+/// open(2).
 fn components_reversed(path: &[u8]) -> Vec<Vec<u8>> {
-    path.split(|&byte| byte == b'/')
-        .filter(|component| !matches!(*component, b"" | b"."))
-        .rev()
+    let mut components: Vec<Vec<u8>> = path
+        .split(|&byte| byte == b'/')
+        .filter(|component| !component.is_empty())
         .map(<[u8]>::to_vec)
-        .collect()
+        .collect();
+    if path.ends_with(b"/") && !components.is_empty() {
+        components.push(b".".to_vec());
+    }
+    components.reverse();
+    components
 }
 
 fn file_kind(stat: &FileStat) -> SFlag {
@@ -394,69 +707,6 @@ fn canonical_path(fd: &OwnedFd) -> Result<Vec<u8>, Refusal> {
     Ok(target)
 }
 
-fn open_existing(
-    policy: Option<&Policy>,
-    who: &Identity,
-    privilege: &Privilege,
-    object: OwnedFd,
-    access: AccessSet,
-    wants: OFlag,
-) -> Result<Opened, Refusal> {
-    let stat = fstat(&object).map_err(|errno| Refusal::system(errno, "fstat"))?;
-    let Some(file_type) = FileType::from_mode(stat.st_mode) else {
-        // Only a final symlink opened with O_NOFOLLOW gets here, as with open(2).
-        return Err(Refusal::system(Errno::ELOOP, "opening with O_NOFOLLOW"));
-    };
-    let canonical = canonical_path(&object)?;
-    let decision = judge(policy, who, &canonical, access, Some(file_type));
-    if !decision.allowed {
-        return Err(Refusal::policy(decision, Some(canonical)));
-    }
-    if wants.contains(OFlag::O_CREAT | OFlag::O_EXCL) {
-        return Err(Refusal {
-            errno: Errno::EEXIST,
-            canonical: Some(canonical),
-            decision: Some(decision),
-            reason: "exists".into(),
-            by_policy: false,
-        });
-    }
-    // A hard link can put someone else's file at an allowed path (where protected_hardlinks is
-    // off); only the owner's own multiply-linked files are served.
-    if policy.is_some()
-        && file_type == FileType::File
-        && stat.st_nlink > 1
-        && stat.st_uid != who.uid
-    {
-        return Err(Refusal::escape(
-            Some(canonical),
-            "file has several hard links and is not the caller's",
-        ));
-    }
-    let own_rights = mode_grants(&stat, who, access);
-    let fd = reopen(privilege, &object, file_type, access, wants, own_rights).map_err(|errno| {
-        Refusal {
-            errno,
-            canonical: Some(canonical.clone()),
-            decision: Some(decision.clone()),
-            reason: format!("reopening: {}", errno.desc()),
-            by_policy: false,
-        }
-    })?;
-    let reopened = fstat(&fd).map_err(|errno| Refusal::system(errno, "fstat"))?;
-    if (reopened.st_dev, reopened.st_ino) != (stat.st_dev, stat.st_ino) {
-        return Err(Refusal::escape(
-            Some(canonical),
-            "the reopened object is not the one checked",
-        ));
-    }
-    Ok(Opened {
-        fd,
-        canonical,
-        decision,
-    })
-}
-
 /// Whether the object's permission bits alone give `who` the `access` asked for. ACLs can make the
 /// kernel disagree either way; the answer only decides whether to try first without raising a
 /// capability.
@@ -486,8 +736,10 @@ fn reopen(
     wants: OFlag,
     own_rights_suffice: bool,
 ) -> Result<OwnedFd, Errno> {
-    let mut flags =
-        (wants - (OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW)) | OFlag::O_CLOEXEC;
+    // O_NOCTTY always: a granted terminal must never become the helper's controlling terminal.
+    let mut flags = (wants - (OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW))
+        | OFlag::O_NOCTTY
+        | OFlag::O_CLOEXEC;
     // A FIFO without a peer would block the helper (read) or fail (write): never wait.
     let nonblocking_for_us = file_type == FileType::Fifo && !wants.contains(OFlag::O_NONBLOCK);
     if nonblocking_for_us {
@@ -516,78 +768,6 @@ fn reopen(
         fcntl(&fd, FcntlArg::F_SETFL(status - OFlag::O_NONBLOCK))?;
     }
     Ok(fd)
-}
-
-fn create(
-    policy: Option<&Policy>,
-    who: &Identity,
-    privilege: &Privilege,
-    requested: &[u8],
-    access: AccessSet,
-    wants: OFlag,
-    creation_mode: u32,
-) -> Result<Opened, Refusal> {
-    let split = requested
-        .iter()
-        .rposition(|&byte| byte == b'/')
-        .unwrap_or(0);
-    let (parent, name) = (&requested[..split.max(1)], &requested[split + 1..]);
-    if name.is_empty() || wants.contains(OFlag::O_DIRECTORY) {
-        return Err(Refusal::system(Errno::EISDIR, "creating"));
-    }
-    let directory = resolve(privilege, parent, OFlag::O_DIRECTORY)
-        .map_err(|errno| Refusal::system(errno, "resolving the parent directory"))?;
-    let mut candidate = canonical_path(&directory)?;
-    if candidate != b"/" {
-        candidate.push(b'/');
-    }
-    candidate.extend_from_slice(name);
-    let decision = judge(policy, who, &candidate, access, Some(FileType::File));
-    if !decision.allowed {
-        return Err(Refusal::policy(decision, Some(candidate)));
-    }
-    let flags = (wants - OFlag::O_NOFOLLOW)
-        | OFlag::O_CREAT
-        | OFlag::O_EXCL
-        | OFlag::O_NOFOLLOW
-        | OFlag::O_CLOEXEC;
-    // The requested mode (0666 for the one-shot protocol) filtered by the caller's umask
-    // (inherited), never set-id or sticky bits; owned by the caller, whose ids the helper has.
-    // Writing into the directory needs CAP_DAC_OVERRIDE only when the caller may not.
-    let created = privilege.with_if_refused(Need::Override, || {
-        openat(
-            &directory,
-            OsStr::from_bytes(name),
-            flags,
-            Mode::from_bits_truncate(creation_mode & 0o777),
-        )
-    });
-    let fd = match created {
-        Ok(fd) => fd,
-        // EEXIST: something appeared at the name since we looked, possibly a symlink: never
-        // follow it here; the caller retries from the top unless O_EXCL was asked for.
-        Err(errno) => {
-            return Err(Refusal {
-                errno,
-                canonical: Some(candidate),
-                decision: Some(decision),
-                reason: format!("creating: {}", errno.desc()),
-                by_policy: false,
-            });
-        }
-    };
-    let stat = fstat(&fd).map_err(|errno| Refusal::system(errno, "fstat"))?;
-    if file_kind(&stat) != SFlag::S_IFREG || stat.st_uid != who.uid {
-        return Err(Refusal::escape(
-            Some(candidate),
-            "the created object is not the caller's regular file",
-        ));
-    }
-    Ok(Opened {
-        fd,
-        canonical: candidate,
-        decision,
-    })
 }
 
 /// The policy's decision, or for a helper without privilege (no policy) a grant of the caller's
@@ -672,14 +852,29 @@ mod tests {
     }
 
     fn open_with(policy: &Policy, path: &Path, flags: i32) -> Result<Opened, Refusal> {
-        open_checked(
+        open_approved(policy, path, flags).0
+    }
+
+    /// Like [`open_with`], with the canonical path the hook was shown, if it ran.
+    fn open_approved(
+        policy: &Policy,
+        path: &Path,
+        flags: i32,
+    ) -> (Result<Opened, Refusal>, Option<Vec<u8>>) {
+        let approved = std::cell::RefCell::new(None);
+        let outcome = open_checked(
             Some(policy),
             &me(),
             &Privilege::none(),
             path.as_os_str(),
             flags,
             0o666,
-        )
+            &|approval: &Approved<'_>| {
+                *approved.borrow_mut() = Some(approval.canonical.to_vec());
+                Ok(())
+            },
+        );
+        (outcome, approved.into_inner())
     }
 
     #[test]
@@ -753,25 +948,34 @@ mod tests {
 
     #[test]
     fn components_in_pop_order() {
-        let mut components = components_reversed(b"/a//./b/../c");
-        assert_eq!(components.pop().unwrap(), b"a");
-        assert_eq!(components.pop().unwrap(), b"b");
-        assert_eq!(components.pop().unwrap(), b"..");
-        assert_eq!(components.pop().unwrap(), b"c");
-        assert!(components.is_empty());
+        for (path, expected) in [
+            (
+                &b"/a//./b/../c"[..],
+                &[&b"a"[..], b".", b"b", b"..", b"c"][..],
+            ),
+            (b"a/b/", &[b"a", b"b", b"."]),
+            (b"/", &[]),
+            (b"file/.", &[b"file", b"."]),
+        ] {
+            let mut components = components_reversed(path);
+            for component in expected {
+                assert_eq!(components.pop().unwrap(), *component);
+            }
+            assert!(components.is_empty(), "{}", String::from_utf8_lossy(path));
+        }
     }
 
     #[test]
     fn allowed_file_is_served_with_its_canonical_path() {
         let tree = Tree::new();
-        let opened = open_with(
+        let (opened, approved) = open_approved(
             &tree.policy("\"read\"", "\"file\""),
             &tree.path("allowed/file"),
             libc::O_RDONLY,
-        )
-        .unwrap();
+        );
+        let opened = opened.unwrap();
         assert_eq!(
-            opened.canonical,
+            approved.unwrap(),
             tree.path("allowed/file").as_os_str().as_bytes()
         );
         assert_eq!(
@@ -791,7 +995,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(refusal.errno, Errno::EACCES);
-        assert_eq!(refusal.canonical, None, "nothing was resolved");
+        assert_eq!(refusal.progress, None, "nothing was resolved");
     }
 
     #[test]
@@ -812,8 +1016,10 @@ mod tests {
         }
         let refusal = open_with(&policy, &tree.path("allowed/link"), libc::O_RDONLY).unwrap_err();
         assert_eq!(
-            refusal.canonical.unwrap(),
-            tree.path("secret/shadow").as_os_str().as_bytes()
+            refusal.progress,
+            Some(Progress::Canonical(
+                tree.path("secret/shadow").into_os_string().into_vec()
+            ))
         );
     }
 
@@ -821,14 +1027,14 @@ mod tests {
     fn symlink_to_an_allowed_target_is_served() {
         let tree = Tree::new();
         symlink("file", tree.path("allowed/alias")).unwrap();
-        let opened = open_with(
+        let (opened, approved) = open_approved(
             &tree.policy("\"read\"", "\"file\""),
             &tree.path("allowed/alias"),
             libc::O_RDONLY,
-        )
-        .unwrap();
+        );
+        assert!(opened.is_ok());
         assert_eq!(
-            opened.canonical,
+            approved.unwrap(),
             tree.path("allowed/file").as_os_str().as_bytes()
         );
         let refusal = open_with(
@@ -986,6 +1192,8 @@ mod tests {
         symlink("file", tree.path("allowed/relative")).unwrap();
         symlink(tree.path("allowed"), tree.path("absolute-dir")).unwrap();
         std::fs::create_dir(tree.path("allowed/sub")).unwrap();
+        symlink("../../secret", tree.path("allowed/sub/up")).unwrap();
+        symlink("file/", tree.path("allowed/slashed")).unwrap();
         let privilege = Privilege::none();
         for path in [
             "allowed/file",
@@ -993,18 +1201,238 @@ mod tests {
             "absolute-dir/file",
             "allowed/sub/../file",
             "absolute-dir/sub/../relative",
+            // The kernel's `.` and `..`, not the lexical ones.
+            "allowed/file/.",
+            "allowed/file/",
+            "allowed/missing/../file",
+            "allowed/sub/up/../allowed/file",
+            "allowed/sub/up/../file",
+            "allowed/slashed",
+            "allowed/sub/.",
+            "allowed/sub/",
         ] {
             let path = tree.path(path);
             let bytes = path.as_os_str().as_bytes();
-            let walked = fstat(walk(&privilege, bytes, OFlag::empty()).unwrap()).unwrap();
-            let resolved = fstat(resolve(&privilege, bytes, OFlag::empty()).unwrap()).unwrap();
+            let identity = |result: Result<OwnedFd, Errno>| {
+                result.map(|fd| {
+                    let stat = fstat(fd).unwrap();
+                    (stat.st_dev, stat.st_ino)
+                })
+            };
+            let walked = identity(walk(&privilege, bytes, OFlag::empty()).map_err(|s| s.errno));
+            let resolved =
+                identity(resolve(&privilege, bytes, OFlag::empty()).map_err(|u| u.errno));
+            let kernel = identity(open(&path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()));
+            assert_eq!(walked, kernel, "walk: {}", path.display());
+            assert_eq!(resolved, kernel, "openat2: {}", path.display());
+        }
+    }
+
+    #[test]
+    fn relative_paths_resolve_from_the_working_directory() {
+        // The test process's working directory is the crate's: Cargo.toml is there.
+        let privilege = Privilege::none();
+        let expected = fstat(
+            open(
+                "Cargo.toml",
+                OFlag::O_PATH | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        for path in [&b"Cargo.toml"[..], b"./Cargo.toml", b"src/../Cargo.toml"] {
+            for fd in [
+                walk(&privilege, path, OFlag::empty()).unwrap(),
+                resolve(&privilege, path, OFlag::empty()).unwrap(),
+            ] {
+                let stat = fstat(fd).unwrap();
+                assert_eq!(
+                    (stat.st_dev, stat.st_ino),
+                    (expected.st_dev, expected.st_ino)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_resolution_says_how_far_it_got() {
+        let tree = Tree::new();
+        symlink(tree.path("secret"), tree.path("allowed/vault")).unwrap();
+        let privilege = Privilege::none();
+        let secret = tree.path("secret");
+        let secret = secret.as_os_str().as_bytes();
+        for (path, extra, expected) in [
+            (
+                "allowed/vault/missing",
+                OFlag::empty(),
+                [secret, b"/missing"].concat(),
+            ),
+            (
+                "allowed/vault/missing/x",
+                OFlag::empty(),
+                [secret, b"/missing"].concat(),
+            ),
+            (
+                "allowed/vault/shadow/x",
+                OFlag::empty(),
+                [secret, b"/shadow"].concat(),
+            ),
+            (
+                "allowed/vault/shadow",
+                OFlag::O_DIRECTORY,
+                [secret, b"/shadow"].concat(),
+            ),
+        ] {
+            let path = tree.path(path);
             assert_eq!(
-                (walked.st_dev, walked.st_ino),
-                (resolved.st_dev, resolved.st_ino),
+                reached(&privilege, path.as_os_str().as_bytes(), extra),
+                Some(expected),
                 "{}",
                 path.display()
             );
         }
+        assert_eq!(
+            reached(
+                &privilege,
+                tree.path("allowed/file").as_os_str().as_bytes(),
+                OFlag::empty()
+            ),
+            None,
+            "it resolves"
+        );
+    }
+
+    #[test]
+    fn the_object_opened_is_the_one_open_would_open() {
+        let tree = Tree::new();
+        std::fs::create_dir(tree.path("allowed/a")).unwrap();
+        std::fs::write(tree.path("allowed/a/f"), b"lexical").unwrap();
+        std::fs::create_dir(tree.path("allowed/elsewhere")).unwrap();
+        std::fs::create_dir(tree.path("allowed/elsewhere/deep")).unwrap();
+        std::fs::write(tree.path("allowed/elsewhere/f"), b"kernel").unwrap();
+        symlink("../elsewhere/deep", tree.path("allowed/a/link")).unwrap();
+        let policy = tree.policy("\"read\", \"write\", \"create\"", "\"file\"");
+        for (path, expected) in [
+            ("allowed/file/.", Err(Errno::ENOTDIR)),
+            ("allowed/file/", Err(Errno::ENOTDIR)),
+            ("allowed/missing/../file", Err(Errno::ENOENT)),
+            ("allowed/a/link/../f", Ok(&b"kernel"[..])),
+        ] {
+            let outcome = open_with(&policy, &tree.path(path), libc::O_RDONLY)
+                .map(|opened| read_all(opened.fd))
+                .map_err(|refusal| refusal.errno);
+            assert_eq!(outcome, expected.map(<[u8]>::to_vec), "{path}");
+        }
+        let create = libc::O_WRONLY | libc::O_CREAT;
+        assert_eq!(
+            open_with(&policy, &tree.path("allowed/missing/../new"), create)
+                .unwrap_err()
+                .errno,
+            Errno::ENOENT
+        );
+        assert!(!tree.path("allowed/new").exists());
+        open_with(&policy, &tree.path("allowed/a/link/../made"), create).unwrap();
+        assert!(tree.path("allowed/elsewhere/made").exists());
+        assert!(!tree.path("allowed/a/made").exists());
+        // The lexical path is allowed, the object open(2) reaches is not.
+        symlink(tree.path("secret/x/y"), tree.path("allowed/a/out")).unwrap();
+        std::fs::create_dir_all(tree.path("secret/x/y")).unwrap();
+        let refusal = open_with(
+            &policy,
+            &tree.path("allowed/a/out/../../shadow"),
+            libc::O_RDONLY,
+        )
+        .unwrap_err();
+        assert_eq!(refusal.errno, Errno::EACCES);
+        assert_eq!(
+            refusal.progress,
+            Some(Progress::Canonical(
+                tree.path("secret/shadow").into_os_string().into_vec()
+            ))
+        );
+    }
+
+    fn read_all(fd: OwnedFd) -> Vec<u8> {
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut std::fs::File::from(fd), &mut content).unwrap();
+        content
+    }
+
+    #[test]
+    fn the_hook_runs_before_the_effect_and_can_refuse_it() {
+        let tree = Tree::new();
+        let policy = tree.policy("\"read\", \"write\", \"create\", \"truncate\"", "\"file\"");
+        let file = tree.path("allowed/file");
+        let new = tree.path("allowed/new");
+        let seen = std::cell::RefCell::new(Vec::new());
+        let refuse = |grant: &Approved<'_>| {
+            seen.borrow_mut().push(grant.canonical.to_vec());
+            // The file is as it was when the hook runs.
+            assert_eq!(std::fs::read(&file).unwrap(), b"allowed content");
+            assert!(!new.exists());
+            Err(Refusal::new(Errno::EAGAIN, "no record".into(), false))
+        };
+        for (path, flags) in [
+            (&file, libc::O_WRONLY | libc::O_TRUNC),
+            (&new, libc::O_WRONLY | libc::O_CREAT),
+        ] {
+            let refusal = open_checked(
+                Some(&policy),
+                &me(),
+                &Privilege::none(),
+                path.as_os_str(),
+                flags,
+                0o600,
+                &refuse,
+            )
+            .unwrap_err();
+            assert_eq!(refusal.errno, Errno::EAGAIN);
+        }
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"allowed content",
+            "not truncated"
+        );
+        assert!(!new.exists(), "not created");
+        assert_eq!(
+            *seen.borrow(),
+            [file.as_os_str().as_bytes(), new.as_os_str().as_bytes()]
+        );
+        // A refusal before the grant never reaches the hook.
+        let never =
+            |_: &Approved<'_>| -> Result<(), Refusal> { panic!("the hook ran for a refusal") };
+        let refusal = open_checked(
+            Some(&policy),
+            &me(),
+            &Privilege::none(),
+            tree.path("secret/shadow").as_os_str(),
+            libc::O_RDONLY,
+            0,
+            &never,
+        )
+        .unwrap_err();
+        assert_eq!(refusal.errno, Errno::EACCES);
+    }
+
+    #[test]
+    fn a_lexical_refusal_keeps_the_cleaned_path() {
+        let tree = Tree::new();
+        let mut padded = tree.path("allowed").into_os_string().into_vec();
+        padded.extend(b"/.".repeat(300));
+        padded.extend_from_slice(b"/../secret/shadow");
+        let refusal = open_with(
+            &tree.policy("\"read\"", "\"file\""),
+            Path::new(OsStr::from_bytes(&padded)),
+            libc::O_RDONLY,
+        )
+        .unwrap_err();
+        assert_eq!(
+            refusal.progress,
+            Some(Progress::Cleaned(
+                tree.path("secret/shadow").into_os_string().into_vec()
+            ))
+        );
     }
 
     #[test]
@@ -1019,15 +1447,20 @@ mod tests {
                 tree.path("loop-a").as_os_str().as_bytes(),
                 OFlag::empty()
             )
-            .unwrap_err(),
+            .unwrap_err()
+            .errno,
             Errno::ELOOP
         );
         assert_eq!(
-            walk(&privilege, b"/proc/self/cwd", OFlag::empty()).unwrap_err(),
+            walk(&privilege, b"/proc/self/cwd", OFlag::empty())
+                .unwrap_err()
+                .errno,
             Errno::ELOOP
         );
         assert_eq!(
-            walk(&privilege, b"/proc/self/root/etc", OFlag::empty()).unwrap_err(),
+            walk(&privilege, b"/proc/self/root/etc", OFlag::empty())
+                .unwrap_err()
+                .errno,
             Errno::ELOOP
         );
         let link = walk(

@@ -1,7 +1,7 @@
 //! One request from start to finish, the same for one-shot and session mode: who asks (fixed
 //! for the process), under which policy (loaded once), the safe open, and the audit line.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -11,14 +11,14 @@ use nix::errno::Errno;
 use nix::fcntl::openat;
 use nix::sys::stat::Mode;
 
-use crate::audit::{Auditor, Record};
+use crate::audit::{self, Auditor, Delivery, Record, Verdict};
 use crate::config;
 use crate::diagnostics::complain;
 use crate::hardening::ResourceLimits;
 use crate::identity::{self, SystemNames};
 use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError};
 use crate::privilege::{Need, Privilege, Standing};
-use crate::resolve::{self, Opened, Refusal};
+use crate::resolve::{self, Approved, Opened, Progress, Refusal};
 
 /// The policy a helper process works under.
 enum PolicyState {
@@ -82,68 +82,122 @@ impl<'privilege> Service<'privilege> {
     }
 
     /// Opens `path` for the caller if allowed, logs the decision, and returns the outcome.
+    ///
+    /// No grant without its record: when the policy governs, the grant's audit record is sent
+    /// just before the open takes effect (before O_TRUNC truncates, before O_CREAT creates), and
+    /// if it cannot be delivered within [`audit::DELIVERY_BOUND`] the request is refused with
+    /// EAGAIN and nothing happens to the file. A grant whose open then fails gets a second record,
+    /// `decision=failed`. Refusals are logged if syslog takes the record at once.
     pub fn handle(&self, path: &OsStr, flags: i32, creation_mode: u32) -> Result<Opened, Refusal> {
         let mut policy = self.policy.borrow_mut();
         if policy.1.elapsed() >= POLICY_MAX_AGE {
             *policy = (read_policy(self.privilege, Some(&policy.0)), Instant::now());
         }
-        let outcome = match &policy.0 {
-            PolicyState::NotEnforced => {
-                resolve::open_checked(None, &self.who, self.privilege, path, flags, creation_mode)
+        // A helper that can do no more than its caller grants nothing the log must vouch for.
+        let (governing, delivery) = match &policy.0 {
+            PolicyState::Loaded(policy) => (Some(policy), Delivery::Required),
+            PolicyState::NotEnforced | PolicyState::Unusable(_) => (None, Delivery::BestEffort),
+        };
+        let granted = Cell::new(false);
+        let record_grant = |grant: &Approved<'_>| {
+            let record = Record {
+                canonical: Some(grant.canonical),
+                rule: grant.decision.rule.as_ref().map(ToString::to_string),
+                ..self.record(path, flags, Verdict::Granted, self.standing_note())
+            };
+            match self.auditor.log(&record, delivery) {
+                Err(undelivered) if delivery == Delivery::Required => {
+                    complain(&format!(
+                        "{}: not opened: {undelivered}",
+                        audit::escape(path.as_bytes())
+                    ));
+                    Err(Refusal {
+                        progress: Some(Progress::Canonical(grant.canonical.to_vec())),
+                        decision: Some(grant.decision.clone()),
+                        ..Refusal::new(Errno::EAGAIN, format!("not opened: {undelivered}"), false)
+                    })
+                }
+                _ => {
+                    granted.set(true);
+                    Ok(())
+                }
             }
-            PolicyState::Loaded(policy) => resolve::open_checked(
-                Some(policy),
+        };
+        let outcome = match &policy.0 {
+            PolicyState::NotEnforced | PolicyState::Loaded(_) => resolve::open_checked(
+                governing,
                 &self.who,
                 self.privilege,
                 path,
                 flags,
                 creation_mode,
+                &record_grant,
             ),
-            PolicyState::Unusable(why) => Err(Refusal {
-                errno: Errno::EACCES,
-                canonical: None,
-                decision: None,
-                reason: format!("policy unusable: {why}"),
-                by_policy: true,
-            }),
+            PolicyState::Unusable(why) => Err(Refusal::new(
+                Errno::EACCES,
+                format!("policy unusable: {why}"),
+                true,
+            )),
         };
-        self.audit(path, flags, &outcome);
+        if let Err(refusal) = &outcome {
+            let verdict = if granted.get() {
+                Verdict::Failed
+            } else {
+                Verdict::Denied
+            };
+            self.audit_refusal(path, flags, refusal, verdict);
+        }
         outcome
     }
 
-    fn audit(&self, path: &OsStr, flags: i32, outcome: &Result<Opened, Refusal>) {
-        let note = match self.privilege.standing() {
-            Standing::Unprivileged => "helper not privileged: the caller's own rights",
-            Standing::CallerIsRoot { .. } => "caller is root: root's own rights",
-            Standing::Governed { .. } | Standing::Refused { .. } => "",
-        };
-        let (granted, canonical, rule, reason) = match outcome {
-            Ok(opened) => (
-                true,
-                Some(opened.canonical.as_slice()),
-                opened.decision.rule.as_ref(),
-                note,
-            ),
-            Err(refusal) => (
-                false,
-                refusal.canonical.as_deref(),
-                refusal
-                    .decision
-                    .as_ref()
-                    .and_then(|decision| decision.rule.as_ref()),
-                refusal.reason.as_str(),
-            ),
-        };
-        self.auditor.log(&Record {
+    /// A record of this caller's request for `path` with `flags`, nothing resolved yet.
+    fn record<'a>(
+        &'a self,
+        path: &'a OsStr,
+        flags: i32,
+        verdict: Verdict,
+        reason: &'a str,
+    ) -> Record<'a> {
+        Record {
             uid: self.who.uid,
             user: self.user.as_deref(),
             path: path.as_bytes(),
-            canonical,
+            cleaned: None,
+            canonical: None,
+            reached: None,
             flags,
-            granted,
-            rule: rule.map(ToString::to_string),
+            verdict,
+            rule: None,
             reason,
-        });
+        }
+    }
+
+    /// What a grant's record says about the rights it used, when they are not the policy's.
+    fn standing_note(&self) -> &'static str {
+        match self.privilege.standing() {
+            Standing::Unprivileged => "helper not privileged: the caller's own rights",
+            Standing::CallerIsRoot { .. } => "caller is root: root's own rights",
+            Standing::Governed { .. } | Standing::Refused { .. } => "",
+        }
+    }
+
+    /// Logs a refusal if syslog takes it at once: the refusal stands either way.
+    fn audit_refusal(&self, path: &OsStr, flags: i32, refusal: &Refusal, verdict: Verdict) {
+        let mut record = Record {
+            rule: refusal
+                .decision
+                .as_ref()
+                .and_then(|decision| decision.rule.as_ref())
+                .map(ToString::to_string),
+            ..self.record(path, flags, verdict, &refusal.reason)
+        };
+        match &refusal.progress {
+            Some(Progress::Cleaned(cleaned)) => record.cleaned = Some(cleaned),
+            Some(Progress::Reached(reached)) => record.reached = Some(reached),
+            Some(Progress::Canonical(canonical)) => record.canonical = Some(canonical),
+            None => {}
+        }
+        let _ = self.auditor.log(&record, Delivery::BestEffort);
     }
 }
 

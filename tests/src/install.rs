@@ -978,6 +978,7 @@ pub fn assert_exited_cleanly(status: &ExitStatus, what: &str) {
 // Audit
 
 struct AuditReceiver {
+    path: PathBuf,
     stop: Arc<AtomicBool>,
     lines: Arc<Mutex<Vec<String>>>,
     thread: Option<JoinHandle<()>>,
@@ -985,9 +986,13 @@ struct AuditReceiver {
 
 impl AuditReceiver {
     fn start() -> AuditReceiver {
-        let _ = fs::remove_file(LOG_SOCKET);
-        let socket = UnixDatagram::bind(LOG_SOCKET).expect("bind the audit log socket");
-        chmod(LOG_SOCKET, 0o666);
+        AuditReceiver::start_at(Path::new(LOG_SOCKET))
+    }
+
+    fn start_at(path: &Path) -> AuditReceiver {
+        let _ = fs::remove_file(path);
+        let socket = UnixDatagram::bind(path).expect("bind the audit log socket");
+        chmod(path, 0o666);
         socket
             .set_read_timeout(Some(Duration::from_millis(20)))
             .expect("SO_RCVTIMEO");
@@ -1010,6 +1015,7 @@ impl AuditReceiver {
             })
         };
         AuditReceiver {
+            path: path.to_owned(),
             stop,
             lines,
             thread: Some(thread),
@@ -1042,7 +1048,7 @@ impl AuditReceiver {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        let _ = fs::remove_file(LOG_SOCKET);
+        let _ = fs::remove_file(&self.path);
     }
 }
 
@@ -1326,4 +1332,45 @@ pub fn set_file_capabilities(path: &Path, capabilities: &str) {
         path.display(),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit receiver, again
+
+impl PrivilegedEnv {
+    /// Starts the audit receiver again after [`PrivilegedEnv::stop_audit`] (a syslog restart);
+    /// whatever is at [`LOG_SOCKET`] is replaced.
+    pub fn start_audit(&mut self) {
+        if self.audit.is_none() {
+            self.audit = Some(AuditReceiver::start());
+        }
+    }
+}
+
+/// A syslog receiver at `/dev/log` while a test runs an installed helper built for it on a
+/// machine that has no syslog (a container): the helper refuses a grant whose audit record
+/// cannot go out. Removed on drop; nothing is done where a syslog is already there.
+pub struct SystemSyslog {
+    receiver: Option<AuditReceiver>,
+}
+
+impl SystemSyslog {
+    /// The system's syslog socket.
+    pub const SOCKET: &str = "/dev/log";
+
+    /// Starts a receiver at [`SystemSyslog::SOCKET`] unless something is there already.
+    pub fn ensure() -> SystemSyslog {
+        let socket = Path::new(SystemSyslog::SOCKET);
+        let missing = fs::symlink_metadata(socket).is_err();
+        let receiver = missing.then(|| AuditReceiver::start_at(socket));
+        SystemSyslog { receiver }
+    }
+}
+
+impl Drop for SystemSyslog {
+    fn drop(&mut self) {
+        if let Some(receiver) = self.receiver.take() {
+            receiver.stop();
+        }
+    }
 }

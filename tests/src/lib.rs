@@ -344,6 +344,75 @@ pub fn helper_child_of(parent: u32) -> Option<u32> {
     })
 }
 
+/// A session spoken by hand: the program `command` runs (the helper in session mode, through
+/// whatever wrapper the test wants) with one end of a socket pair of `kind` as its standard
+/// input, and the test at the other end.
+pub struct RawSession {
+    socket: std::os::fd::OwnedFd,
+    child: Child,
+}
+
+impl RawSession {
+    /// Spawns `command` (which must serve the session on its standard input). Receiving from it
+    /// fails after [`RUN_TIMEOUT`] instead of hanging the test.
+    pub fn spawn(mut command: Command, kind: nix::sys::socket::SockType) -> RawSession {
+        use nix::sys::socket::{AddressFamily, SockFlag, setsockopt, socketpair, sockopt};
+        let (ours, theirs) = socketpair(AddressFamily::Unix, kind, None, SockFlag::SOCK_CLOEXEC)
+            .expect("socketpair");
+        let timeout = nix::sys::time::TimeVal::new(RUN_TIMEOUT.as_secs() as _, 0);
+        setsockopt(&ours, sockopt::ReceiveTimeout, &timeout).expect("SO_RCVTIMEO");
+        let child = command
+            .stdin(Stdio::from(theirs))
+            .spawn()
+            .unwrap_or_else(|error| panic!("spawning {command:?}: {error}"));
+        // Our copy of the helper's end: its exit must read as end-of-file.
+        drop(command);
+        RawSession {
+            socket: ours,
+            child,
+        }
+    }
+
+    /// The pid of the process spawned (the helper itself when the wrappers exec it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Receives the helper's hello.
+    pub fn hello(&self) -> myopen::wire::session::Hello {
+        let mut buffer = [0u8; 16];
+        let received =
+            myopen::fdpass::recv_with_fds(&self.socket, &mut buffer, 0).expect("receive a hello");
+        myopen::wire::session::Hello::decode(&buffer[..received.bytes])
+            .unwrap_or_else(|| panic!("not a hello: {:?}", &buffer[..received.bytes]))
+    }
+
+    /// Sends `packet` and returns the reply and the descriptors that came with it.
+    pub fn ask(&self, packet: &[u8]) -> (Vec<u8>, Vec<std::os::fd::OwnedFd>) {
+        myopen::fdpass::send_with_fds(&self.socket, packet, &[]).expect("send a request");
+        let mut buffer = [0u8; 16];
+        let received =
+            myopen::fdpass::recv_with_fds(&self.socket, &mut buffer, 1).expect("receive a reply");
+        (buffer[..received.bytes].to_vec(), received.fds)
+    }
+
+    /// Ends the session and waits for the helper to exit; fails the test if it hangs or dies
+    /// of a signal. Returns its exit status.
+    pub fn exit_code(mut self) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        drop(self.socket);
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the helper") {
+                assert_eq!(status.signal(), None, "the helper died of a signal");
+                return status.code().unwrap_or(-1);
+            }
+            assert!(started.elapsed() < RUN_TIMEOUT, "the helper hangs");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

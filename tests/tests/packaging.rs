@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use myopen_tests::install::{alice, bob, chmod, run_as};
+use myopen_tests::install::{SystemSyslog, alice, bob, chmod, run_as};
 use myopen_tests::packaging::{
     SYSTEM_PATHS, capabilities, has_helper_capabilities, have, last_line, make, make_ok,
     mode_owner, root_or_skip, run_within, skip, system_build, system_lock, text, workspace_root,
@@ -288,6 +288,8 @@ fn deb_installs_a_privileged_helper_that_serves_the_policy_and_purges_without_a_
         return;
     };
     let _lock = system_lock();
+    // The packaged helper logs to /dev/log and serves no grant whose record cannot go out.
+    let _syslog = SystemSyslog::ensure();
     let deb = built_deb();
     if dpkg_installed("myopen") {
         eprintln!("{name}: myopen was installed before the test (an earlier run?); purging it");

@@ -504,6 +504,8 @@ fn audit_escapes_control_characters_and_cuts_long_paths() {
     }
 }
 
+/// Without a working syslog nothing hangs and nothing is granted unrecorded: a grant is refused
+/// (EAGAIN) when its record cannot go out, a denial stays a denial.
 #[test]
 fn decisions_stand_without_a_working_syslog() {
     let Some(mut env) = privileged_env!() else {
@@ -513,38 +515,58 @@ fn decisions_stand_without_a_working_syslog() {
     let other = env.file("other/file", b"other\n", 0o600, None);
     env.allow_reading("d/*", &[ALICE]);
     let limit = Duration::from_secs(10);
+    // Returns how many grants were served (each must have had its record delivered).
     let check = |what: &str| {
+        let mut served = 0;
         for install in Install::PRIVILEGED {
-            assert_eq!(
-                probe_within(&alice(), install, &file, RD, None, limit),
-                Some(Outcome::opened("allowed\n")),
-                "{install:?} {what}: grant (None: hung)"
-            );
+            match probe_within(&alice(), install, &file, RD, None, limit) {
+                Some(Outcome::Opened(content)) if content == b"allowed\n" => served += 1,
+                Some(Outcome::Errno(libc::EAGAIN)) => {}
+                other => panic!(
+                    "{install:?} {what}: grant refused for want of its record or served (None: hung): {other:?}"
+                ),
+            }
             assert_eq!(
                 probe_within(&alice(), install, &other, RD, None, limit),
                 Some(denied()),
                 "{install:?} {what}: denial (None: hung)"
             );
         }
+        served
     };
     // No socket at all.
     env.stop_audit();
-    check("no log socket");
+    assert_eq!(check("no log socket"), 0, "granted without a syslog");
     // A socket file nobody listens on (ECONNREFUSED).
     drop(UnixDatagram::bind(LOG_SOCKET).expect("bind"));
     chmod(LOG_SOCKET, 0o666);
-    check("dead log socket");
+    assert_eq!(check("dead log socket"), 0, "granted without a syslog");
     fs::remove_file(LOG_SOCKET).unwrap();
     // A listener that never reads: its queue fills up after a few datagrams.
     let stuck = UnixDatagram::bind(LOG_SOCKET).expect("bind");
     chmod(LOG_SOCKET, 0o666);
+    let mut served = 0;
     for round in 0..8 {
-        check(&format!("stuck log socket, round {round}"));
+        served += check(&format!("stuck log socket, round {round}"));
     }
+    stuck.set_nonblocking(true).unwrap();
+    let mut buffer = vec![0u8; 65536];
+    let mut recorded = 0;
+    while let Ok(size) = stuck.recv(&mut buffer) {
+        recorded += usize::from(text(&buffer[..size]).contains("decision=granted"));
+    }
+    assert_eq!(
+        recorded, served,
+        "every grant served has its record in the queue"
+    );
     drop(stuck);
     fs::remove_file(LOG_SOCKET).unwrap();
     // Not a socket at all.
     fs::write(LOG_SOCKET, b"").unwrap();
-    check("log socket is a regular file");
+    assert_eq!(
+        check("log socket is a regular file"),
+        0,
+        "granted without a syslog"
+    );
     fs::remove_file(LOG_SOCKET).unwrap();
 }
