@@ -18,6 +18,11 @@ declare -A package_of=(
   [mandoc]=mandoc
   [man]=man-db
   [socat]=socat
+  [busybox]=busybox-static
+  [gawk]=gawk
+  [zcat]=gzip
+  [less]=less
+  [/usr/bin/python3]=python3
 )
 missing=()
 for command in "${!package_of[@]}"; do
