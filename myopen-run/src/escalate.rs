@@ -2,14 +2,14 @@
 //! `myopen::Session`) and answers the child. A thread of its own, so that a slow or stuck helper
 //! never keeps the supervisor from noticing that COMMAND has ended.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use myopen::{Error, Helper, Session};
 
 use crate::report::{Report, describe_flags};
-use crate::request::OpenCall;
+use crate::request::{Kind, OpenCall};
 use crate::sys::Listener;
 
 /// One open the child's own rights could not do.
@@ -34,7 +34,17 @@ fn serve(listener: &Listener, session: Session, report: Report, requests: Receiv
             continue;
         };
         let flags = call.flags;
-        match session.open_with_mode(&path, flags, call.mode_after_umask()) {
+        match ask(&session, &path, &call) {
+            Ok(fd) if call.kind == Kind::Access => {
+                if listener.succeed(id, 0).is_ok() {
+                    report.verbose(format_args!(
+                        "pid {pid}: {}: the helper would open it ({}): access granted",
+                        path.display(),
+                        describe_flags(flags)
+                    ));
+                }
+                drop(fd);
+            }
             Ok(fd) => {
                 let cloexec = flags & libc::O_CLOEXEC != 0;
                 if listener.hand_over(id, fd.as_fd(), cloexec).is_ok() {
@@ -64,4 +74,21 @@ fn serve(listener: &Listener, session: Session, report: Report, requests: Receiv
             }
         }
     }
+}
+
+/// Asks the helper for `call`. An open that may create a file first asks without `O_CREAT`, and
+/// with it only if the file turns out not to exist: the policy's `create` is about making new
+/// files, and `tee -a` or a shell's `>>` on an existing log should need no more than `append`.
+fn ask(session: &Session, path: &std::path::Path, call: &OpenCall) -> Result<OwnedFd, Error> {
+    let (flags, mode) = (call.flags, call.mode_after_umask());
+    if flags & libc::O_CREAT != 0 && flags & libc::O_EXCL == 0 {
+        match session.open_with_mode(path, flags & !libc::O_CREAT, mode) {
+            Err(Error::Os {
+                errno: libc::ENOENT,
+                ..
+            }) => {}
+            result => return result,
+        }
+    }
+    session.open_with_mode(path, flags, mode)
 }

@@ -13,9 +13,19 @@ use nix::unistd::AccessFlags;
 
 use crate::sys::{Listener, Notification};
 
+/// Which kind of call was notified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An open: a granted one returns the helper's descriptor.
+    Open,
+    /// access(2) and friends: a granted one returns 0, and the descriptor is closed.
+    Access,
+}
+
 /// What the child's open asked for, once read out of its registers and memory.
 #[derive(Debug)]
 pub struct OpenCall {
+    pub kind: Kind,
     /// The path as the child passed it.
     pub path: Vec<u8>,
     /// The directory a relative path starts from, opened through `/proc/<pid>` (`O_PATH`):
@@ -60,6 +70,7 @@ pub fn triage(listener: &Listener, notification: &Notification) -> Triage {
 fn read_call(notification: &Notification) -> Option<OpenCall> {
     let pid = notification.pid;
     let args = notification.args;
+    let mut kind = Kind::Open;
     // (directory descriptor, path address, flags, mode)
     let (dirfd, path_address, flags, mode) = match notification.syscall {
         libc::SYS_open => (None, args[0], args[1], args[2]),
@@ -80,6 +91,24 @@ fn read_call(notification: &Notification) -> Option<OpenCall> {
                 return None;
             }
             (Some(args[0] as i32), args[1], how.flags, how.mode)
+        }
+        libc::SYS_access => {
+            kind = Kind::Access;
+            (None, args[0], access_as_open(args[1] as i32, 0)?, 0)
+        }
+        libc::SYS_faccessat => {
+            kind = Kind::Access;
+            (
+                Some(args[0] as i32),
+                args[1],
+                access_as_open(args[2] as i32, 0)?,
+                0,
+            )
+        }
+        libc::SYS_faccessat2 => {
+            kind = Kind::Access;
+            let flags = access_as_open(args[2] as i32, args[3] as i32)?;
+            (Some(args[0] as i32), args[1], flags, 0)
         }
         _ => return None,
     };
@@ -110,6 +139,7 @@ fn read_call(notification: &Notification) -> Option<OpenCall> {
         )
     };
     Some(OpenCall {
+        kind,
         path,
         base,
         flags,
@@ -117,6 +147,26 @@ fn read_call(notification: &Notification) -> Option<OpenCall> {
         pid,
         dirfd,
     })
+}
+
+/// The open whose success an access check with `mode` and `flags` foretells: reading, writing
+/// or both. Execute permission and bare existence (`F_OK`) are not the helper's business.
+fn access_as_open(mode: i32, flags: i32) -> Option<u64> {
+    if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return None;
+    }
+    let nofollow = if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+        libc::O_NOFOLLOW
+    } else {
+        0
+    };
+    let access = match mode {
+        libc::R_OK => libc::O_RDONLY,
+        libc::W_OK => libc::O_WRONLY,
+        mode if mode == libc::R_OK | libc::W_OK => libc::O_RDWR,
+        _ => return None,
+    };
+    Some((access | nofollow) as u64)
 }
 
 impl OpenCall {

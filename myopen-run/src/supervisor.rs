@@ -82,8 +82,8 @@ pub fn run(command: &[OsString], helper: Helper, report: Report) -> Result<i32, 
         .ok_or_else(|| Failure::ours(anyhow!("no COMMAND given")))?;
     let mut child_command = Command::new(program);
     child_command.args(arguments);
-    let (mut child, listener) =
-        sys::spawn_under_filter(&mut child_command).map_err(|error| spawn_failure(program, error))?;
+    let (mut child, listener) = sys::spawn_under_filter(&mut child_command)
+        .map_err(|error| spawn_failure(program, error))?;
 
     // The helper inherits our umask and applies it to a file it creates; the child's own umask
     // is applied before asking (see OpenCall::mode_after_umask), so ours must take nothing away.

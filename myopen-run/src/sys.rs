@@ -3,7 +3,7 @@
 //!
 //! The filter is a small hand-written table rather than a crate: seccompiler has no
 //! `SECCOMP_RET_USER_NOTIF` action, libseccomp would bring the C library and its build, and the
-//! program below is twelve instructions that can be read in one go.
+//! program below is a dozen instructions that can be read in one go.
 
 use std::io;
 use std::mem;
@@ -24,12 +24,16 @@ const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
 
 /// The system calls that open files by name on x86-64: what glibc, musl and static programs
 /// (busybox) call. `open_by_handle_at` needs `CAP_DAC_READ_SEARCH` and is left alone.
-pub const OPEN_SYSCALLS: [(i64, &str); 4] = [
-    (libc::SYS_open, "open"),
-    (libc::SYS_openat, "openat"),
-    (libc::SYS_openat2, "openat2"),
-    (libc::SYS_creat, "creat"),
+pub const OPEN_SYSCALLS: [i64; 4] = [
+    libc::SYS_open,
+    libc::SYS_openat,
+    libc::SYS_openat2,
+    libc::SYS_creat,
 ];
+
+/// The checks some programs make before they open (GNU sort refuses to start on a file that
+/// access(2) calls unreadable): supervised too, so that they agree with the open that follows.
+pub const ACCESS_SYSCALLS: [i64; 3] = [libc::SYS_access, libc::SYS_faccessat, libc::SYS_faccessat2];
 
 // Offsets into `struct seccomp_data`.
 const DATA_NR: u32 = 0;
@@ -58,24 +62,32 @@ const RETURN: u32 = libc::BPF_RET | libc::BPF_K;
 
 /// The filter: another architecture (an i386 program through `int 0x80`) is killed, since its
 /// system call numbers name other calls and the supervisor could not read them right; x32
-/// calls fail with `ENOSYS`; the open family goes to the supervisor; everything else runs.
-fn program() -> [libc::sock_filter; 12] {
-    let [open, openat, openat2, creat] = OPEN_SYSCALLS.map(|(number, _)| number as u32);
-    // Jump offsets count the instructions skipped: from n, offset k lands on n + 1 + k.
-    [
+/// calls fail with `ENOSYS`; the supervised calls go to the supervisor; everything else runs.
+fn program() -> Vec<libc::sock_filter> {
+    let supervised: Vec<u32> = OPEN_SYSCALLS
+        .iter()
+        .chain(&ACCESS_SYSCALLS)
+        .map(|&number| number as u32)
+        .collect();
+    let count = supervised.len() as u8;
+    // Jump offsets count the instructions skipped: from n, offset k lands on n + 1 + k. The
+    // comparisons start at 5; after them come ALLOW, USER_NOTIF and the x32 refusal.
+    let mut program = vec![
         /* 0 */ statement(LOAD_WORD, DATA_ARCH),
         /* 1 */ jump_if(libc::BPF_JEQ, AUDIT_ARCH_X86_64, 1, 0),
         /* 2 */ statement(RETURN, libc::SECCOMP_RET_KILL_PROCESS),
         /* 3 */ statement(LOAD_WORD, DATA_NR),
-        /* 4 */ jump_if(libc::BPF_JGE, X32_SYSCALL_BIT, 6, 0),
-        /* 5 */ jump_if(libc::BPF_JEQ, open, 4, 0),
-        /* 6 */ jump_if(libc::BPF_JEQ, openat, 3, 0),
-        /* 7 */ jump_if(libc::BPF_JEQ, openat2, 2, 0),
-        /* 8 */ jump_if(libc::BPF_JEQ, creat, 1, 0),
-        /* 9 */ statement(RETURN, libc::SECCOMP_RET_ALLOW),
-        /* 10 */ statement(RETURN, libc::SECCOMP_RET_USER_NOTIF),
-        /* 11 */ statement(RETURN, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-    ]
+        /* 4 */ jump_if(libc::BPF_JGE, X32_SYSCALL_BIT, count + 2, 0),
+    ];
+    for (index, &number) in supervised.iter().enumerate() {
+        program.push(jump_if(libc::BPF_JEQ, number, count - index as u8, 0));
+    }
+    program.extend([
+        statement(RETURN, libc::SECCOMP_RET_ALLOW),
+        statement(RETURN, libc::SECCOMP_RET_USER_NOTIF),
+        statement(RETURN, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+    ]);
+    program
 }
 
 /// Which step of putting the child under the filter failed.
@@ -224,6 +236,9 @@ fn put_under_filter(socket: RawFd) -> io::Result<()> {
         let _ = myopen::fdpass::send_with_fds(socket, &report, &[]);
         io::Error::from_raw_os_error(errno as i32)
     };
+    // The supervisor blocks the signals it reads through a signalfd, and std leaves the mask as
+    // it is: COMMAND must start with none blocked, as it would from a shell.
+    let _ = nix::sys::signal::SigSet::empty().thread_set_mask();
     nix::sys::prctl::set_no_new_privs().map_err(|errno| fail(Stage::NoNewPrivs, errno))?;
     let listener = install_filter().map_err(|errno| fail(Stage::Filter, errno))?;
     check_replies(&listener).map_err(|(stage, errno)| fail(stage, errno))?;
@@ -282,7 +297,12 @@ fn check_replies(listener: &OwnedFd) -> Result<(), (Stage, Errno)> {
         Ok(_) => Err((stage, Errno::EINVAL)),
     };
     expect_enoent(
-        send_response(listener, NO_SUCH_ID, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
+        send_response(
+            listener,
+            NO_SUCH_ID,
+            0,
+            libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32,
+        ),
         Stage::Continue,
     )?;
     expect_enoent(
@@ -386,6 +406,11 @@ impl Listener {
         .map(drop)
     }
 
+    /// Makes the caller's system call return `value` without running it.
+    pub fn succeed(&self, id: u64, value: i64) -> Result<(), Errno> {
+        send_response_value(&self.fd, id, value).map(drop)
+    }
+
     /// Makes the caller's system call fail with `errno`.
     pub fn fail(&self, id: u64, errno: i32) -> Result<(), Errno> {
         send_response(&self.fd, id, -errno, 0).map(drop)
@@ -399,12 +424,20 @@ impl Listener {
 }
 
 fn send_response(listener: &OwnedFd, id: u64, error: i32, flags: u32) -> Result<i32, Errno> {
+    send(listener, id, 0, error, flags)
+}
+
+fn send_response_value(listener: &OwnedFd, id: u64, value: i64) -> Result<i32, Errno> {
+    send(listener, id, value, 0, 0)
+}
+
+fn send(listener: &OwnedFd, id: u64, val: i64, error: i32, flags: u32) -> Result<i32, Errno> {
     // Zeroed and at least as large as the kernel's structure, so that fields a later kernel
     // adds read as 0.
     let mut buffer = [0u64; RESPONSE_ROOM / 8];
     let response = libc::seccomp_notif_resp {
         id,
-        val: 0,
+        val,
         error,
         flags,
     };
