@@ -482,3 +482,84 @@ fn add_fd(listener: &OwnedFd, id: u64, fd: RawFd, cloexec: bool) -> Result<i32, 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs the filter on one system call, as the kernel's classic-BPF interpreter would (only
+    /// the instructions the filter uses).
+    fn verdict(arch: u32, number: u32) -> u32 {
+        let program = program();
+        let mut accumulator = 0u32;
+        let mut pc = 0usize;
+        loop {
+            let instruction = program[pc];
+            let code = u32::from(instruction.code);
+            pc += 1;
+            if code == LOAD_WORD {
+                accumulator = match instruction.k {
+                    DATA_ARCH => arch,
+                    DATA_NR => number,
+                    other => panic!("load of offset {other}"),
+                };
+            } else if code == RETURN {
+                return instruction.k;
+            } else if code == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K
+                || code == libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K
+            {
+                // The operation is the high nibble: JEQ 0x10, JGE 0x30.
+                let taken = if code & 0xf0 == libc::BPF_JGE {
+                    accumulator >= instruction.k
+                } else {
+                    accumulator == instruction.k
+                };
+                pc += usize::from(if taken {
+                    instruction.jt
+                } else {
+                    instruction.jf
+                });
+            } else {
+                panic!("instruction {code:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_filter_notifies_exactly_the_supervised_calls_of_x86_64() {
+        for number in OPEN_SYSCALLS.iter().chain(&ACCESS_SYSCALLS) {
+            assert_eq!(
+                verdict(AUDIT_ARCH_X86_64, *number as u32),
+                libc::SECCOMP_RET_USER_NOTIF,
+                "system call {number}"
+            );
+        }
+        for number in [
+            libc::SYS_read,
+            libc::SYS_stat,
+            libc::SYS_execve,
+            libc::SYS_exit_group,
+        ] {
+            assert_eq!(
+                verdict(AUDIT_ARCH_X86_64, number as u32),
+                libc::SECCOMP_RET_ALLOW,
+                "system call {number}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_filter_refuses_x32_calls_and_kills_other_architectures() {
+        for number in [libc::SYS_openat, libc::SYS_read] {
+            assert_eq!(
+                verdict(AUDIT_ARCH_X86_64, X32_SYSCALL_BIT | number as u32),
+                libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32
+            );
+        }
+        // AUDIT_ARCH_I386; 5 is open there.
+        let i386 = 3 | 0x4000_0000;
+        for number in [5, libc::SYS_openat as u32, 0] {
+            assert_eq!(verdict(i386, number), libc::SECCOMP_RET_KILL_PROCESS);
+        }
+    }
+}

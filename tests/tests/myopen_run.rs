@@ -739,3 +739,42 @@ os.execv(sys.argv[1], sys.argv[1:])\n";
     );
     assert!(!marker.exists(), "COMMAND ran without the supervisor");
 }
+
+#[test]
+fn command_runs_with_no_new_privs_and_without_the_listener() {
+    let Some(_env) = privileged_env!() else {
+        return;
+    };
+    let alice = alice();
+    let mut command = myopen_run_as(&alice, HELPER, "sh");
+    command.args([
+        "-c",
+        "grep NoNewPrivs /proc/self/status; ls -l /proc/self/fd/ | grep -c seccomp",
+    ]);
+    let output = run(&mut command);
+    assert_eq!(
+        text(&output.stdout),
+        "NoNewPrivs:\t1\n0\n",
+        "setuid programs give COMMAND nothing, and it cannot answer its own opens: {}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn opens_the_helper_cannot_do_run_with_the_childs_own_rights() {
+    let Some(env) = privileged_env!() else {
+        return;
+    };
+    let (allowed, _) = scene(&env);
+    let alice = alice();
+    // O_PATH needs no permission on the file itself; the helper does not take O_PATH at all.
+    let mut command = myopen_run_as(&alice, HELPER, "/usr/bin/python3");
+    command
+        .args([
+            "-c",
+            "import os, sys; os.open(sys.argv[1], os.O_PATH); print('ok')",
+        ])
+        .arg(&allowed);
+    let output = run(&mut command);
+    assert_eq!(text(&output.stdout), "ok\n", "{}", text(&output.stderr));
+}
