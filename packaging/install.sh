@@ -6,7 +6,7 @@
 #
 # Environment (all set by the Makefile): DESTDIR BINDIR LIBEXECDIR SYSCONFDIR MANDIR
 # BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid or none) BUILT (the directory
-# holding the built mycat, openfile-helper and myopen-completions).
+# holding the built mycat, myopen-run, openfile-helper and myopen-completions).
 #
 # Promises: an existing policy is never overwritten; the helper is made privileged only as the
 # last step, on a file that nobody else can have opened; a privileged helper is stripped of its
@@ -82,7 +82,7 @@ install_file() { # mode source destination
 
 do_install() {
   : "${BUILT:?BUILT is not set (run this through make install)}"
-  for program in mycat openfile-helper myopen-completions; do
+  for program in mycat myopen-run openfile-helper myopen-completions; do
     [ -x "$BUILT/$program" ] || die "$BUILT/$program is missing: build first (make build)"
   done
   case "$PRIVILEGE" in
@@ -102,6 +102,7 @@ do_install() {
   fi
 
   install_file 0755 "$BUILT/mycat" "$bin/mycat"
+  install_file 0755 "$BUILT/myopen-run" "$bin/myopen-run"
 
   # The helper: copied under a temporary name, made privileged, then renamed into place, so the
   # installed name is never a half-written or half-configured file; the old one loses its
@@ -131,6 +132,7 @@ do_install() {
   fi
 
   install_file 0644 "$SOURCE_DIR/man/mycat.1" "$man/man1/mycat.1"
+  install_file 0644 "$SOURCE_DIR/man/myopen-run.1" "$man/man1/myopen-run.1"
   install_file 0644 "$SOURCE_DIR/man/myopen-policy.5" "$man/man5/myopen-policy.5"
   install_file 0644 "$SOURCE_DIR/man/openfile-helper.8" "$man/man8/openfile-helper.8"
 
@@ -148,7 +150,7 @@ do_install() {
     mv -f "$destination.new" "$destination"
   done
 
-  say "installed mycat in $bin, openfile-helper in $libexec, the policy in $policy_dir"
+  say "installed mycat and myopen-run in $bin, openfile-helper in $libexec, the policy in $policy_dir"
   if [ -z "$DESTDIR" ] && is_root; then
     say "openfile-helper --check:"
     "$helper" --check | sed 's/^/    /' || say "the policy needs attention (see above)"
@@ -160,8 +162,8 @@ do_uninstall() {
     strip_privilege "$helper"
     rm -f "$helper"
   fi
-  rm -f "$libexec"/.openfile-helper.new.* "$bin/mycat" \
-    "$man/man1/mycat.1" "$man/man5/myopen-policy.5" "$man/man8/openfile-helper.8" \
+  rm -f "$libexec"/.openfile-helper.new.* "$bin/mycat" "$bin/myopen-run" \
+    "$man/man1/mycat.1" "$man/man1/myopen-run.1" "$man/man5/myopen-policy.5" "$man/man8/openfile-helper.8" \
     "$DESTDIR$BASHCOMPDIR/mycat" "$DESTDIR$ZSHCOMPDIR/_mycat" "$DESTDIR$FISHCOMPDIR/mycat.fish"
   # The policy is the administrator's: removed only while it is still the shipped default.
   if [ -f "$policy_dir/policy.toml" ]; then

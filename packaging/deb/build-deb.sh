@@ -3,7 +3,7 @@
 # no source package): `make deb`. Writes $TARGET_DIR/debian/myopen_<version>_<arch>.deb and
 # prints its path last.
 #
-# Layout: /usr/bin/mycat, /usr/libexec/openfile-helper (shipped 0755 without privilege: the
+# Layout: /usr/bin/mycat, /usr/bin/myopen-run, /usr/libexec/openfile-helper (shipped 0755 without privilege: the
 # postinst gives it its capabilities, or setuid root, unless dpkg-statoverride says otherwise),
 # /etc/myopen/policy.toml (a conffile), /etc/myopen/policy.d/, man pages, completions.
 set -euo pipefail
@@ -34,7 +34,7 @@ make --no-print-directory install DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
 # Debian's rules: stripped binaries, compressed man pages, the copyright and changelog in
 # /usr/share/doc, everything owned by root (dpkg-deb --root-owner-group).
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
-  "$stage/usr/bin/mycat" "$stage/usr/libexec/openfile-helper"
+  "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" "$stage/usr/libexec/openfile-helper"
 gzip -9n "$stage"/usr/share/man/man*/*
 doc="$stage/usr/share/doc/myopen"
 install -d -m 0755 "$doc"
@@ -56,7 +56,7 @@ shlibs_dir="$out/shlibdeps"
 rm -rf "$shlibs_dir"
 mkdir -p "$shlibs_dir/debian"
 printf 'Source: myopen\n\nPackage: myopen\nArchitecture: any\n' >"$shlibs_dir/debian/control"
-depends="$(cd "$shlibs_dir" && dpkg-shlibdeps -O "$stage/usr/bin/mycat" \
+depends="$(cd "$shlibs_dir" && dpkg-shlibdeps -O "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" \
   "$stage/usr/libexec/openfile-helper" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')"
 [ -n "$depends" ] || die "dpkg-shlibdeps found no dependencies"
 installed_size="$(du -sk --exclude=DEBIAN "$stage" | cut -f1)"

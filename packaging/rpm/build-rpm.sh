@@ -24,7 +24,7 @@ mkdir -p "$stage" "$out/BUILD" "$out/BUILDROOT" "$out/RPMS" "$out/SPECS" "$out/S
 make --no-print-directory install DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
   LIBEXECDIR=/usr/libexec PRIVILEGE=none TARGET_DIR="$target_dir"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
-  "$stage/usr/bin/mycat" "$stage/usr/libexec/openfile-helper"
+  "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" "$stage/usr/libexec/openfile-helper"
 gzip -9n "$stage"/usr/share/man/man*/*
 
 rpmbuild -bb --quiet \

@@ -24,8 +24,10 @@ const MYCAT: &str = "/usr/bin/mycat";
 
 /// Every file and directory a system install creates, relative to the root, with its mode,
 /// except the helper (whose mode depends on the privilege).
-const INSTALLED: [(&str, u32); 10] = [
+const INSTALLED: [(&str, u32); 12] = [
     ("usr/bin/mycat", 0o755),
+    ("usr/bin/myopen-run", 0o755),
+    ("usr/share/man/man1/myopen-run.1", 0o644),
     ("etc/myopen", 0o755),
     ("etc/myopen/policy.d", 0o755),
     ("etc/myopen/policy.toml", 0o644),
@@ -566,7 +568,13 @@ fn rpm_carries_the_helper_capabilities_and_the_layout() {
 #[test]
 fn man_pages_are_lint_clean_and_document_every_key_and_word() {
     let man = workspace_root().join("packaging/man");
-    let pages = ["mycat.1", "myopen-policy.5", "openfile-helper.8"].map(|page| man.join(page));
+    let pages = [
+        "mycat.1",
+        "myopen-run.1",
+        "myopen-policy.5",
+        "openfile-helper.8",
+    ]
+    .map(|page| man.join(page));
     if have("mandoc") {
         let mut command = Command::new("mandoc");
         command.args(["-T", "lint", "-W", "all"]).args(&pages);
@@ -578,7 +586,7 @@ fn man_pages_are_lint_clean_and_document_every_key_and_word() {
             .filter(|line| !line.contains("outdated mandoc.db"))
             .filter(|line| {
                 !(line.contains("referenced manual not found")
-                    && ["mycat 1", "myopen-policy 5", "openfile-helper 8"]
+                    && ["mycat 1", "myopen-run 1", "myopen-policy 5", "openfile-helper 8"]
                         .iter()
                         .any(|own| line.contains(own)))
             })
