@@ -309,7 +309,7 @@ impl Pty {
     /// terminal becomes its controlling one) with the terminal's other end as its stdio.
     pub fn spawn(command: &mut Command) -> Pty {
         let pty = nix::pty::openpty(None, None).expect("openpty");
-        let slave = std::os::fd::OwnedFd::from(pty.slave);
+        let slave = pty.slave;
         let stdio = || Stdio::from(slave.try_clone().expect("dup the pty"));
         let description = format!("{command:?}");
         let child = command
@@ -321,7 +321,7 @@ impl Pty {
         // Our copies of the terminal's end: once the child's are closed too, reading the
         // master ends (EIO).
         drop(slave);
-        let master = fs::File::from(std::os::fd::OwnedFd::from(pty.master));
+        let master = fs::File::from(pty.master);
         let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         {
             let mut reader = master.try_clone().expect("dup the pty master");

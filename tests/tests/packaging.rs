@@ -586,9 +586,14 @@ fn man_pages_are_lint_clean_and_document_every_key_and_word() {
             .filter(|line| !line.contains("outdated mandoc.db"))
             .filter(|line| {
                 !(line.contains("referenced manual not found")
-                    && ["mycat 1", "myopen-run 1", "myopen-policy 5", "openfile-helper 8"]
-                        .iter()
-                        .any(|own| line.contains(own)))
+                    && [
+                        "mycat 1",
+                        "myopen-run 1",
+                        "myopen-policy 5",
+                        "openfile-helper 8",
+                    ]
+                    .iter()
+                    .any(|own| line.contains(own)))
             })
             .collect();
         assert!(
