@@ -252,15 +252,19 @@ impl OpenCall {
 }
 
 /// Reads a NUL-terminated string of at most `PATH_MAX` bytes (NUL included) at `address` in
-/// `pid`, a page at a time so that a string ending just before unmapped memory still reads.
+/// `pid`, never across a page boundary in one read, so that a string ending just before
+/// unmapped memory still reads.
 fn read_c_string(pid: i32, mut address: u64) -> Result<Vec<u8>, Errno> {
     const PAGE: u64 = 4096;
     let limit = myopen::wire::PATH_MAX;
     let mut bytes = Vec::new();
     let mut chunk = [0u8; PAGE as usize];
+    // Most paths are short: the first read takes 256 bytes, later ones the rest of a page.
+    let mut step = 256;
     while bytes.len() < limit {
         let to_page_end = (PAGE - address % PAGE) as usize;
-        let wanted = to_page_end.min(limit - bytes.len());
+        let wanted = to_page_end.min(limit - bytes.len()).min(step);
+        step = PAGE as usize;
         read_memory(pid, address, &mut chunk[..wanted])?;
         if let Some(nul) = chunk[..wanted].iter().position(|&byte| byte == 0) {
             bytes.extend_from_slice(&chunk[..nul]);
