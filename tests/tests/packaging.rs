@@ -464,7 +464,7 @@ fn deb_is_lintian_clean_with_the_expected_contents() {
         .filter(|line| line.starts_with("I:") || line.starts_with("P:"))
     {
         assert!(
-            line.contains("hardening-no-fortify-functions"),
+            line.contains("hardening-no-fortify-functions") || is_machine_code_misspelling(line),
             "a lintian tag that packaging/README.md does not justify: {line}"
         );
     }
@@ -505,6 +505,19 @@ fn deb_is_lintian_clean_with_the_expected_contents() {
             "{field} in the control data:\n{control}"
         );
     }
+}
+
+/// `I: myopen: spelling-error-in-binary thIk think [usr/bin/myopen-run]`: lintian read bytes of
+/// machine code as a word (mixed case after the first letter, which no message of ours has; see
+/// packaging/README.md). Which bytes do so changes from build to build.
+fn is_machine_code_misspelling(line: &str) -> bool {
+    let mut fields = line
+        .split_whitespace()
+        .skip_while(|field| *field != "spelling-error-in-binary");
+    fields.next();
+    fields.next().is_some_and(|word| {
+        word.chars().skip(1).any(char::is_uppercase) && word.chars().any(char::is_lowercase)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
