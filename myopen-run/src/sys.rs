@@ -3,7 +3,7 @@
 //!
 //! The filter is a small hand-written table rather than a crate: seccompiler has no
 //! `SECCOMP_RET_USER_NOTIF` action, libseccomp would bring the C library and its build, and the
-//! program below is a dozen instructions that can be read in one go.
+//! program below is fifteen instructions that can be read in one go.
 
 use std::io;
 use std::mem;
@@ -19,7 +19,7 @@ const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
 /// Set in the number of every x32 system call (which also reports `AUDIT_ARCH_X86_64`).
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 /// `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP` (Linux 6.6): the kernel wakes the supervisor and the
-/// child on the same CPU, which halves the cost of a round trip. Not in libc yet.
+/// child on the same CPU, which makes each round trip cheaper. Not in libc yet.
 const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP: u64 = 1;
 
 /// The system calls that open files by name on x86-64: what glibc, musl and static programs

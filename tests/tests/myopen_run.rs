@@ -538,6 +538,7 @@ fn signals_sent_to_myopen_run_reach_command_once() {
     for (signal, status) in [
         (nix::sys::signal::Signal::SIGINT, Some(21)),
         (nix::sys::signal::Signal::SIGTERM, None),
+        (nix::sys::signal::Signal::SIGHUP, None),
     ] {
         let mut command = myopen_run_as(&alice, HELPER, "/usr/bin/python3");
         command
