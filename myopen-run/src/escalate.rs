@@ -57,14 +57,16 @@ fn serve(listener: &Listener, session: Session, report: Report, requests: Receiv
             }
             // The helper's answer, with its errno, is the child's answer: its own message
             // ("Permission denied") is then the one its user knows.
-            Err(
-                error @ (Error::PolicyRefused { errno, .. }
-                | Error::Os { errno, .. }
-                | Error::HelperNotPrivileged { errno, .. }),
-            ) => {
+            Err(error @ (Error::PolicyRefused { errno, .. } | Error::Os { errno, .. })) => {
                 if listener.fail(id, errno).is_ok() {
                     report.verbose(format_args!("pid {pid}: {error}"));
                 }
+            }
+            // A helper without privilege could do no more than the child's own open did: its
+            // errno is the child's, and the user hears once why nothing was escalated.
+            Err(error @ Error::HelperNotPrivileged { errno, .. }) => {
+                report.helper_trouble(&error);
+                let _ = listener.fail(id, errno);
             }
             // The helper could not be asked (missing, crashed, broken): the child's own open
             // runs and fails as it would have without myopen-run.

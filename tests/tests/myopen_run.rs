@@ -779,3 +779,35 @@ fn opens_the_helper_cannot_do_run_with_the_childs_own_rights() {
     let output = run(&mut command);
     assert_eq!(text(&output.stdout), "ok\n", "{}", text(&output.stderr));
 }
+
+#[test]
+fn a_helper_without_privilege_is_named_once_and_the_program_keeps_its_own_error() {
+    let Some(env) = privileged_env!() else {
+        return;
+    };
+    let (allowed, denied) = scene(&env);
+    let alice = alice();
+    let mut command = myopen_run_as(&alice, Install::Plain, "cat");
+    command.arg(&allowed).arg(&denied).env("LC_ALL", "C");
+    let output = run(&mut command);
+    let stderr = text(&output.stderr);
+    let said: Vec<&str> = stderr.lines().collect();
+    assert_eq!(said.len(), 3, "{stderr}");
+    assert!(
+        said[0].starts_with("myopen-run: ")
+            && said[0].contains(&format!(
+                "(helper {} is not installed setuid root or with file capabilities)",
+                Install::Plain.helper().display()
+            )),
+        "{stderr}"
+    );
+    assert_eq!(
+        said[1],
+        format!("cat: {}: Permission denied", allowed.display())
+    );
+    assert_eq!(
+        said[2],
+        format!("cat: {}: Permission denied", denied.display())
+    );
+    assert_eq!(output.status.code(), Some(1));
+}
