@@ -1,8 +1,8 @@
 # myopen: build, install, package, test, benchmark.
 #
-#   make install        build and install mycat, openfile-helper (privileged), the default policy,
-#                       man pages, completions and libmyopen (the C ABI: .so, .a, myopen.h,
-#                       myopen.pc) (PREFIX, DESTDIR, PRIVILEGE=caps|setuid|none, LIBDIR, ...)
+#   make install        build and install mycat, myopen-run, openfile-helper (privileged), the
+#                       default policy, man pages, completions and libmyopen (the C ABI: .so, .a,
+#                       myopen.h, myopen.pc) (PREFIX, DESTDIR, PRIVILEGE=caps|setuid|none, LIBDIR, ...)
 #   make uninstall      remove them again (the policy only while it is still the default)
 #   make demo           as root: build, install into a temporary prefix, show mycat at work, clean up
 #   make deb, make rpm  the packages, in $(TARGET_DIR)/debian and $(TARGET_DIR)/rpm
@@ -48,7 +48,7 @@ all: build
 
 build:
 	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) \
-		-p mycat -p openfile-helper -p myopen-completions --bins
+		-p mycat -p myopen-run -p openfile-helper -p myopen-completions --bins
 	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) -p myopen-capi --lib
 
 install: build
@@ -88,6 +88,8 @@ bench: deps
 	$(CARGO) bench -p myopen-tests --locked
 	bench/mycat-vs-cat.sh
 	bench/mycat-throughput.sh
+	@if [ "$$(id -u)" -eq 0 ]; then bench/myopen-run.sh; \
+	else echo "NOT RUN: bench/myopen-run.sh needs root (it installs a setuid helper)"; fi
 	@if [ "$$(id -u)" -eq 0 ]; then bench/policy-cost.sh; \
 	else echo "NOT RUN: bench/policy-cost.sh needs root (it installs a setuid helper)"; fi
 

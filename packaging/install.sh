@@ -6,7 +6,8 @@
 #
 # Environment (all set by the Makefile): DESTDIR PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR
 # SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid or none) BUILT
-# (the directory holding the built mycat, openfile-helper, myopen-completions and libmyopen).
+# (the directory holding the built mycat, myopen-run, openfile-helper, myopen-completions and
+# libmyopen).
 #
 # Promises: an existing policy is never overwritten; the helper is made privileged only as the
 # last step, on a file that nobody else can have opened; a privileged helper is stripped of its
@@ -90,7 +91,7 @@ install_file() { # mode source destination
 
 do_install() {
   : "${BUILT:?BUILT is not set (run this through make install)}"
-  for program in mycat openfile-helper myopen-completions; do
+  for program in mycat myopen-run openfile-helper myopen-completions; do
     [ -x "$BUILT/$program" ] || die "$BUILT/$program is missing: build first (make build)"
   done
   for library in libmyopen.so libmyopen.a; do
@@ -115,6 +116,7 @@ do_install() {
   fi
 
   install_file 0755 "$BUILT/mycat" "$bin/mycat"
+  install_file 0755 "$BUILT/myopen-run" "$bin/myopen-run"
 
   # The helper: copied under a temporary name, made privileged, then renamed into place, so the
   # installed name is never a half-written or half-configured file; the old one loses its
@@ -147,6 +149,7 @@ do_install() {
 
   install_file 0644 "$SOURCE_DIR/man/mycat.1" "$man/man1/mycat.1"
   install_file 0644 "$SOURCE_DIR/man/my_open.3" "$man/man3/my_open.3"
+  install_file 0644 "$SOURCE_DIR/man/myopen-run.1" "$man/man1/myopen-run.1"
   install_file 0644 "$SOURCE_DIR/man/myopen-policy.5" "$man/man5/myopen-policy.5"
   install_file 0644 "$SOURCE_DIR/man/openfile-helper.8" "$man/man8/openfile-helper.8"
 
@@ -164,8 +167,8 @@ do_install() {
     mv -f "$destination.new" "$destination"
   done
 
-  say "installed mycat in $bin, openfile-helper in $libexec, the policy in $policy_dir," \
-    "libmyopen in $lib, myopen.h in $include"
+  say "installed mycat and myopen-run in $bin, openfile-helper in $libexec, the policy in" \
+    "$policy_dir, libmyopen in $lib, myopen.h in $include"
   if [ -z "$DESTDIR" ] && is_root; then
     refresh_linker_cache
     say "openfile-helper --check:"
@@ -220,8 +223,9 @@ do_uninstall() {
     strip_privilege "$helper"
     rm -f "$helper"
   fi
-  rm -f "$libexec"/.openfile-helper.new.* "$bin/mycat" \
-    "$man/man1/mycat.1" "$man/man5/myopen-policy.5" "$man/man8/openfile-helper.8" \
+  rm -f "$libexec"/.openfile-helper.new.* "$bin/mycat" "$bin/myopen-run" \
+    "$man/man1/mycat.1" "$man/man1/myopen-run.1" "$man/man5/myopen-policy.5" \
+    "$man/man8/openfile-helper.8" \
     "$man/man3/my_open.3" "$lib/$installed_library" "$lib/$SONAME" "$lib/libmyopen.so" \
     "$lib/libmyopen.a" "$include/myopen.h" "$pkgconfig/myopen.pc" \
     "$DESTDIR$BASHCOMPDIR/mycat" "$DESTDIR$ZSHCOMPDIR/_mycat" "$DESTDIR$FISHCOMPDIR/mycat.fish"

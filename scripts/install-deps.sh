@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build, the tests and the benchmarks need on a fresh Debian machine: a C
 # and a C++ compiler, pkg-config and python3 (interop and libmyopen tests), setpriv (running
-# clients as other users), setcap/getcap (file capability installs), hyperfine (benchmarks). Installs only what is missing; needs root then.
+# clients as other users), setcap/getcap (file capability installs), hyperfine (benchmarks), the
+# unmodified programs the myopen-run tests drive (busybox-static, gawk, gzip, less) and sudo
+# (the myopen-run benchmark compares it). Installs only what is missing; needs root then.
 set -euo pipefail
 
 declare -A package_of=(
@@ -21,6 +23,12 @@ declare -A package_of=(
   [mandoc]=mandoc
   [man]=man-db
   [socat]=socat
+  [busybox]=busybox-static
+  [gawk]=gawk
+  [zcat]=gzip
+  [less]=less
+  [/usr/bin/python3]=python3
+  [sudo]=sudo
 )
 missing=()
 for command in "${!package_of[@]}"; do

@@ -19,6 +19,7 @@ fn main() {
         "c/unp_myopen.h",
         "c/unp_mycat.c",
         "c/unp_openfile.c",
+        "c/myopen_run_race.c",
     ] {
         println!("cargo:rerun-if-changed={file}");
     }
@@ -32,6 +33,7 @@ fn main() {
     for (program, sources) in [
         ("unp_mycat", &["c/unp_mycat.c", "c/unp_myopen.c"][..]),
         ("unp_openfile", &["c/unp_openfile.c"]),
+        ("myopen_run_race", &["c/myopen_run_race.c"]),
     ] {
         let status = compiler
             .to_command()

@@ -7,7 +7,8 @@
 #                                       linked against libmyopen need at run time
 #   libmyopen-dev_<version>_<arch>.deb  what building them needs: myopen.h, myopen.pc, the
 #                                       libmyopen.so link, libmyopen.a, my_open(3)
-#   myopen_<version>_<arch>.deb         /usr/bin/mycat, /usr/libexec/openfile-helper (shipped 0755
+#   myopen_<version>_<arch>.deb         /usr/bin/mycat, /usr/bin/myopen-run,
+#                                       /usr/libexec/openfile-helper (shipped 0755
 #                                       without privilege: the postinst gives it its capabilities,
 #                                       or setuid root, unless dpkg-statoverride says otherwise),
 #                                       /etc/myopen/policy.toml (a conffile), /etc/myopen/policy.d/,
@@ -68,7 +69,7 @@ gzip -9n "$dev/usr/share/man/man3/my_open.3"
 # Debian's rules: stripped binaries, compressed man pages, the copyright and changelog in
 # /usr/share/doc, everything owned by root (dpkg-deb --root-owner-group).
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
-  "$stage/usr/bin/mycat" "$stage/usr/libexec/openfile-helper"
+  "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" "$stage/usr/libexec/openfile-helper"
 gzip -9n "$stage"/usr/share/man/man*/*
 changelog_version="$(sed -n '1s/^myopen (\([^)]*\)).*/\1/p' "$debian_dir/changelog")"
 [ "$changelog_version" = "$version" ] \
@@ -99,7 +100,8 @@ printf 'Source: myopen\n\nPackage: myopen\nArchitecture: any\n' >"$shlibs_dir/de
 shlibdeps() { # files...
   (cd "$shlibs_dir" && dpkg-shlibdeps -O "$@" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 }
-depends="$(shlibdeps "$stage/usr/bin/mycat" "$stage/usr/libexec/openfile-helper")"
+depends="$(shlibdeps "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" \
+  "$stage/usr/libexec/openfile-helper")"
 [ -n "$depends" ] || die "dpkg-shlibdeps found no dependencies"
 library_depends="$(shlibdeps "$runtime$libdir/libmyopen.so.$version")"
 [ -n "$library_depends" ] || die "dpkg-shlibdeps found no dependencies of libmyopen"

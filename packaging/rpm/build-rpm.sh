@@ -27,7 +27,7 @@ libdir="$(rpm --eval '%{_libdir}')"
 make --no-print-directory install DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
   LIBEXECDIR=/usr/libexec LIBDIR="$libdir" PRIVILEGE=none TARGET_DIR="$target_dir"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
-  "$stage/usr/bin/mycat" "$stage/usr/libexec/openfile-helper" \
+  "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" "$stage/usr/libexec/openfile-helper" \
   "$stage$libdir/libmyopen.so.$version"
 strip --strip-debug --enable-deterministic-archives "$stage$libdir/libmyopen.a"
 gzip -9n "$stage"/usr/share/man/man*/*

@@ -1374,3 +1374,45 @@ impl Drop for SystemSyslog {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// myopen-run
+
+/// `myopen-run`, installed for the privileged tests (once per process, after the helpers), with
+/// the race test's hostile COMMAND next to it as `myopen_run_race`.
+pub fn it_myopen_run() -> PathBuf {
+    static DONE: OnceLock<()> = OnceLock::new();
+    let bin = Path::new(IT_ROOT).join("bin");
+    DONE.get_or_init(|| {
+        install_program(
+            &workspace_binary("myopen-run"),
+            &bin.join("myopen-run"),
+            "0755",
+        );
+        install_program(
+            Path::new(crate::MYOPEN_RUN_RACE),
+            &bin.join("myopen_run_race"),
+            "0755",
+        );
+    });
+    bin.join("myopen-run")
+}
+
+/// The race test's hostile COMMAND, installed by [`it_myopen_run`].
+pub fn it_myopen_run_race() -> PathBuf {
+    it_myopen_run().with_file_name("myopen_run_race")
+}
+
+/// A command that runs `myopen-run --helper <install's helper> -- program` as `user`.
+pub fn myopen_run_as(user: &TestUser, install: Install, program: impl AsRef<OsStr>) -> Command {
+    let mut command = command_as(user, it_myopen_run());
+    // cargo test's library path names directories under /root that the test user may not
+    // search: the dynamic loader's probes there would each be asked of the helper.
+    command
+        .env_remove("LD_LIBRARY_PATH")
+        .arg("--helper")
+        .arg(install.helper())
+        .arg("--")
+        .arg(program);
+    command
+}

@@ -59,6 +59,8 @@ pub fn root_or_skip(name: &str) -> Option<()> {
 pub const UNP_MYCAT: &str = concat!(env!("OUT_DIR"), "/unp_mycat");
 /// The book's `openfile` helper, compiled from `c/` by build.rs.
 pub const UNP_OPENFILE: &str = concat!(env!("OUT_DIR"), "/unp_openfile");
+/// The hostile COMMAND of the myopen-run race test, compiled from `c/` by build.rs.
+pub const MYOPEN_RUN_RACE: &str = concat!(env!("OUT_DIR"), "/myopen_run_race");
 
 /// How long any one process run by a test may take before the test kills it and fails.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -411,6 +413,111 @@ impl RawSession {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// A program running on a pseudo-terminal of its own, as its controlling terminal (through
+/// `setsid --ctty`), so that what is typed reaches it as at a keyboard: Ctrl-C is the
+/// terminal's SIGINT to the foreground process group.
+pub struct Pty {
+    master: fs::File,
+    child: Child,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Pty {
+    /// Starts `command` (whose program should be `/usr/bin/setsid` with `--ctty` first, so the
+    /// terminal becomes its controlling one) with the terminal's other end as its stdio.
+    pub fn spawn(command: &mut Command) -> Pty {
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let slave = pty.slave;
+        let stdio = || Stdio::from(slave.try_clone().expect("dup the pty"));
+        let description = format!("{command:?}");
+        let child = command
+            .stdin(stdio())
+            .stdout(stdio())
+            .stderr(stdio())
+            .spawn()
+            .unwrap_or_else(|error| panic!("spawning {description}: {error}"));
+        // Our copies of the terminal's end: once the child's are closed too, reading the
+        // master ends (EIO).
+        drop(slave);
+        let master = fs::File::from(pty.master);
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        {
+            let mut reader = master.try_clone().expect("dup the pty master");
+            let output = std::sync::Arc::clone(&output);
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                while let Ok(count @ 1..) = reader.read(&mut buffer) {
+                    output
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .extend_from_slice(&buffer[..count]);
+                }
+            });
+        }
+        Pty {
+            master,
+            child,
+            output,
+        }
+    }
+
+    /// What the terminal showed so far.
+    pub fn output(&self) -> Vec<u8> {
+        self.output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Waits up to `limit` for `needle` to show on the terminal; whether it did.
+    pub fn wait_for(&self, needle: &[u8], limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if install::contains(&self.output(), needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Types `bytes`.
+    pub fn type_in(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(bytes).expect("write to the pty");
+    }
+
+    /// Waits up to `limit` for the program to end (killing it after that); its status, `None`
+    /// when it had to be killed, and everything the terminal showed.
+    pub fn finish(mut self, limit: Duration) -> (Option<std::process::ExitStatus>, Vec<u8>) {
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break None;
+                }
+            }
+        };
+        // The last output may still be on its way through the reader thread.
+        std::thread::sleep(Duration::from_millis(100));
+        (status, self.output())
+    }
+}
+
+/// Waits up to `limit` for `child` and whatever output of it is still piped; kills it and fails
+/// the test after that.
+pub fn wait_output(child: Child, limit: Duration) -> Output {
+    let description = format!("process {}", child.id());
+    wait_or_kill(child, &description, limit, Kill::Process)
+        .unwrap_or_else(|| panic!("{description} did not finish within {limit:?}; killed"))
 }
 
 #[cfg(test)]

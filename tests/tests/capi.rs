@@ -773,6 +773,8 @@ fn installed_debs_build_the_book_mycat_with_pkg_config_and_it_reads_through_the_
         return;
     };
     let _lock = myopen_tests::packaging::system_lock();
+    // The packaged helper logs to /dev/log and serves no grant whose record cannot go out.
+    let _syslog = myopen_tests::install::SystemSyslog::ensure();
     let [runtime, dev, tools] = built_debs();
     let installed = InstalledDebs;
     let output = run(Command::new("dpkg")

@@ -24,8 +24,10 @@ const MYCAT: &str = "/usr/bin/mycat";
 
 /// Every file and directory a system install creates, relative to the root, with its mode,
 /// except the helper (whose mode depends on the privilege).
-const INSTALLED: [(&str, u32); 15] = [
+const INSTALLED: [(&str, u32); 17] = [
     ("usr/bin/mycat", 0o755),
+    ("usr/bin/myopen-run", 0o755),
+    ("usr/share/man/man1/myopen-run.1", 0o644),
     ("etc/myopen", 0o755),
     ("etc/myopen/policy.d", 0o755),
     ("etc/myopen/policy.toml", 0o644),
@@ -469,7 +471,7 @@ fn deb_is_lintian_clean_with_the_expected_contents() {
         .filter(|line| line.starts_with("I:") || line.starts_with("P:"))
     {
         assert!(
-            line.contains("hardening-no-fortify-functions"),
+            line.contains("hardening-no-fortify-functions") || is_machine_code_misspelling(line),
             "a lintian tag that packaging/README.md does not justify: {line}"
         );
     }
@@ -510,6 +512,19 @@ fn deb_is_lintian_clean_with_the_expected_contents() {
             "{field} in the control data:\n{control}"
         );
     }
+}
+
+/// `I: myopen: spelling-error-in-binary thIk think [usr/bin/myopen-run]`: lintian read bytes of
+/// machine code as a word (mixed case after the first letter, which no message of ours has; see
+/// packaging/README.md). Which bytes do so changes from build to build.
+fn is_machine_code_misspelling(line: &str) -> bool {
+    let mut fields = line
+        .split_whitespace()
+        .skip_while(|field| *field != "spelling-error-in-binary");
+    fields.next();
+    fields.next().is_some_and(|word| {
+        word.chars().skip(1).any(char::is_uppercase) && word.chars().any(char::is_lowercase)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,6 +591,7 @@ fn man_pages_are_lint_clean_and_document_every_key_and_word() {
     let pages = [
         "mycat.1",
         "my_open.3",
+        "myopen-run.1",
         "myopen-policy.5",
         "openfile-helper.8",
     ]
@@ -591,9 +607,14 @@ fn man_pages_are_lint_clean_and_document_every_key_and_word() {
             .filter(|line| !line.contains("outdated mandoc.db"))
             .filter(|line| {
                 !(line.contains("referenced manual not found")
-                    && ["mycat 1", "myopen-policy 5", "openfile-helper 8"]
-                        .iter()
-                        .any(|own| line.contains(own)))
+                    && [
+                        "mycat 1",
+                        "myopen-run 1",
+                        "myopen-policy 5",
+                        "openfile-helper 8",
+                    ]
+                    .iter()
+                    .any(|own| line.contains(own)))
             })
             .collect();
         assert!(
