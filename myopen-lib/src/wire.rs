@@ -82,41 +82,6 @@ impl fmt::Display for UnsupportedFlags {
     }
 }
 
-/// `flags` in words, as the audit log prints them: `O_WRONLY|O_CREAT|O_TRUNC`. Bits without a
-/// name are shown in octal.
-pub fn flags_in_words(flags: i32) -> String {
-    let access = match flags & libc::O_ACCMODE {
-        libc::O_RDONLY => "O_RDONLY",
-        libc::O_WRONLY => "O_WRONLY",
-        libc::O_RDWR => "O_RDWR",
-        _ => "O_ACCMODE",
-    };
-    let named = [
-        (libc::O_CREAT, "O_CREAT"),
-        (libc::O_EXCL, "O_EXCL"),
-        (libc::O_TRUNC, "O_TRUNC"),
-        (libc::O_APPEND, "O_APPEND"),
-        (libc::O_NOFOLLOW, "O_NOFOLLOW"),
-        (libc::O_NONBLOCK, "O_NONBLOCK"),
-        (libc::O_CLOEXEC, "O_CLOEXEC"),
-        (libc::O_NOCTTY, "O_NOCTTY"),
-        (libc::O_DIRECTORY, "O_DIRECTORY"),
-        (O_LARGEFILE_KERNEL, "O_LARGEFILE"),
-    ];
-    let mut words = vec![access.to_owned()];
-    let mut rest = flags & !libc::O_ACCMODE;
-    for (bit, name) in named {
-        if rest & bit == bit {
-            words.push(name.to_owned());
-            rest &= !bit;
-        }
-    }
-    if rest != 0 {
-        words.push(format!("{rest:#o}"));
-    }
-    words.join("|")
-}
-
 /// The status byte for a failure with `errno`: errno values outside 1..=255 cannot be expressed
 /// in a byte or an exit status, so they become 255, as the book's helper does.
 pub fn status_for_errno(errno: i32) -> u8 {
@@ -729,23 +694,6 @@ mod tests {
         }
         assert_eq!(Hello::decode(b"MYOS\x01\x07"), None);
         assert_eq!(Hello::decode(b"\x00\x00"), None);
-    }
-
-    #[test]
-    fn flags_read_as_words() {
-        assert_eq!(flags_in_words(libc::O_RDONLY), "O_RDONLY");
-        assert_eq!(
-            flags_in_words(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC),
-            "O_WRONLY|O_CREAT|O_TRUNC"
-        );
-        assert_eq!(
-            flags_in_words(libc::O_RDWR | libc::O_APPEND | libc::O_NOFOLLOW),
-            "O_RDWR|O_APPEND|O_NOFOLLOW"
-        );
-        assert_eq!(
-            flags_in_words(libc::O_RDONLY | libc::O_PATH),
-            "O_RDONLY|0o10000000"
-        );
     }
 
     #[test]

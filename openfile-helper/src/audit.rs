@@ -14,7 +14,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use myopen::wire::flags_in_words;
+use myopen::wire::O_LARGEFILE_KERNEL;
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, send};
 
@@ -297,6 +297,41 @@ fn send_before(socket: &UnixDatagram, datagram: &[u8], deadline: Instant) -> io:
     socket.send(datagram).map(drop)
 }
 
+/// `flags` in words, as the audit log prints them: `O_WRONLY|O_CREAT|O_TRUNC`. Bits without a
+/// name are shown in octal.
+fn flags_in_words(flags: i32) -> String {
+    let access = match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => "O_RDONLY",
+        libc::O_WRONLY => "O_WRONLY",
+        libc::O_RDWR => "O_RDWR",
+        _ => "O_ACCMODE",
+    };
+    let named = [
+        (libc::O_CREAT, "O_CREAT"),
+        (libc::O_EXCL, "O_EXCL"),
+        (libc::O_TRUNC, "O_TRUNC"),
+        (libc::O_APPEND, "O_APPEND"),
+        (libc::O_NOFOLLOW, "O_NOFOLLOW"),
+        (libc::O_NONBLOCK, "O_NONBLOCK"),
+        (libc::O_CLOEXEC, "O_CLOEXEC"),
+        (libc::O_NOCTTY, "O_NOCTTY"),
+        (libc::O_DIRECTORY, "O_DIRECTORY"),
+        (O_LARGEFILE_KERNEL, "O_LARGEFILE"),
+    ];
+    let mut words = vec![access.to_owned()];
+    let mut rest = flags & !libc::O_ACCMODE;
+    for (bit, name) in named {
+        if rest & bit == bit {
+            words.push(name.to_owned());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        words.push(format!("{rest:#o}"));
+    }
+    words.join("|")
+}
+
 /// Printable ASCII stays as it is; `"` and `\` are backslash-escaped; control characters, other
 /// bytes above 0x7e and bytes that are not UTF-8 become `\xNN`. Input longer than
 /// [`MAX_LOGGED_PATH`] is cut, with `...` appended.
@@ -328,6 +363,23 @@ pub fn escape(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_read_as_words() {
+        assert_eq!(flags_in_words(libc::O_RDONLY), "O_RDONLY");
+        assert_eq!(
+            flags_in_words(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC),
+            "O_WRONLY|O_CREAT|O_TRUNC"
+        );
+        assert_eq!(
+            flags_in_words(libc::O_RDWR | libc::O_APPEND | libc::O_NOFOLLOW),
+            "O_RDWR|O_APPEND|O_NOFOLLOW"
+        );
+        assert_eq!(
+            flags_in_words(libc::O_RDONLY | libc::O_PATH),
+            "O_RDONLY|0o10000000"
+        );
+    }
 
     fn record(granted: bool) -> Record<'static> {
         Record {
@@ -587,7 +639,17 @@ mod tests {
     }
 
     #[test]
-    fn logging_without_a_syslog_socket_does_not_fail() {
-        let _ = Auditor::new().log(&record(false), Delivery::BestEffort);
+    fn without_a_syslog_socket_a_refusal_still_stands_and_a_grant_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let auditor = Auditor::to(dir.path().join("no-syslog-here"));
+        // Best effort: the loss is reported (a refusal stands regardless) without waiting.
+        let started = Instant::now();
+        assert!(auditor.log(&record(false), Delivery::BestEffort).is_err());
+        assert!(started.elapsed() < DELIVERY_BOUND / 2);
+        // Required: the record cannot go out within the bound, so the grant must be refused.
+        let started = Instant::now();
+        let undelivered = auditor.log(&record(true), Delivery::Required).unwrap_err();
+        assert!(started.elapsed() >= DELIVERY_BOUND, "{undelivered}");
+        assert!(started.elapsed() < DELIVERY_BOUND * 3, "{undelivered}");
     }
 }

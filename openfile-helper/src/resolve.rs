@@ -639,6 +639,7 @@ mod own_fds {
     use nix::errno::Errno;
     use nix::fcntl::{OFlag, open, openat, readlink, readlinkat};
     use nix::sys::stat::Mode;
+    use nix::sys::statfs::{PROC_SUPER_MAGIC, fstatfs, statfs};
 
     thread_local! {
         /// The process the directory was opened in, and the directory: after a fork it would
@@ -646,8 +647,22 @@ mod own_fds {
         static DIRECTORY: RefCell<Option<(u32, OwnedFd)>> = const { RefCell::new(None) };
     }
 
+    const OWN_FDS: &str = "/proc/self/fd";
+
+    /// `path` opened as a directory, if it is on procfs. Anything else could say what it likes
+    /// about where an object is (libpathrs checks the same): EXDEV, and the request fails.
+    pub(super) fn procfs_directory(path: &str) -> Result<OwnedFd, Errno> {
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let directory = open(path, flags, Mode::empty())?;
+        if fstatfs(&directory)?.filesystem_type() != PROC_SUPER_MAGIC {
+            return Err(Errno::EXDEV);
+        }
+        Ok(directory)
+    }
+
     /// Runs `relative` on the cached directory with `fd`'s name in it, or `absolute` on the
-    /// full `/proc/self/fd/N` path when the directory cannot be had (a tiny descriptor limit).
+    /// full `/proc/self/fd/N` path when the directory cannot be opened (a tiny descriptor
+    /// limit), after checking with statfs(2) that the path is on procfs.
     fn through<T>(
         fd: &OwnedFd,
         relative: impl FnOnce(&OwnedFd, &str) -> Result<T, Errno>,
@@ -660,14 +675,18 @@ mod own_fds {
                 .as_ref()
                 .is_none_or(|(opened_in, _)| *opened_in != pid)
             {
-                let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-                *cached = open("/proc/self/fd", flags, Mode::empty())
-                    .ok()
-                    .map(|directory| (pid, directory));
+                *cached = match procfs_directory(OWN_FDS) {
+                    Ok(directory) => Some((pid, directory)),
+                    Err(Errno::EXDEV) => return Err(Errno::EXDEV),
+                    Err(_) => None,
+                };
             }
             match cached.as_ref() {
                 Some((_, directory)) => relative(directory, &name),
-                None => absolute(&format!("/proc/self/fd/{name}")),
+                None if statfs(OWN_FDS)?.filesystem_type() == PROC_SUPER_MAGIC => {
+                    absolute(&format!("{OWN_FDS}/{name}"))
+                }
+                None => Err(Errno::EXDEV),
             }
         })
     }
@@ -1432,6 +1451,17 @@ mod tests {
             Some(Progress::Cleaned(
                 tree.path("secret/shadow").into_os_string().into_vec()
             ))
+        );
+    }
+
+    #[test]
+    fn only_procfs_may_say_where_an_object_is() {
+        assert!(own_fds::procfs_directory("/proc/self/fd").is_ok());
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert_eq!(
+            own_fds::procfs_directory(elsewhere.path().to_str().unwrap()).unwrap_err(),
+            Errno::EXDEV,
+            "a directory that is not on procfs is not trusted with canonical paths"
         );
     }
 
