@@ -81,7 +81,7 @@ fn process_state() -> String {
     let dumpable = nix::sys::prctl::get_dumpable().map(|dumpable| u8::from(dumpable).to_string());
     state.push_str(&format!(
         "process Dumpable: {}\n",
-        dumpable.unwrap_or_else(|errno| errno.desc().to_owned())
+        dumpable.unwrap_or_else(|errno| myopen::strerror(errno as i32))
     ));
     state
 }
@@ -152,7 +152,12 @@ pub fn explain(user: Option<&str>, access: AccessSet, path: &Path, privilege: &P
     };
     let who = match who {
         Ok(who) => who,
-        Err(errno) => return fail_with(&format!("cannot read the identity: {}", errno.desc())),
+        Err(errno) => {
+            return fail_with(&format!(
+                "cannot read the identity: {}",
+                myopen::strerror(errno as i32)
+            ));
+        }
     };
     // With the caller's own rights, as `--check`: an explanation quotes the policy (the deciding
     // rule's pattern, a parse error's text), and a policy the caller may not read stays unread.

@@ -103,7 +103,11 @@ impl Refusal {
     }
 
     fn system(errno: Errno, during: &str) -> Refusal {
-        Refusal::new(errno, format!("{during}: {}", errno.desc()), false)
+        Refusal::new(
+            errno,
+            format!("{during}: {}", myopen::strerror(errno as i32)),
+            false,
+        )
     }
 
     fn policy(decision: Decision, canonical: Option<Vec<u8>>) -> Refusal {
@@ -293,7 +297,7 @@ impl Request<'_> {
                 Errno::EACCES,
                 format!(
                     "{during}: {} at a name no rule allows; the caller is told EACCES",
-                    unresolved.errno.desc()
+                    myopen::strerror(unresolved.errno as i32)
                 ),
                 true,
             )
@@ -302,7 +306,7 @@ impl Request<'_> {
                 Errno::EACCES,
                 format!(
                     "{during}: {} where it cannot be retraced; the caller is told EACCES",
-                    unresolved.errno.desc()
+                    myopen::strerror(unresolved.errno as i32)
                 ),
                 true,
             ),
@@ -712,7 +716,10 @@ fn canonical_path(fd: &OwnedFd) -> Result<Vec<u8>, Refusal> {
         .map_err(|errno| {
             Refusal::escape(
                 None,
-                &format!("cannot read the opened object's path: {}", errno.desc()),
+                &format!(
+                    "cannot read the opened object's path: {}",
+                    myopen::strerror(errno as i32)
+                ),
             )
         })?
         .into_vec();

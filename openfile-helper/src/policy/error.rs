@@ -113,11 +113,9 @@ impl fmt::Display for FileProblem {
                 write!(formatter, "larger than the {limit}-byte limit")
             }
             FileProblem::NotUtf8 => formatter.write_str("is not valid UTF-8"),
-            FileProblem::Io { call, errno } => write!(
-                formatter,
-                "{call} failed: {}",
-                nix::errno::Errno::from_raw(*errno).desc()
-            ),
+            FileProblem::Io { call, errno } => {
+                write!(formatter, "{call} failed: {}", myopen::strerror(*errno))
+            }
         }
     }
 }
