@@ -22,11 +22,11 @@ fn main() -> ExitCode {
     match myopen::Helper::at(helper).open(path, flags) {
         Ok(fd) => {
             let mut file = std::fs::File::from(fd);
-            if let Some(data) = rest.first() {
-                if let Err(error) = file.write_all(data.as_encoded_bytes()) {
-                    eprintln!("write: {error}");
-                    return ExitCode::FAILURE;
-                }
+            if let Some(data) = rest.first()
+                && let Err(error) = file.write_all(data.as_encoded_bytes())
+            {
+                eprintln!("write: {error}");
+                return ExitCode::FAILURE;
             }
             let mut content = Vec::new();
             if flags & libc::O_ACCMODE != libc::O_WRONLY {
