@@ -60,14 +60,14 @@ fn helper_killed_while_blocked_is_reported() {
     let pid_file = scratch.path().join("pid");
     let killer = std::thread::spawn(move || {
         for _ in 0..500 {
-            if let Ok(text) = std::fs::read_to_string(&pid_file) {
-                if let Ok(pid) = text.trim().parse::<i32>() {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGTERM,
-                    );
-                    return;
-                }
+            if let Ok(text) = std::fs::read_to_string(&pid_file)
+                && let Ok(pid) = text.trim().parse::<i32>()
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+                return;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }

@@ -238,7 +238,7 @@ fn symlink_flipped_in_a_loop_never_leaks_the_secret() {
     let (mut attempts, mut served, mut refused) = (0usize, 0usize, 0usize);
     let mut failure = None;
     while attempts < ATTEMPTS && Instant::now() < deadline {
-        let install = if (attempts / BATCH) % 2 == 0 {
+        let install = if (attempts / BATCH).is_multiple_of(2) {
             Install::Setuid
         } else {
             Install::Caps
