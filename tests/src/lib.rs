@@ -1,6 +1,7 @@
 //! Shared harness for the end-to-end tests: the real binaries, scratch trees, process checks.
 #![deny(unsafe_code)]
 
+pub mod checks;
 pub mod install;
 pub mod packaging;
 #[allow(unsafe_code)]

@@ -5,6 +5,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use myopen_tests::checks::check;
 use myopen_tests::{Scratch, as_unprivileged, helper_binary, mycat_binary, run, run_with_input};
 
 fn mycat() -> Command {
@@ -22,10 +23,10 @@ fn concatenates_files_in_order() {
     let scratch = Scratch::new();
     let first = scratch.file("a", b"first\n", 0o644);
     let second = scratch.file("b", b"second\n", 0o644);
-    let output = run(mycat().arg(&first).arg(&second).arg(&first));
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    assert_eq!(output.stdout, b"first\nsecond\nfirst\n");
-    assert!(output.stderr.is_empty());
+    check(&run(mycat().arg(&first).arg(&second).arg(&first)))
+        .success()
+        .stdout(b"first\nsecond\nfirst\n")
+        .stderr_empty();
 }
 
 #[test]
@@ -34,9 +35,9 @@ fn dash_and_no_arguments_read_stdin() {
     let file = scratch.file("a", b"file\n", 0o644);
     let output = run_with_input(mycat().arg(&file).arg("-").arg(&file), b"stdin\n");
     assert_eq!(output.stdout, b"file\nstdin\nfile\n");
-    let output = run_with_input(&mut mycat(), b"only stdin");
-    assert_eq!(output.stdout, b"only stdin");
-    assert!(output.status.success());
+    check(&run_with_input(&mut mycat(), b"only stdin"))
+        .stdout(b"only stdin")
+        .success();
 }
 
 #[test]
@@ -189,9 +190,10 @@ fn readable_files_never_start_the_helper() {
         .arg(&helper)
         .arg(&file)
         .arg(&file));
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    assert_eq!(output.stdout, b"plain\nplain\n");
-    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+    check(&output)
+        .success()
+        .stdout(b"plain\nplain\n")
+        .stderr_empty();
     assert!(!mark.exists(), "the helper ran for a readable file");
 }
 
@@ -232,9 +234,9 @@ fn always_helper_asks_the_helper_even_for_readable_files() {
     assert!(output.stdout.is_empty());
     assert!(mark.exists(), "the helper did not run");
     // The real helper, unprivileged, serves it.
-    let output = run(mycat().arg("--always-helper").arg(&file));
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    assert_eq!(output.stdout, b"plain\n");
+    check(&run(mycat().arg("--always-helper").arg(&file)))
+        .success()
+        .stdout(b"plain\n");
 }
 
 #[test]
@@ -500,13 +502,12 @@ fn help_version_and_dash_u() {
         assert!(output.status.success(), "{flag}");
         assert!(text(&output.stdout).contains("mycat"), "{flag}");
     }
-    let output = run_with_input(mycat().arg("-u"), b"u is ignored");
-    assert_eq!(output.stdout, b"u is ignored");
+    check(&run_with_input(mycat().arg("-u"), b"u is ignored")).stdout(b"u is ignored");
     let scratch = Scratch::new();
     let file = scratch.file("a", b"with a file\n", 0o644);
-    let output = run(mycat().arg("-u").arg(&file).arg("-u"));
-    assert_eq!(output.stdout, b"with a file\n");
-    assert!(output.status.success());
+    check(&run(mycat().arg("-u").arg(&file).arg("-u")))
+        .stdout(b"with a file\n")
+        .success();
     let help = text(&run(Command::new(mycat_binary()).arg("--help")).stdout);
     for option in ["--helper", "--always-helper", "--no-helper", "-u"] {
         assert!(help.contains(option), "--help lists {option}");
