@@ -33,6 +33,13 @@ PRIVILEGE   ?= caps
 SYSLOG_SOCKET ?=
 TARGET_DIR  ?= target
 CARGO       ?= cargo
+# static: the helper is a static PIE (no dynamic loading at each exec: about 270 us, a tenth of a
+# one-shot open). Static glibc has the `files` user and group database built in; other NSS
+# sources (sss, ldap, systemd) are loaded at run time and need the glibc it was built with, so
+# the distribution packages, whose glibc is updated under them, build it dynamic.
+HELPER_LINK ?= static
+HOST        := $(shell rustc -vV | sed -n 's/^host: //p')
+HELPER_BUILT = $(if $(filter static,$(HELPER_LINK)),$(TARGET_DIR)/static/$(HOST)/release,$(TARGET_DIR)/release)
 
 BUILD_ENV = env $(if $(SYSLOG_SOCKET),MYOPEN_SYSLOG_SOCKET=$(SYSLOG_SOCKET),-u MYOPEN_SYSLOG_SOCKET) \
 	MYOPEN_LIBEXECDIR=$(LIBEXECDIR) MYOPEN_SYSCONFDIR=$(SYSCONFDIR)
@@ -40,7 +47,7 @@ INSTALL_ENV = DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) BINDIR=$(BINDIR) LIBEXECDIR=$(
 	LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) \
 	SYSCONFDIR=$(SYSCONFDIR) MANDIR=$(MANDIR) BASHCOMPDIR=$(BASHCOMPDIR) \
 	ZSHCOMPDIR=$(ZSHCOMPDIR) FISHCOMPDIR=$(FISHCOMPDIR) PRIVILEGE=$(PRIVILEGE) \
-	BUILT=$(TARGET_DIR)/release
+	BUILT=$(TARGET_DIR)/release HELPER_BUILT=$(HELPER_BUILT)
 
 .PHONY: all build install uninstall demo deb rpm deps test bench clean
 
@@ -50,6 +57,10 @@ build:
 	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) \
 		-p mycat -p myopen-run -p openfile-helper -p myopen-completions --bins
 	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) -p myopen-capi --lib
+ifeq ($(HELPER_LINK),static)
+	$(BUILD_ENV) RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked \
+		--target $(HOST) --target-dir $(TARGET_DIR)/static -p openfile-helper --bins
+endif
 
 install: build
 	$(INSTALL_ENV) packaging/install.sh install

@@ -7,7 +7,7 @@
 # Environment (all set by the Makefile): DESTDIR PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR
 # SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid or none) BUILT
 # (the directory holding the built mycat, myopen-run, openfile-helper, myopen-completions and
-# libmyopen).
+# libmyopen) and HELPER_BUILT (the directory holding the helper, when it is built apart: static).
 #
 # Promises: an existing policy is never overwritten; the helper is made privileged only as the
 # last step, on a file that nobody else can have opened; a privileged helper is stripped of its
@@ -91,7 +91,10 @@ install_file() { # mode source destination
 
 do_install() {
   : "${BUILT:?BUILT is not set (run this through make install)}"
-  for program in mycat myopen-run openfile-helper myopen-completions; do
+  : "${HELPER_BUILT:=$BUILT}"
+  [ -x "$HELPER_BUILT/openfile-helper" ] ||
+    die "$HELPER_BUILT/openfile-helper is missing: build first (make build)"
+  for program in mycat myopen-run myopen-completions; do
     [ -x "$BUILT/$program" ] || die "$BUILT/$program is missing: build first (make build)"
   done
   for library in libmyopen.so libmyopen.a; do
@@ -124,7 +127,7 @@ do_install() {
   install -d -m 0755 "$libexec"
   staged="$libexec/.openfile-helper.new.$$"
   trap 'rm -f "$staged"' EXIT
-  install -m 0755 "$BUILT/openfile-helper" "$staged"
+  install -m 0755 "$HELPER_BUILT/openfile-helper" "$staged"
   if is_root; then chown root:root "$staged"; fi # chown clears capabilities: before setcap.
   if [ "$PRIVILEGE" != none ]; then
     make_privileged "$staged" "$PRIVILEGE"

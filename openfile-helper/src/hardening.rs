@@ -19,8 +19,7 @@ pub fn harden(request_socket: Option<RawFd>) -> Result<(), Errno> {
     close_inherited_fds(request_socket)?;
     sys::clear_environment()?;
     reset_signals()?;
-    disable_core_dumps()?;
-    ResourceLimits::pin().map(drop)
+    disable_core_dumps()
 }
 
 /// The limits whose exhaustion could make a policy load go wrong rather than fail outright:
@@ -36,9 +35,10 @@ const PINNED: [Resource; 4] = [
 ///
 /// The caller chooses the limits the helper starts with and, since the helper runs with the
 /// caller's uid after the credential switch, may lower its soft limits again at any moment
-/// (prlimit). Raising them costs nothing and removes the cheap version of that attack; every
-/// resource failure must still refuse, and [`ResourceLimits::unchanged`] lets a policy load
-/// check that nobody lowered a limit while it ran.
+/// (prlimit). They are raised right before each policy read, the one step a shortage could make
+/// go wrong rather than fail (a one-shot helper reads its policy once, so raising them at start
+/// too would be the same work twice); every other resource failure simply refuses, and
+/// [`ResourceLimits::unchanged`] lets the policy read check that nobody lowered one meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResourceLimits {
     soft: [u64; PINNED.len()],

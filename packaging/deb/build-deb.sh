@@ -40,7 +40,7 @@ libdir="/usr/lib/$multiarch"
 
 rm -rf "$stage" "$out/libmyopen0" "$out/libmyopen-dev"
 mkdir -p "$stage"
-make --no-print-directory install DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
+make --no-print-directory install HELPER_LINK=dynamic DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
   LIBEXECDIR=/usr/libexec LIBDIR="$libdir" ZSHCOMPDIR=/usr/share/zsh/vendor-completions \
   PRIVILEGE=none TARGET_DIR="$target_dir"
 

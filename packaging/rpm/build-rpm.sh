@@ -24,7 +24,7 @@ version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 rm -rf "$out"
 mkdir -p "$stage" "$out/BUILD" "$out/BUILDROOT" "$out/RPMS" "$out/SPECS" "$out/SRPMS" "$out/SOURCES"
 libdir="$(rpm --eval '%{_libdir}')"
-make --no-print-directory install DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
+make --no-print-directory install HELPER_LINK=dynamic DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
   LIBEXECDIR=/usr/libexec LIBDIR="$libdir" PRIVILEGE=none TARGET_DIR="$target_dir"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
   "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" "$stage/usr/libexec/openfile-helper" \
