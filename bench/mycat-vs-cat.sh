@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --locked --bins -q
-cargo build --release --locked -p myopen-tests -q
 helper=$PWD/target/release/openfile-helper
-unp_mycat=$(ls -t target/release/build/myopen-tests-*/out/unp_mycat | head -n 1)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The book's client, compiled here from tests/c/ as build.rs compiles it: no dependence on where
+# cargo keeps build-script output, or on which of several copies is newest.
+unp_mycat=$work/unp_mycat
+cc -O2 -Wall -Wextra -o "$unp_mycat" tests/c/unp_mycat.c tests/c/unp_myopen.c
 
 head -c 4096 /dev/urandom > "$work/4k"
 results=$work/results.json
