@@ -80,8 +80,8 @@ bench: deps
 	$(CARGO) bench -p myopen-tests --locked
 	bench/mycat-vs-cat.sh
 	bench/mycat-throughput.sh
-	@if [ "$$(id -u)" -eq 0 ]; then bench/policy-cost.sh; \
-	else echo "NOT RUN: bench/policy-cost.sh needs root (it installs a setuid helper)"; fi
+	@if [ "$$(id -u)" -eq 0 ]; then bench/user-case.sh; \
+	else echo "NOT RUN: bench/user-case.sh needs root (it installs setuid and file-capability helpers)"; fi
 
 clean:
 	$(CARGO) clean
