@@ -134,7 +134,7 @@ fn spawn(program: &OsStr, count: usize) -> Result<Vec<u128>, String> {
 
 fn session(helper: &OsStr, file: &Path, duration: Duration) -> Result<Vec<u128>, String> {
     let session = Session::with_helper(Helper::at(helper)).map_err(|error| error.to_string())?;
-    let mut open = || {
+    let open = || {
         session
             .open(file, libc::O_RDONLY)
             .map(drop)
