@@ -30,7 +30,8 @@ pub use decide::{Decision, Reason};
 pub use error::{FileProblem, PolicyError, Warning};
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN};
 pub use load::{
-    MAX_POLICY_FILE_SIZE, OpenAt, load, read_policy_file, read_sources, read_sources_with,
+    MAX_POLICY_FILE_SIZE, OpenAt, PolicyStamp, load, read_policy_file, read_sources,
+    read_sources_stamped_with, read_sources_with, stamp_with,
 };
 pub use parse::{LookupFailed, NameResolver};
 pub use rule::{FileType, FileTypeSet, Identity, Rule, RuleKind, RuleOrigin, Subjects};
