@@ -28,8 +28,8 @@ use super::{LoadedPolicy, Policy};
 /// (sites with sudoers files of thousands of lines have hundreds to a few thousand rules), and
 /// loading a file that size costs every one-shot open about 40 MB of peak memory and 40-50 ms
 /// (measured with `--check` on a 10,000-rule, 826 KB file: 31.6 MB, 193 million instructions),
-/// which is as much as a per-exec load should ever be allowed to cost. Past that, a policy is
-/// better split into drop-ins, each under its own cap.
+/// which is as much as a per-exec load should ever be allowed to cost. More rules than that
+/// can still be written, as drop-ins (each under the cap), at the same cost per rule.
 pub const MAX_POLICY_FILE_SIZE: u64 = 1 << 20;
 
 const GROUP_OR_OTHER_WRITE: u32 = 0o022;
