@@ -101,8 +101,10 @@ bench: deps
 	bench/mycat-throughput.sh
 	@if [ "$$(id -u)" -eq 0 ]; then bench/myopen-run.sh; \
 	else echo "NOT RUN: bench/myopen-run.sh needs root (it installs a setuid helper)"; fi
-	@if [ "$$(id -u)" -eq 0 ]; then bench/policy-cost.sh; \
-	else echo "NOT RUN: bench/policy-cost.sh needs root (it installs a setuid helper)"; fi
+	@if [ "$$(id -u)" -eq 0 ]; then bench/user-case.sh; \
+	else echo "NOT RUN: bench/user-case.sh needs root (it installs setuid and file-capability helpers)"; fi
+	@if [ "$$(id -u)" -eq 0 ]; then bench/oneshot-static-vs-dynamic.sh; \
+	else echo "NOT RUN: bench/oneshot-static-vs-dynamic.sh needs root (it installs setuid helpers)"; fi
 
 clean:
 	$(CARGO) clean

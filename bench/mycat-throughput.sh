@@ -45,20 +45,7 @@ bench() { # case-name hyperfine-args... (commands built by the caller)
     local case=$1 json; shift
     json="$work/results-$(tr -c 'A-Za-z0-9' - <<<"$case").json"
     hyperfine -N --style none --export-json "$json" "$@" >/dev/null
-    python3 - "$json" "$case" <<'PY'
-import json, statistics, sys
-results = json.load(open(sys.argv[1]))["results"]
-case = sys.argv[2]
-by = {r["command"]: r for r in results}
-unit, scale = ("ms", 1e3)
-print(f"\n## {case}\n")
-print(f"| command | min ({unit}) | median ({unit}) | max ({unit}) | GNU median / this median |")
-print("| --- | ---: | ---: | ---: | ---: |")
-gnu = by["GNU cat"]["median"]
-for name, r in by.items():
-    times = r["times"]
-    print(f'| {name} | {min(times)*scale:.2f} | {statistics.median(times)*scale:.2f} | {max(times)*scale:.2f} | {gnu / r["median"]:.2f} |')
-PY
+    python3 bench/summarise.py hyperfine "$json" --title "$case" --column "GNU cat"
 }
 
 commands() { # template with %s for the program

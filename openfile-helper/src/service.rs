@@ -3,12 +3,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::ffi::OsStr;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::openat;
+use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 
 use crate::audit::{self, Auditor, Delivery, Record, Verdict};
@@ -16,7 +17,7 @@ use crate::config;
 use crate::diagnostics::complain;
 use crate::hardening::ResourceLimits;
 use crate::identity::{self, SystemNames};
-use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError};
+use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError, PolicyStamp};
 use crate::privilege::{Need, Privilege, Standing};
 use crate::resolve::{self, Approved, Opened, Progress, Refusal};
 
@@ -24,13 +25,15 @@ use crate::resolve::{self, Approved, Opened, Progress, Refusal};
 enum PolicyState {
     /// The helper can do no more than its caller: nothing for a policy to protect.
     NotEnforced,
-    Loaded(Policy),
+    /// With the stamp of the files it was read from, to tell whether they changed since.
+    Loaded(Policy, PolicyStamp),
     /// Fail closed (P7): every request is refused, for this reason.
     Unusable(String),
 }
 
-/// How long a loaded policy serves before it is read again: a session is long-lived, and an
-/// administrator's change (a revocation above all) must reach it.
+/// How long a loaded policy serves before the files are looked at again (fstat, no read), and
+/// read again if they changed: a session is long-lived, and an administrator's change (a
+/// revocation above all) must reach it.
 pub const POLICY_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// Why a helper cannot serve at all: the errno every request gets, and the message for stderr.
@@ -91,11 +94,16 @@ impl<'privilege> Service<'privilege> {
     pub fn handle(&self, path: &OsStr, flags: i32, creation_mode: u32) -> Result<Opened, Refusal> {
         let mut policy = self.policy.borrow_mut();
         if policy.1.elapsed() >= POLICY_MAX_AGE {
-            *policy = (read_policy(self.privilege, Some(&policy.0)), Instant::now());
+            let unchanged = matches!(&policy.0, PolicyState::Loaded(_, stamp)
+                if policy_unchanged(self.privilege, stamp));
+            if !unchanged {
+                policy.0 = read_policy(self.privilege, Some(&policy.0));
+            }
+            policy.1 = Instant::now();
         }
         // A helper that can do no more than its caller grants nothing the log must vouch for.
         let (governing, delivery) = match &policy.0 {
-            PolicyState::Loaded(policy) => (Some(policy), Delivery::Required),
+            PolicyState::Loaded(policy, _) => (Some(policy), Delivery::Required),
             PolicyState::NotEnforced | PolicyState::Unusable(_) => (None, Delivery::BestEffort),
         };
         let granted = Cell::new(false);
@@ -124,7 +132,7 @@ impl<'privilege> Service<'privilege> {
             }
         };
         let outcome = match &policy.0 {
-            PolicyState::NotEnforced | PolicyState::Loaded(_) => resolve::open_checked(
+            PolicyState::NotEnforced | PolicyState::Loaded(..) => resolve::open_checked(
                 governing,
                 &self.who,
                 self.privilege,
@@ -210,13 +218,13 @@ fn read_policy(privilege: &Privilege, before: Option<&PolicyState>) -> PolicySta
     // A load that ran short of a resource must fail, never yield a policy that lost a rule: pin
     // the limits, load, and refuse the result if someone lowered them meanwhile.
     let limits = ResourceLimits::pin();
-    let loaded = load_policy(privilege);
+    let loaded = load_stamped_policy(privilege);
     let limits_held = limits.is_ok_and(|limits| limits.unchanged());
     match loaded {
         Ok(_) if !limits_held => {
             PolicyState::Unusable("resource limits were lowered while the policy was read".into())
         }
-        Ok(loaded) => PolicyState::Loaded(loaded.policy),
+        Ok((loaded, stamp)) => PolicyState::Loaded(loaded.policy, stamp),
         Err(error) => {
             if !matches!(before, Some(PolicyState::Unusable(_))) {
                 complain(&format!(
@@ -255,16 +263,43 @@ fn for_the_caller(error: &PolicyError) -> String {
 /// read, an administrator's choice like sudoers' 0440): the capability is raised for those opens
 /// alone. Reading, listing and name resolution never run with it.
 pub fn load_policy(privilege: &Privilege) -> Result<LoadedPolicy, PolicyError> {
-    let sources =
-        policy::read_sources_with(Path::new(config::SYSCONFDIR), &|directory, name, flags| {
-            privilege.with_if_refused(Need::ReadSearch, || {
-                openat(directory, name, flags, Mode::empty())
-            })
-        })?;
-    Policy::from_sources(
+    load_stamped_policy(privilege).map(|(loaded, _)| loaded)
+}
+
+/// [`load_policy`], with the stamp of the files read.
+fn load_stamped_policy(privilege: &Privilege) -> Result<(LoadedPolicy, PolicyStamp), PolicyError> {
+    let (sources, stamp) = policy::read_sources_stamped_with(
+        Path::new(config::SYSCONFDIR),
+        &|directory, name, flags| open_policy_entry(privilege, directory, name, flags),
+    )?;
+    let loaded = Policy::from_sources(
         sources
             .iter()
             .map(|(path, text)| (path.as_path(), text.as_str())),
         &SystemNames::default(),
-    )
+    )?;
+    Ok((loaded, stamp))
+}
+
+/// Whether the installed policy is still the one `stamp` was taken of, by fstat alone (through
+/// the checks of a read, with the same rights). Anything that cannot be told, an error included,
+/// counts as a change, so that the policy is read again and any problem reported by that read.
+fn policy_unchanged(privilege: &Privilege, stamp: &PolicyStamp) -> bool {
+    policy::stamp_with(Path::new(config::SYSCONFDIR), &|directory, name, flags| {
+        open_policy_entry(privilege, directory, name, flags)
+    })
+    .is_ok_and(|now| now.unchanged_since(stamp))
+}
+
+/// Opens one directory or file of the policy tree: with the caller's own rights, and again with
+/// CAP_DAC_READ_SEARCH only when that is refused.
+fn open_policy_entry(
+    privilege: &Privilege,
+    directory: BorrowedFd<'_>,
+    name: &OsStr,
+    flags: OFlag,
+) -> Result<OwnedFd, Errno> {
+    privilege.with_if_refused(Need::ReadSearch, || {
+        openat(directory, name, flags, Mode::empty())
+    })
 }

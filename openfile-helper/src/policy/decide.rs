@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::access::AccessSet;
 use super::glob::clean_components;
+use super::index::PrefixIndex;
 use super::rule::{FileType, Identity, Rule, RuleKind, RuleOrigin};
 
 /// Why a request was allowed or refused. Every refusal is EACCES for the caller; the reason is
@@ -89,8 +90,13 @@ impl Decision {
     }
 }
 
+/// Decides a request under `rules`. With an `index` of those rules, only the rules it names as
+/// candidates for the path are looked at; without one, every rule is (the reference the index
+/// is tested against). Either way the first matching deny, the first sufficient allow and the
+/// closest rules are those of the policy's order, since the rules left out cannot match.
 pub(crate) fn decide(
     rules: &[Rule],
+    index: Option<&PrefixIndex>,
     who: &Identity,
     path: &[u8],
     access: AccessSet,
@@ -102,10 +108,20 @@ pub(crate) fn decide(
     let Some(components) = clean_components(path) else {
         return Decision::deny(Reason::PathNotClean, None);
     };
+    let candidates: Vec<&Rule> = match index {
+        // The index was built from these very rules, so every position is in range; were it
+        // not, the panic would abort the helper (its panic hook), which grants nothing.
+        Some(index) => index
+            .candidates(path)
+            .into_iter()
+            .map(|position| &rules[position])
+            .collect(),
+        None => rules.iter().collect(),
+    };
     let applies =
         |rule: &Rule| rule.subjects.matches(who) && rule.path.matches_components(&components);
 
-    for rule in rules.iter().filter(|rule| rule.kind == RuleKind::Deny) {
+    for rule in candidates.iter().filter(|rule| rule.kind == RuleKind::Deny) {
         // Before the type is known, only a deny that is not limited by type can act; a
         // type-limited deny is checked again once the caller knows the type.
         let type_applies = match file_type {
@@ -122,7 +138,10 @@ pub(crate) fn decide(
 
     let mut closest_by_access: Option<(&Rule, AccessSet)> = None;
     let mut closest_by_type: Option<(&Rule, FileType)> = None;
-    for rule in rules.iter().filter(|rule| rule.kind == RuleKind::Allow) {
+    for rule in candidates
+        .iter()
+        .filter(|rule| rule.kind == RuleKind::Allow)
+    {
         if !applies(rule) {
             continue;
         }

@@ -144,6 +144,20 @@ impl Glob {
         match_segments(&self.segments, &components)
     }
 
+    /// The longest leading run of whole literal components, as written (`/srv/app` for
+    /// `/srv/app/**/*.log`, empty for `/*/x` and for `/`): every path this glob matches starts
+    /// with these components, which is what lets a policy index its rules by it.
+    pub(crate) fn literal_prefix(&self) -> &[u8] {
+        let mut end = 0;
+        for segment in &self.segments {
+            match segment {
+                Segment::Component(bytes) if !bytes.contains(&b'*') => end += 1 + bytes.len(),
+                _ => break,
+            }
+        }
+        &self.source.as_bytes()[..end]
+    }
+
     /// [`Glob::matches`] on a path already split by [`clean_components`], so that a decision
     /// splits the requested path once, not once per rule.
     pub(crate) fn matches_components(&self, components: &[&[u8]]) -> bool {

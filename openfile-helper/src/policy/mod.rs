@@ -10,6 +10,7 @@
 //! | `rule` | file types, identities, subjects, rules and where they came from |
 //! | `parse` | TOML text to rules, errors and warnings with file:line |
 //! | `decide` | which rule decides a request, and why |
+//! | `index` | which rules could match a path, by the literal prefix of their globs |
 //! | `load` | reading the policy files through checked descriptors (P7) |
 //! | `error` | errors and warnings |
 
@@ -17,6 +18,7 @@ mod access;
 mod decide;
 mod error;
 mod glob;
+mod index;
 mod load;
 mod parse;
 mod rule;
@@ -28,7 +30,8 @@ pub use decide::{Decision, Reason};
 pub use error::{FileProblem, PolicyError, Warning};
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN};
 pub use load::{
-    MAX_POLICY_FILE_SIZE, OpenAt, load, read_policy_file, read_sources, read_sources_with,
+    MAX_POLICY_FILE_SIZE, OpenAt, PolicyStamp, load, read_policy_file, read_sources,
+    read_sources_stamped_with, read_sources_with, stamp_with,
 };
 pub use parse::{LookupFailed, NameResolver};
 pub use rule::{FileType, FileTypeSet, Identity, Rule, RuleKind, RuleOrigin, Subjects};
@@ -37,6 +40,8 @@ pub use rule::{FileType, FileTypeSet, Identity, Rule, RuleKind, RuleOrigin, Subj
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
     rules: Vec<Rule>,
+    /// Which of `rules` could match a path: a decision looks at those alone.
+    index: index::PrefixIndex,
 }
 
 /// A policy together with what loading it had to say.
@@ -66,6 +71,7 @@ impl Policy {
 
     /// Appends the rules of the next file.
     pub fn add_rules(&mut self, rules: Vec<Rule>) {
+        self.index.add(self.rules.len(), &rules);
         self.rules.extend(rules);
     }
 
@@ -102,7 +108,8 @@ impl Policy {
     ///   type-limited denies listing `t` apply, and the allow must list `t`.
     ///
     /// Deny always wins. One allow rule must grant all the needed access; the first such rule
-    /// decides.
+    /// decides. Only the rules whose literal prefix the path shares are looked at (`index`), so
+    /// the cost follows those, not the size of the policy.
     pub fn decide(
         &self,
         who: &Identity,
@@ -110,7 +117,20 @@ impl Policy {
         access: AccessSet,
         file_type: Option<FileType>,
     ) -> Decision {
-        decide::decide(&self.rules, who, path, access, file_type)
+        decide::decide(&self.rules, Some(&self.index), who, path, access, file_type)
+    }
+
+    /// [`Policy::decide`] looking at every rule, without the index: the reference the index is
+    /// tested against.
+    #[cfg(test)]
+    pub(crate) fn decide_by_scanning(
+        &self,
+        who: &Identity,
+        path: &[u8],
+        access: AccessSet,
+        file_type: Option<FileType>,
+    ) -> Decision {
+        decide::decide(&self.rules, None, who, path, access, file_type)
     }
 }
 

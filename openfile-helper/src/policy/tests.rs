@@ -523,3 +523,164 @@ fn non_utf8_paths_are_decided_on_bytes() {
             .allowed
     );
 }
+
+/// The index leaves out only rules that cannot match: on random policies whose globs share,
+/// nest and wildcard their prefixes, every request is decided exactly as a scan of every rule
+/// decides it (the same allow or refusal, the same deciding or closest rule, the same reason).
+mod index_agrees_with_scanning {
+    use super::*;
+    use proptest::prelude::*;
+
+    const COMPONENTS: [&str; 5] = ["a", "b", "ab", "a*", "*"];
+
+    fn glob_strategy() -> impl Strategy<Value = String> {
+        let component = prop_oneof![
+            4 => proptest::sample::select(&COMPONENTS[..]).prop_map(str::to_owned),
+            1 => Just("**".to_owned()),
+        ];
+        proptest::collection::vec(component, 0..4).prop_map(|components| {
+            if components.is_empty() {
+                "/".to_owned()
+            } else {
+                components.iter().map(|c| format!("/{c}")).collect()
+            }
+        })
+    }
+
+    fn path_strategy() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(&["a", "b", "ab", "c"][..]), 0..5)
+            .prop_map(|components| {
+                if components.is_empty() {
+                    "/".to_owned()
+                } else {
+                    components.iter().map(|c| format!("/{c}")).collect()
+                }
+            })
+    }
+
+    fn words<T: Copy>(all: &[T], mask: u8) -> Vec<T> {
+        all.iter()
+            .enumerate()
+            .filter(|(bit, _)| mask & (1 << bit) != 0)
+            .map(|(_, word)| *word)
+            .collect()
+    }
+
+    fn quoted(list: &[&str]) -> String {
+        let quoted: Vec<String> = list.iter().map(|word| format!("\"{word}\"")).collect();
+        format!("[{}]", quoted.join(", "))
+    }
+
+    /// One rule's text: (is a deny, glob, subjects choice, access mask, types mask).
+    fn rule_text((deny, glob, subjects, access, types): &(bool, String, u8, u8, u8)) -> String {
+        let kind = if *deny { "deny" } else { "allow" };
+        let mut text = format!("[[{kind}]]\npath = \"{glob}\"\n");
+        text += match subjects % 4 {
+            0 => "users = [\"alice\"]\n",
+            1 => "groups = [\"adm\"]\n",
+            2 => "users = [\"*\"]\n",
+            _ if *deny => "",
+            _ => "users = [\"bob\"]\n",
+        };
+        let access_words: Vec<&str> = words(&Access::ALL, access | 1)
+            .into_iter()
+            .map(Access::word)
+            .collect();
+        // A deny without `access` blocks everything; with one, only what it lists.
+        if !*deny || access & 0b10_0000 != 0 {
+            text += &format!("access = {}\n", quoted(&access_words));
+        }
+        let type_words: Vec<&str> = words(&FileType::ALL, *types)
+            .into_iter()
+            .map(FileType::word)
+            .collect();
+        if !type_words.is_empty() {
+            text += &format!("types = {}\n", quoted(&type_words));
+        }
+        text + "\n"
+    }
+
+    fn rule_strategy() -> impl Strategy<Value = (bool, String, u8, u8, u8)> {
+        (
+            proptest::bool::weighted(0.3),
+            glob_strategy(),
+            any::<u8>(),
+            any::<u8>(),
+            0u8..64,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn on_every_request(
+            rules in proptest::collection::vec(rule_strategy(), 0..12),
+            requests in proptest::collection::vec((path_strategy(), 1u8..32, any::<bool>(), 0usize..6), 1..8),
+        ) {
+            let text: String = rules.iter().map(rule_text).collect();
+            let policy = policy(&text);
+            for (path, access, who_is_alice, file_type) in &requests {
+                let who = if *who_is_alice { alice() } else { bob() };
+                let access: AccessSet = words(&Access::ALL, *access).into_iter().collect();
+                for file_type in [None, FileType::ALL.get(*file_type).copied()] {
+                    prop_assert_eq!(
+                        policy.decide(&who, path.as_bytes(), access, file_type),
+                        policy.decide_by_scanning(&who, path.as_bytes(), access, file_type),
+                        "policy:\n{}request: {} {:?} {:?}", text, path, access, file_type
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn only_rules_that_could_match_are_candidates() {
+    let mut text = String::new();
+    for i in 0..1000 {
+        text += &format!(
+            "[[allow]]\npath = \"/srv/app{i}/**/logs/*.log\"\ngroups = [\"adm\"]\naccess = [\"read\"]\n\n"
+        );
+        text += &format!("[[deny]]\npath = \"/srv/app{i}/private/**\"\n\n");
+    }
+    text += "[[allow]]\npath = \"/*/shared/**\"\nusers = [\"*\"]\naccess = [\"read\"]\n\n";
+    text += "[[allow]]\npath = \"/data/*\"\nusers = [\"alice\"]\naccess = [\"read\"]\n";
+    let policy = policy(&text);
+    let data_rule = policy.rules().len() - 1;
+    let wildcard_rule = data_rule - 1;
+    assert_eq!(
+        policy.index.candidates(b"/data/file"),
+        vec![wildcard_rule, data_rule]
+    );
+    assert_eq!(
+        policy.index.candidates(b"/srv/app7/x/logs/a.log"),
+        vec![14, wildcard_rule],
+        "app7's allow and the rule that starts with a wildcard"
+    );
+    assert_eq!(
+        policy.index.candidates(b"/srv/app7/private/logs/a.log"),
+        vec![14, 15, wildcard_rule],
+        "app7's allow and deny, and the rule that starts with a wildcard"
+    );
+    assert_eq!(policy.index.candidates(b"/"), vec![wildcard_rule]);
+    let decision = policy.decide(&alice(), b"/data/file", set(&[Read]), None);
+    assert!(decision.allowed, "{decision}");
+}
+
+#[test]
+fn literal_prefixes() {
+    for (pattern, prefix) in [
+        ("/", ""),
+        ("/**", ""),
+        ("/*/x", ""),
+        ("/a", "/a"),
+        ("/a/b", "/a/b"),
+        ("/a/**", "/a"),
+        ("/a/b*/c", "/a"),
+        ("/srv/app/**/logs/*.log", "/srv/app"),
+    ] {
+        let glob = Glob::new(pattern).unwrap();
+        assert_eq!(glob.literal_prefix(), prefix.as_bytes(), "{pattern}");
+    }
+}

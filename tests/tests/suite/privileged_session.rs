@@ -2,13 +2,17 @@
 //! within a second, and a policy fixed after breaking serves again, without restarting the
 //! session.
 
+use std::fs;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use myopen_tests::Scratch;
-use myopen_tests::install::{ALICE, Install, alice, command_as};
+use myopen_tests::install::{
+    ALICE, DROPIN_DIR, Install, POLICY, POLICY_DIR, alice, allow_rule, command_as, deny_rule, users,
+};
 use myopen_tests::privileged_env;
 
 /// A little more than the helper's policy age (openfile_helper::service::POLICY_MAX_AGE).
@@ -62,4 +66,152 @@ fn a_session_follows_policy_changes() {
         drop(to_session);
         assert!(child.wait().unwrap().success());
     }
+}
+
+/// A little more than the time after a change during which the helper does not trust a file's
+/// timestamps to show the next change (openfile_helper::policy's SETTLE_TIME): past it, what the
+/// session sees is its comparison of fstat results, not a reread because the stamp is fresh.
+const SETTLED: Duration = Duration::from_millis(2_300);
+
+/// Path to the one request each of these tests repeats, and a session as `alice`.
+struct Repl {
+    child: std::process::Child,
+    to_session: std::process::ChildStdin,
+    answers: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    file: std::path::PathBuf,
+}
+
+impl Repl {
+    fn start(repl: &Path, helper: &Path, file: &Path) -> Repl {
+        let mut child = command_as(&alice(), repl)
+            .arg(helper)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let to_session = child.stdin.take().unwrap();
+        let answers = BufReader::new(child.stdout.take().unwrap()).lines();
+        Repl {
+            child,
+            to_session,
+            answers,
+            file: file.to_owned(),
+        }
+    }
+
+    fn ask(&mut self) -> String {
+        writeln!(self.to_session, "{}", self.file.display()).unwrap();
+        self.answers.next().unwrap().unwrap()
+    }
+
+    /// Asks every 100 ms for `how_long`, each answer `expected`.
+    fn keep_asking(&mut self, how_long: Duration, expected: &str, what: &str) {
+        let deadline = std::time::Instant::now() + how_long;
+        while std::time::Instant::now() < deadline {
+            assert_eq!(self.ask(), expected, "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn finish(mut self) {
+        drop(self.to_session);
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+#[test]
+fn a_session_reads_an_unchanged_policy_only_once() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d/f", b"x", 0o600, None);
+    let scratch = Scratch::new();
+    let repl = scratch.install(Path::new(env!("CARGO_BIN_EXE_myopen-session-repl")), "repl");
+    for install in Install::PRIVILEGED {
+        env.allow_reading("d/*", &[ALICE]);
+        let mut session = Repl::start(&repl, &install.helper(), &file);
+        // The policy was just written: until it has settled the session may read it again.
+        session.keep_asking(SETTLED + POLICY_AGE, "opened", "granted while settling");
+        let watch = env.watch_opens(POLICY_DIR);
+        session.keep_asking(3 * POLICY_AGE, "opened", "granted");
+        // Listing policy.d needs it open; reading policy.toml is what must not happen.
+        let opened = watch.opened();
+        assert!(
+            !opened.iter().any(|name| name == "policy.toml"),
+            "{install:?}: the session read the policy again although nothing changed: {opened:?}"
+        );
+        session.finish();
+    }
+}
+
+#[test]
+fn every_kind_of_policy_change_reaches_a_running_session() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d/f", b"x", 0o600, None);
+    let scratch = Scratch::new();
+    let repl = scratch.install(Path::new(env!("CARGO_BIN_EXE_myopen-session-repl")), "repl");
+    let granting = allow_rule(env.path("d/*"), &users(&[ALICE]), &["read"], &[]);
+    // The same length, so that only the timestamps (not the size or the inode) tell the change.
+    let revoking = granting.replace("/d/*", "/e/*");
+    assert_eq!(granting.len(), revoking.len());
+    let rewrite_in_place = |text: &str| {
+        let mut policy = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(POLICY)
+            .unwrap();
+        policy.write_all(text.as_bytes()).unwrap();
+    };
+    let dropin_dir = Path::new(DROPIN_DIR);
+    let install = Install::Setuid;
+    env.write_policy(&granting);
+    let mut session = Repl::start(&repl, &install.helper(), &file);
+    assert_eq!(session.ask(), "opened", "granted at first");
+    let mut before = "opened";
+    let mut after = |change: &dyn Fn(), expected: &'static str, what: &str| {
+        // Each change lands on a settled policy that the session has read or checked since it
+        // settled, so that only the comparison of fstat results can tell the change.
+        session.keep_asking(SETTLED + POLICY_AGE, before, "before the change");
+        change();
+        std::thread::sleep(POLICY_AGE);
+        assert_eq!(session.ask(), expected, "{install:?}: {what}");
+        before = expected;
+    };
+    after(
+        &|| rewrite_in_place(&revoking),
+        "errno 13",
+        "a rewrite in place, same size, same inode",
+    );
+    after(
+        &|| rewrite_in_place(&granting),
+        "opened",
+        "the rewrite undone",
+    );
+    after(
+        &|| {
+            env.write_dropin("50-deny.toml", &deny_rule(env.path("d/*"), ""));
+        },
+        "errno 13",
+        "a deny drop-in added",
+    );
+    after(
+        &|| fs::remove_file(dropin_dir.join("50-deny.toml")).unwrap(),
+        "opened",
+        "the drop-in removed",
+    );
+    after(
+        &|| fs::set_permissions(dropin_dir, fs::Permissions::from_mode(0o775)).unwrap(),
+        "errno 13",
+        "policy.d made group-writable: fail closed",
+    );
+    after(
+        &|| fs::set_permissions(dropin_dir, fs::Permissions::from_mode(0o755)).unwrap(),
+        "opened",
+        "policy.d fixed",
+    );
+    after(
+        &|| fs::set_permissions(POLICY, fs::Permissions::from_mode(0o664)).unwrap(),
+        "errno 13",
+        "policy.toml made group-writable: fail closed",
+    );
+    session.finish();
 }
