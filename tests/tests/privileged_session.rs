@@ -26,19 +26,8 @@ fn a_session_follows_policy_changes() {
     let repl = scratch.install(Path::new(env!("CARGO_BIN_EXE_myopen-session-repl")), "repl");
     for install in Install::PRIVILEGED {
         env.allow_reading("d/*", &[ALICE]);
-        let mut child = command_as(&alice(), &repl)
-            .arg(install.helper())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut to_session = child.stdin.take().unwrap();
-        let mut answers = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut ask = || {
-            writeln!(to_session, "{}", file.display()).unwrap();
-            answers.next().unwrap().unwrap()
-        };
+        let mut session = Repl::start(&repl, &install.helper(), &file);
+        let mut ask = || session.ask();
 
         assert_eq!(ask(), "opened", "{install:?}: granted at first");
         env.write_policy("# everything revoked\n");
@@ -63,8 +52,7 @@ fn a_session_follows_policy_changes() {
             "{install:?}: the fixed policy serves again"
         );
 
-        drop(to_session);
-        assert!(child.wait().unwrap().success());
+        session.finish();
     }
 }
 
