@@ -5,15 +5,25 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use myopen_tests::Scratch;
 use myopen_tests::install::{
-    ALICE, DROPIN_DIR, Install, POLICY, POLICY_DIR, alice, allow_rule, command_as, deny_rule, users,
+    ALICE, DROPIN_DIR, Install, POLICY, POLICY_DIR, PrivilegedEnv, alice, allow_rule, command_as,
+    deny_rule, users,
 };
 use myopen_tests::privileged_env;
+
+/// A root-only file `d/f` for the session to open, and the REPL client installed where the test
+/// users can run it (the scratch directory lives as long as the returned `Scratch`).
+fn root_only_file_and_repl(env: &PrivilegedEnv) -> (PathBuf, Scratch, PathBuf) {
+    let file = env.file("d/f", b"x", 0o600, None);
+    let scratch = Scratch::new();
+    let repl = scratch.install(Path::new(env!("CARGO_BIN_EXE_myopen-session-repl")), "repl");
+    (file, scratch, repl)
+}
 
 /// A little more than the helper's policy age (openfile_helper::service::POLICY_MAX_AGE).
 const POLICY_AGE: Duration = Duration::from_millis(1_300);
@@ -21,24 +31,11 @@ const POLICY_AGE: Duration = Duration::from_millis(1_300);
 #[test]
 fn a_session_follows_policy_changes() {
     let Some(env) = privileged_env!() else { return };
-    let file = env.file("d/f", b"x", 0o600, None);
-    let scratch = Scratch::new();
-    let repl = scratch.install(Path::new(env!("CARGO_BIN_EXE_myopen-session-repl")), "repl");
+    let (file, _scratch, repl) = root_only_file_and_repl(&env);
     for install in Install::PRIVILEGED {
         env.allow_reading("d/*", &[ALICE]);
-        let mut child = command_as(&alice(), &repl)
-            .arg(install.helper())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut to_session = child.stdin.take().unwrap();
-        let mut answers = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut ask = || {
-            writeln!(to_session, "{}", file.display()).unwrap();
-            answers.next().unwrap().unwrap()
-        };
+        let mut session = Repl::start(&repl, &install.helper(), &file);
+        let mut ask = || session.ask();
 
         assert_eq!(ask(), "opened", "{install:?}: granted at first");
         env.write_policy("# everything revoked\n");
@@ -63,8 +60,7 @@ fn a_session_follows_policy_changes() {
             "{install:?}: the fixed policy serves again"
         );
 
-        drop(to_session);
-        assert!(child.wait().unwrap().success());
+        session.finish();
     }
 }
 
@@ -78,7 +74,7 @@ struct Repl {
     child: std::process::Child,
     to_session: std::process::ChildStdin,
     answers: std::io::Lines<BufReader<std::process::ChildStdout>>,
-    file: std::path::PathBuf,
+    file: PathBuf,
 }
 
 impl Repl {
@@ -123,9 +119,7 @@ impl Repl {
 #[test]
 fn a_session_reads_an_unchanged_policy_only_once() {
     let Some(env) = privileged_env!() else { return };
-    let file = env.file("d/f", b"x", 0o600, None);
-    let scratch = Scratch::new();
-    let repl = scratch.install(Path::new(env!("CARGO_BIN_EXE_myopen-session-repl")), "repl");
+    let (file, _scratch, repl) = root_only_file_and_repl(&env);
     for install in Install::PRIVILEGED {
         env.allow_reading("d/*", &[ALICE]);
         let mut session = Repl::start(&repl, &install.helper(), &file);
@@ -146,9 +140,7 @@ fn a_session_reads_an_unchanged_policy_only_once() {
 #[test]
 fn every_kind_of_policy_change_reaches_a_running_session() {
     let Some(env) = privileged_env!() else { return };
-    let file = env.file("d/f", b"x", 0o600, None);
-    let scratch = Scratch::new();
-    let repl = scratch.install(Path::new(env!("CARGO_BIN_EXE_myopen-session-repl")), "repl");
+    let (file, _scratch, repl) = root_only_file_and_repl(&env);
     let granting = allow_rule(env.path("d/*"), &users(&[ALICE]), &["read"], &[]);
     // The same length, so that only the timestamps (not the size or the inode) tell the change.
     let revoking = granting.replace("/d/*", "/e/*");
