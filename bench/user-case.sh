@@ -40,14 +40,20 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 chmod 0755 "$work"
 
+# The helper as `make install` builds it: a static PIE (HELPER_LINK=static, the default).
+host=$(rustc -vV | sed -n 's/^host: //p')
 MYOPEN_SYSCONFDIR=$work/etc MYOPEN_SYSLOG_SOCKET=$work/log.sock \
-    cargo build --release --locked -q -p openfile-helper --bins --target-dir target/bench-helper
+  RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --release --locked -q -p openfile-helper --bins --target "$host" \
+      --target-dir target/bench-helper
 cargo build --release --locked -q -p mycat -p myopen-tests --bins
-unp_openfile=$(ls -t target/release/build/myopen-tests-*/out/unp_openfile | head -n 1)
+# The book's helper, compiled here from tests/c/ (not found in cargo's build directory by mtime).
+unp_openfile=$work/unp_openfile
+cc -O2 -Wall -Wextra -o "$unp_openfile" tests/c/unp_openfile.c
 
 install -d -m 0755 "$work/bin" "$work/etc" "$work/etc/myopen" "$work/data" "$work/policies"
 install -d -m 0755 -o "$uid" -g "$gid" "$work/out"
-helper=target/bench-helper/release/openfile-helper
+helper=target/bench-helper/$host/release/openfile-helper
 install -m 4755 "$helper" "$work/bin/setuid-helper"
 install -m 0755 "$helper" "$work/bin/caps-helper"
 setcap cap_dac_read_search,cap_dac_override+p "$work/bin/caps-helper"
