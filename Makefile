@@ -72,6 +72,8 @@ IT_ENV  = MYOPEN_SYSCONFDIR=$(IT_ROOT)/etc MYOPEN_SYSLOG_SOCKET=$(IT_ROOT)/log.s
 test: deps
 	$(CARGO) build --workspace --bins --locked
 	$(IT_ENV) $(CARGO) build -p openfile-helper --bins --locked --target-dir target/it
+	$(IT_ENV) $(CARGO) build -p openfile-helper --bins --locked --features fault-injection \
+		--target-dir target/it-fault
 	status=0; MYOPEN_IT_ROOT=$(IT_ROOT) $(CARGO) test --workspace --locked || status=$$?; \
 	IT_ROOT=$(IT_ROOT) scripts/remove-test-users.sh; exit $$status
 

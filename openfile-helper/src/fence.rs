@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -269,10 +270,8 @@ impl FenceState {
     /// The audit line's `fence=` field: `landlock-v7+seccomp`, `off`, ...
     pub fn summary(&self) -> String {
         let landlock = match &self.landlock {
-            LandlockState::Enforced { abi, partial } => Some(format!(
-                "landlock-v{abi}{}",
-                if *partial { "-partial" } else { "" }
-            )),
+            // `partial` is left out: best effort asks for rights newer than most kernels know.
+            LandlockState::Enforced { abi, .. } => Some(format!("landlock-v{abi}")),
             LandlockState::Off(_) => None,
         };
         let seccomp = matches!(self.seccomp, SeccompState::Allowlist { .. }).then_some("seccomp");
@@ -281,14 +280,6 @@ impl FenceState {
             (Some(landlock), None) => landlock,
             (None, Some(seccomp)) => seccomp.to_owned(),
             (None, None) => "off".to_owned(),
-        }
-    }
-
-    /// Whether Landlock lets this process open `path` with `rights`.
-    pub fn admits(&self, path: &Path, rights: Rights) -> bool {
-        match self.landlock {
-            LandlockState::Enforced { .. } => covers(&self.roots, path, rights),
-            LandlockState::Off(_) => true,
         }
     }
 }
@@ -564,6 +555,79 @@ fn apply_seccomp() -> Result<usize, FenceError> {
     Ok(REQUEST_LOOP_CALLS.len())
 }
 
+/// What Landlock would be for a helper started now, before it is drawn: off and why, or the ABI.
+fn planned_landlock(governed: bool) -> Result<i32, String> {
+    let switches = fault::switches();
+    if switches.no_fence || switches.no_landlock {
+        return Err("disabled by the test build's switch (as on a kernel without Landlock)".into());
+    }
+    if !governed {
+        return Err("not governed by a policy (the caller's own rights apply)".into());
+    }
+    kernel_landlock()
+}
+
+/// The `--version` lines: the fence every request helper of this install draws, from `policy`
+/// as the caller can read it (`None`: not readable or unusable, so only the helper's own roots
+/// are known).
+pub fn report(policy: Option<&Policy>, governed: bool) -> String {
+    let mut out = String::new();
+    match planned_landlock(governed) {
+        Ok(abi) => {
+            out.push_str(&format!(
+                "fence: landlock ABI {abi}, drawn from the policy when a helper starts (a \
+                 session keeps its fence; new allow rules reach new sessions)\n"
+            ));
+            for root in roots(policy, &HelperPaths::installed()) {
+                out.push_str(&format!(
+                    "fence root: {} {}\n",
+                    root.path.display(),
+                    root.rights
+                ));
+            }
+        }
+        Err(why) => out.push_str(&format!("fence: landlock off: {why}\n")),
+    }
+    if fault::switches().no_fence {
+        out.push_str("fence: seccomp off: disabled by the test build's switch\n");
+    } else {
+        out.push_str(&format!(
+            "fence: seccomp allowlist of {} system calls for the request loop; any other fails \
+             with EPERM and is logged by the kernel\n",
+            REQUEST_LOOP_CALLS.len()
+        ));
+    }
+    out
+}
+
+/// The `--explain` line: whether opening `path` (canonical when known) with `access` lies inside
+/// the Landlock fence a helper drawn from `policy` has.
+pub fn explain(
+    policy: &Policy,
+    governed: bool,
+    path: &[u8],
+    access: AccessSet,
+    file_type: Option<FileType>,
+) -> String {
+    if let Err(why) = planned_landlock(governed) {
+        return format!("fence: landlock off ({why})\n");
+    }
+    let types = FileTypeSet::EMPTY.with(file_type.unwrap_or(FileType::File));
+    let rights = Rights::for_rule(access, types);
+    let path = Path::new(std::ffi::OsStr::from_bytes(path));
+    let roots = roots(Some(policy), &HelperPaths::installed());
+    if covers(&roots, path, rights) {
+        format!("fence: inside (Landlock allows {rights} here)\n")
+    } else {
+        format!(
+            "fence: outside: no Landlock root grants {rights} at {}; the kernel refuses this \
+             open whatever a rule says (a session started before a new rule keeps its old \
+             fence)\n",
+            path.display()
+        )
+    }
+}
+
 /// The fault-injection build's switches (Cargo feature `fault-injection`, refused in release
 /// builds): files in `$SYSCONFDIR/myopen-fault/`, read once before the fence. In a normal build
 /// every switch is off and nothing is read.
@@ -612,17 +676,24 @@ pub mod fault {
     /// The injected stray execve, run before each decision in the fault build with `execve`: its
     /// outcome goes to stderr for the test to read (the kernel logs the seccomp refusal too).
     pub fn stray_execve() {
-        #[cfg(feature = "fault-injection")]
         if switches().execve {
-            let outcome = nix::unistd::execve::<&std::ffi::CStr, &std::ffi::CStr>(
-                c"/nonexistent/myopen-injected-execve",
-                &[c"injected"],
-                &[],
-            );
-            let errno = outcome.err().map_or(0, |errno| errno as i32);
-            crate::diagnostics::complain(&format!("injected execve: errno {errno}"));
+            inject_execve();
         }
     }
+
+    #[cfg(feature = "fault-injection")]
+    fn inject_execve() {
+        let outcome = nix::unistd::execve::<&std::ffi::CStr, &std::ffi::CStr>(
+            c"/nonexistent/myopen-injected-execve",
+            &[c"injected"],
+            &[],
+        );
+        let errno = outcome.err().map_or(0, |errno| errno as i32);
+        crate::diagnostics::complain(&format!("injected execve: errno {errno}"));
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    fn inject_execve() {}
 }
 
 #[cfg(test)]

@@ -359,3 +359,8 @@ mod tests {
         );
     }
 }
+
+/// The running kernel's Landlock ABI version, 0 without Landlock.
+pub fn landlock_abi() -> i64 {
+    sys::landlock_abi()
+}

@@ -145,3 +145,19 @@ pub fn exec_with_no_arguments(
     // calls, which are async-signal-safe.
     unsafe { command.pre_exec(hook) };
 }
+
+/// The running kernel's Landlock ABI version, 0 without Landlock (or with it disabled).
+pub fn landlock_abi() -> i64 {
+    const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
+    // SAFETY: with the VERSION flag the kernel reads no attribute (NULL, size 0) and creates no
+    // descriptor; it returns the version or an error.
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    version.max(0)
+}
