@@ -6,7 +6,8 @@
 #   make demo           as root: build, install into a temporary prefix, show mycat at work, clean up
 #   make deb, make rpm  the packages, in $(TARGET_DIR)/debian and $(TARGET_DIR)/rpm
 #   make test           every test (installs missing test tools first when run as root)
-#   make bench          the benchmarks; figures go to BENCHMARKS.md by hand
+#   make bench          the benchmarks (bench/fence-cost.sh: the kernel fence's cost); figures go
+#                       to BENCHMARKS.md by hand
 #
 # Paths are baked into the binaries at build time, like autotools' sysconfdir/libexecdir: the
 # helper reads $(SYSCONFDIR)/myopen/policy.toml, mycat runs $(LIBEXECDIR)/openfile-helper.
@@ -84,6 +85,8 @@ bench: deps
 	bench/mycat-throughput.sh
 	@if [ "$$(id -u)" -eq 0 ]; then bench/policy-cost.sh; \
 	else echo "NOT RUN: bench/policy-cost.sh needs root (it installs a setuid helper)"; fi
+	@if [ "$$(id -u)" -eq 0 ]; then bench/fence-cost.sh; \
+	else echo "NOT RUN: bench/fence-cost.sh needs root (it installs a setuid helper)"; fi
 
 clean:
 	$(CARGO) clean
