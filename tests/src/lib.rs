@@ -15,7 +15,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub use sys::{
-    c_my_open, exec_with_no_arguments, fork_running, ignore_sigchld, set_soft_file_limit,
+    c_my_open, exec_with_no_arguments, fork_running, ignore_sigchld, landlock_abi,
+    set_soft_file_limit,
 };
 
 /// Set to `1` (CI sets it), every skip fails its test instead: where the suite runs as root
@@ -358,9 +359,4 @@ mod tests {
             "SKIPPED (needs root): some_test\n"
         );
     }
-}
-
-/// The running kernel's Landlock ABI version, 0 without Landlock.
-pub fn landlock_abi() -> i64 {
-    sys::landlock_abi()
 }
