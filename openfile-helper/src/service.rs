@@ -86,8 +86,10 @@ impl<'privilege> Service<'privilege> {
             privilege,
             &fence::HelperPaths::installed(),
         )
+        // A helper that cannot confine itself (descriptors or memory short) refuses as the fence
+        // would have: EACCES, fail closed, never served without its fence.
         .map_err(|error| NotServing {
-            errno: Errno::EPERM,
+            errno: Errno::EACCES,
             why: error.to_string(),
         })?;
         Ok(Service {
