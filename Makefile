@@ -7,7 +7,8 @@
 #   make demo           as root: build, install into a temporary prefix, show mycat at work, clean up
 #   make deb, make rpm  the packages, in $(TARGET_DIR)/debian and $(TARGET_DIR)/rpm
 #   make test           every test (installs missing test tools first when run as root)
-#   make bench          the benchmarks; figures go to BENCHMARKS.md by hand
+#   make bench          the benchmarks (bench/fence-cost.sh: the kernel fence's cost); figures go
+#                       to BENCHMARKS.md by hand
 #
 # Paths are baked into the binaries at build time, like autotools' sysconfdir/libexecdir: the
 # helper reads $(SYSCONFDIR)/myopen/policy.toml, mycat runs $(LIBEXECDIR)/openfile-helper.
@@ -90,6 +91,8 @@ IT_ENV  = MYOPEN_SYSCONFDIR=$(IT_ROOT)/etc MYOPEN_SYSLOG_SOCKET=$(IT_ROOT)/log.s
 test: deps
 	$(CARGO) build --workspace --bins --locked
 	$(IT_ENV) $(CARGO) build -p openfile-helper --bins --locked --target-dir target/it
+	$(IT_ENV) $(CARGO) build -p openfile-helper --bins --locked --features fault-injection \
+		--target-dir target/it-fault
 	status=0; MYOPEN_IT_ROOT=$(IT_ROOT) $(CARGO) test --workspace --locked || status=$$?; \
 	IT_ROOT=$(IT_ROOT) scripts/remove-test-users.sh; exit $$status
 
@@ -105,6 +108,8 @@ bench: deps
 	else echo "NOT RUN: bench/user-case.sh needs root (it installs setuid and file-capability helpers)"; fi
 	@if [ "$$(id -u)" -eq 0 ]; then bench/oneshot-static-vs-dynamic.sh; \
 	else echo "NOT RUN: bench/oneshot-static-vs-dynamic.sh needs root (it installs setuid helpers)"; fi
+	@if [ "$$(id -u)" -eq 0 ]; then bench/fence-cost.sh; \
+	else echo "NOT RUN: bench/fence-cost.sh needs root (it installs a setuid helper)"; fi
 
 clean:
 	$(CARGO) clean

@@ -3,6 +3,7 @@
 
 use crate::config;
 use crate::diagnostics::{Exit, PROGRAM, USAGE, fail_with, say};
+use crate::fence;
 use crate::identity::{self, SystemNames};
 use crate::policy::{
     self, AccessSet, FileProblem, FileType, LoadedPolicy, Policy, PolicyError, RuleKind,
@@ -34,13 +35,19 @@ pub fn help() -> Exit {
 /// process's credentials as the kernel reports them once privilege has been reduced (the state
 /// every open starts from: nothing effective, at most two capabilities permitted).
 pub fn version(privilege: &Privilege) -> Exit {
+    // The fence's roots come from the policy as the caller may read it, like --explain.
+    let readable = load_policy(&Privilege::none()).ok();
     say(&format!(
-        "{PROGRAM} {}\npolicy: {}/policy.toml, {}/policy.d/*.toml\naudit: syslog authpriv via {}\n{}{}",
+        "{PROGRAM} {}\npolicy: {}/policy.toml, {}/policy.d/*.toml\naudit: syslog authpriv via {}\n{}{}{}",
         env!("CARGO_PKG_VERSION"),
         config::policy_dir().display(),
         config::policy_dir().display(),
         config::SYSLOG_SOCKET,
         privilege_lines(privilege),
+        fence::report(
+            readable.as_ref().map(|loaded| &loaded.policy),
+            privilege.standing().governed_by_policy()
+        ),
         process_state()
     ))
 }
@@ -225,6 +232,17 @@ pub fn explain(user: Option<&str>, access: AccessSet, path: &Path, privilege: &P
         ),
     }
     out.push_str(&format!("decision: {decision}\n"));
+    let (fenced_path, file_type) = match &object {
+        Some((canonical, file_type)) => (canonical.as_slice(), Some(*file_type)),
+        None => (clean.as_slice(), None),
+    };
+    out.push_str(&fence::explain(
+        &loaded.policy,
+        privilege.standing().governed_by_policy(),
+        fenced_path,
+        access,
+        file_type,
+    ));
     if let Some(rule) = decision.rule.as_ref().and_then(|origin| {
         loaded
             .policy

@@ -110,6 +110,10 @@ impl Record<'_> {
             flags_in_words(self.flags),
             self.rule.as_deref().unwrap_or("none")
         );
+        // The kernel fence this process is under (issue 12); none is drawn before Service::start.
+        if let Some(fence) = crate::fence::current() {
+            let _ = write!(line, " fence={}", fence.summary());
+        }
         if !self.reason.is_empty() {
             let _ = write!(line, " reason=\"{}\"", escape(self.reason.as_bytes()));
         }

@@ -10,6 +10,7 @@
 //! | `privilege` | become the caller, keep two capabilities, raise them only around an open |
 //! | `identity` | who is asking, from the kernel |
 //! | `policy` | the policy engine: parse, load with P7 checks, decide (pure but for loading) |
+//! | `fence` | Landlock roots drawn from the policy, and the seccomp allowlist of the request loop |
 //! | `resolve` | safe resolution and open: lexical check, openat2, check the opened object, reopen |
 //! | `audit` | one syslog line per decision |
 //! | `reply` | the request socket and the status byte |
@@ -21,6 +22,10 @@
 //! | `cli` | parse, harden, establish privilege, dispatch; the one-shot request |
 #![deny(unsafe_code)]
 
+// The fault-injection build's decision engine grants everything: it must never ship.
+#[cfg(all(feature = "fault-injection", not(debug_assertions)))]
+compile_error!("the fault-injection feature is for test builds only: it grants every request");
+
 // What `main` and the fuzz targets use; everything else is the helper's own business.
 pub mod cli;
 pub mod command;
@@ -30,6 +35,7 @@ mod admin;
 mod audit;
 mod config;
 mod diagnostics;
+mod fence;
 mod hardening;
 mod identity;
 mod privilege;

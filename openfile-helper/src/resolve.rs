@@ -805,7 +805,13 @@ fn judge(
     access: AccessSet,
     file_type: Option<FileType>,
 ) -> Decision {
+    crate::fence::fault::stray_execve();
     match policy {
+        Some(_) if crate::fence::fault::allows_everything() => Decision {
+            allowed: true,
+            rule: None,
+            reason: Reason::Allowed,
+        },
         Some(policy) => policy.decide(who, path, access, file_type),
         None => Decision {
             allowed: true,

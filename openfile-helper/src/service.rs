@@ -15,6 +15,7 @@ use nix::sys::stat::Mode;
 use crate::audit::{self, Auditor, Delivery, Record, Verdict};
 use crate::config;
 use crate::diagnostics::complain;
+use crate::fence;
 use crate::hardening::ResourceLimits;
 use crate::identity::{self, SystemNames};
 use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError, PolicyStamp};
@@ -75,12 +76,31 @@ impl<'privilege> Service<'privilege> {
         })?;
         let user = identity::user_name(who.uid);
         let policy = read_policy(privilege, None);
+        // The audit socket is made before the fence: the request loop may not create sockets.
+        let auditor = Auditor::new();
+        let loaded = match &policy {
+            PolicyState::Loaded(policy, _) => Some(policy),
+            PolicyState::NotEnforced | PolicyState::Unusable(_) => None,
+        };
+        let governed = privilege.standing().governed_by_policy();
+        fence::enclose(
+            loaded,
+            governed,
+            privilege,
+            &fence::HelperPaths::installed(),
+        )
+        // A helper that cannot confine itself (descriptors or memory short) refuses as the fence
+        // would have: EACCES, fail closed, never served without its fence.
+        .map_err(|error| NotServing {
+            errno: Errno::EACCES,
+            why: error.to_string(),
+        })?;
         Ok(Service {
             privilege,
             who,
             user,
             policy: RefCell::new((policy, Instant::now())),
-            auditor: Auditor::new(),
+            auditor,
         })
     }
 

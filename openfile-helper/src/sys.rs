@@ -72,3 +72,45 @@ pub(crate) fn securebits() -> Result<u32, Errno> {
     let bits = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
     Errno::result(bits).map(|bits| bits as u32)
 }
+
+/// The running kernel's Landlock ABI version (`landlock_create_ruleset(NULL, 0,
+/// LANDLOCK_CREATE_RULESET_VERSION)`): ENOSYS without Landlock, EOPNOTSUPP when it is disabled.
+pub(crate) fn landlock_abi_version() -> Result<i32, Errno> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with the VERSION flag the kernel reads no attribute (NULL, size 0) and returns the
+    // ABI version or an error; it creates no descriptor.
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    Errno::result(version).map(|version| version as i32)
+}
+
+/// Installs the seccomp filter `program` on the calling thread, with `SECCOMP_FILTER_FLAG_LOG`
+/// so that the kernel logs every call the filter refuses. The helper is single-threaded, and
+/// `PR_SET_NO_NEW_PRIVS` is set (privilege establishment set it; it is set again here so the
+/// call cannot fail for want of it).
+pub(crate) fn install_seccomp_filter(program: &[seccompiler::sock_filter]) -> Result<(), Errno> {
+    nix::sys::prctl::set_no_new_privs()?;
+    let length = u16::try_from(program.len()).map_err(|_| Errno::E2BIG)?;
+    let fprog = libc::sock_fprog {
+        len: length,
+        // seccompiler's instruction is `#[repr(C)]` with the kernel's layout, as libc's is.
+        filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut(),
+    };
+    // SAFETY: `fprog` points to `length` instructions that live across the call; the kernel
+    // copies the program and keeps no pointer to it.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_LOG,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    Errno::result(result).map(drop)
+}

@@ -571,3 +571,86 @@ pub fn myopen_run_as(user: &TestUser, install: Install, program: impl AsRef<OsSt
         .arg(program);
     command
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fault-injection build (issue 12)
+
+/// The fault-injection build of the helper (`--features fault-injection`, a debug build only):
+/// `target/it-fault/debug/openfile-helper`, built with the same paths as [`it_helper_binary`].
+pub fn it_fault_helper_binary() -> PathBuf {
+    let it = it_helper_binary();
+    let binary = it
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("target/it/debug/openfile-helper")
+        .join("it-fault")
+        .join("debug")
+        .join("openfile-helper");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run `make test` (it builds the fault-injection helper with \
+         MYOPEN_SYSCONFDIR={ETC} MYOPEN_SYSLOG_SOCKET={LOG_SOCKET} --features fault-injection \
+         --target-dir target/it-fault)",
+        binary.display()
+    );
+    binary
+}
+
+/// Installs the fault-injection build setuid root as `IT_ROOT/libexec/fault/openfile-helper`
+/// and returns its path. Call it with a [`PrivilegedEnv`] held.
+pub fn install_fault_helper() -> PathBuf {
+    let path = Path::new(IT_ROOT)
+        .join("libexec")
+        .join("fault")
+        .join("openfile-helper");
+    root_dir(path.parent().expect("a directory of its own"), 0o755);
+    install_program(&it_fault_helper_binary(), &path, "4755");
+    chown(&path, None);
+    chmod(&path, 0o4755);
+    path
+}
+
+/// Turns a fault-injection switch on (`allow-everything`, `execve`, `no-fence`, `no-landlock`):
+/// a file in `ETC/myopen-fault/`, which [`PrivilegedEnv::new`] clears with the rest of `ETC`.
+pub fn set_fault_switch(name: &str) {
+    let directory = Path::new(ETC).join("myopen-fault");
+    root_dir(&directory, 0o755);
+    write_root_file(&directory.join(name), b"", 0o644);
+}
+
+/// Turns a fault-injection switch off again.
+pub fn clear_fault_switch(name: &str) {
+    let _ = fs::remove_file(Path::new(ETC).join("myopen-fault").join(name));
+}
+
+/// Requests `path` with `flags` through the helper at `helper` as `user` (like [`probe`], for a
+/// helper outside the standard installs); the raw output.
+pub fn probe_helper_output(
+    user: &TestUser,
+    helper: &Path,
+    path: impl AsRef<OsStr>,
+    flags: i32,
+    data: Option<&[u8]>,
+) -> Output {
+    run(&mut probe_helper_command(user, helper, path, flags, data))
+}
+
+/// The command `myopen-probe <helper> path flags [data]`, run as `user`.
+pub(crate) fn probe_helper_command(
+    user: &TestUser,
+    helper: &Path,
+    path: impl AsRef<OsStr>,
+    flags: i32,
+    data: Option<&[u8]>,
+) -> Command {
+    let mut command = command_as(user, it_probe());
+    command
+        .arg(helper)
+        .arg(path.as_ref())
+        .arg(flags.to_string());
+    if let Some(data) = data {
+        command.arg(OsStr::from_bytes(data));
+    }
+    command
+}

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub use sys::{
-    LibMyopen, c_my_open, exec_with_no_arguments, fork_running, ignore_sigchld,
+    LibMyopen, c_my_open, exec_with_no_arguments, fork_running, ignore_sigchld, landlock_abi,
     set_env_before_threads, set_soft_file_limit,
 };
 
@@ -383,11 +383,23 @@ impl RawSession {
 
     /// Receives the helper's hello.
     pub fn hello(&self) -> myopen::wire::session::Hello {
+        self.hello_or_end()
+            .expect("the helper ended its session before its hello")
+    }
+
+    /// Receives the helper's hello; `None` if the helper ended the session without one (it
+    /// refused to serve at all).
+    pub fn hello_or_end(&self) -> Option<myopen::wire::session::Hello> {
         let mut buffer = [0u8; 16];
         let received =
             myopen::fdpass::recv_with_fds(&self.socket, &mut buffer, 0).expect("receive a hello");
-        myopen::wire::session::Hello::decode(&buffer[..received.bytes])
-            .unwrap_or_else(|| panic!("not a hello: {:?}", &buffer[..received.bytes]))
+        if received.bytes == 0 {
+            return None;
+        }
+        Some(
+            myopen::wire::session::Hello::decode(&buffer[..received.bytes])
+                .unwrap_or_else(|| panic!("not a hello: {:?}", &buffer[..received.bytes])),
+        )
     }
 
     /// Sends `packet` and returns the reply and the descriptors that came with it.

@@ -271,3 +271,19 @@ pub fn set_env_before_threads(key: &str, value: impl AsRef<std::ffi::OsStr>) {
     // concurrently.
     unsafe { std::env::set_var(key, value) }
 }
+
+/// The running kernel's Landlock ABI version, 0 without Landlock (or with it disabled).
+pub fn landlock_abi() -> i64 {
+    const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
+    // SAFETY: with the VERSION flag the kernel reads no attribute (NULL, size 0) and creates no
+    // descriptor; it returns the version or an error.
+    let version = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    version.max(0)
+}

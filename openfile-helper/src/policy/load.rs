@@ -186,6 +186,19 @@ impl PolicyStamp {
             .push((path.to_path_buf(), status.map(FileStamp::of)));
     }
 
+    /// A directory above the policy tree (`/`, `/etc`): only which directory it is, its owner
+    /// and its mode matter to the checks a read makes (a replaced one is a new inode). Its times
+    /// change whenever anything is created beside the tree, which is no change of the policy.
+    fn add_ancestor(&mut self, path: &Path, status: &FileStat) {
+        let identity = FileStamp {
+            size: 0,
+            mtime: (0, 0),
+            ctime: (0, 0),
+            ..FileStamp::of(status)
+        };
+        self.entries.push((path.to_path_buf(), Some(identity)));
+    }
+
     /// Whether the files this stamp was taken of are, by every field fstat gives, those
     /// `earlier` was taken of, and `earlier` can be trusted to show a change: nothing it covers
     /// had changed within [`SETTLE_TIME`] before it was taken.
@@ -309,7 +322,7 @@ fn open_directory_path(
     )
     .map_err(|errno| io(&root_path, "open", errno))?;
     let status = check_directory(&current, &root_path, DirectoryRole::Ancestor)?;
-    stamp.add(&root_path, Some(&status));
+    stamp.add_ancestor(&root_path, &status);
 
     let names: Vec<&OsStr> = path
         .components()
@@ -333,7 +346,10 @@ fn open_directory_path(
         let (directory, status) =
             open_directory_at(&current, name, &current_path, OFlag::O_PATH, role, open_at)?
                 .ok_or_else(|| PolicyError::file(&current_path, FileProblem::Missing))?;
-        stamp.add(&current_path, Some(&status));
+        match role {
+            DirectoryRole::Ancestor => stamp.add_ancestor(&current_path, &status),
+            DirectoryRole::PolicyTree => stamp.add(&current_path, Some(&status)),
+        }
         current = directory;
     }
     Ok(current)

@@ -406,3 +406,31 @@ fn a_named_file_gets_the_checks_of_an_installed_one() {
         "openat failed: No such file or directory",
     );
 }
+
+#[test]
+fn a_busy_ancestor_directory_is_not_a_change_of_the_policy() {
+    let Some(tree) = Tree::new() else { return };
+    let stamp = || {
+        stamp_with(&tree.sysconfdir(), &|directory, name, flags| {
+            nix::fcntl::openat(directory, name, flags, nix::sys::stat::Mode::empty())
+        })
+        .unwrap()
+    };
+    // Past the settle time, so that the first stamp can be trusted to show a change.
+    std::thread::sleep(SETTLE_TIME + std::time::Duration::from_millis(100));
+    let before = stamp();
+    // Files come and go beside the policy tree all the time (/tmp, /etc): the directories above
+    // it change their times, not who owns them, their mode or which directory they are.
+    tree.write("unrelated", "x", 0o644);
+    tree.write("etc/unrelated", "x", 0o644);
+    assert!(
+        stamp().unchanged_since(&before),
+        "a file created in a directory above the policy tree is not a change of the policy"
+    );
+    // The tree itself still counts: a new file in it is a change.
+    tree.write("etc/myopen/new.toml", "", 0o644);
+    assert!(
+        !stamp().unchanged_since(&before),
+        "a new file in the policy directory is a change"
+    );
+}

@@ -86,15 +86,7 @@ pub(crate) fn probe_command(
     flags: i32,
     data: Option<&[u8]>,
 ) -> Command {
-    let mut command = command_as(user, it_probe());
-    command
-        .arg(install.helper())
-        .arg(path.as_ref())
-        .arg(flags.to_string());
-    if let Some(data) = data {
-        command.arg(OsStr::from_bytes(data));
-    }
-    command
+    probe_helper_command(user, &install.helper(), path, flags, data)
 }
 
 /// Runs `myopen-probe <install's helper> path flags [data]` as `user`; the raw output.

@@ -23,6 +23,7 @@ mod privileged_admin;
 mod privileged_attacks;
 mod privileged_audit;
 mod privileged_fail_closed;
+mod privileged_fence;
 mod privileged_open_path;
 mod privileged_session;
 mod privileged_state;

@@ -453,7 +453,18 @@ fn a_session_that_started_without_an_audit_socket_records_or_refuses_every_grant
             let _ = read_end.read_to_end(&mut said);
             said
         });
-        let hello = session.hello();
+        let Some(hello) = session.hello_or_end() else {
+            // Without a descriptor to spare it cannot draw its kernel fence either (DESIGN.md,
+            // P13), so it refused to serve at all: that too refuses every grant.
+            assert_ne!(
+                session.exit_code(),
+                0,
+                "{install:?}: a helper that could not start serving says so in its status"
+            );
+            let said = text(&stderr.join().expect("stderr reader"));
+            assert!(said.contains("policy"), "{install:?}: {said}");
+            continue;
+        };
         assert!(hello.privileged, "{install:?}: a privileged helper");
         set_soft_fd_limit(&bob, pid, None);
         std::thread::sleep(POLICY_AGE);

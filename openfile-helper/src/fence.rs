@@ -1,0 +1,704 @@
+//! The kernel fence (issue 12): after the policy is loaded and before the first request, the
+//! helper confines itself with Landlock to the paths its allow rules can grant, with the rights
+//! their access words need, and with a seccomp allowlist to the system calls the request loop
+//! makes. A logic bug in the decision code then meets an EACCES or EPERM from the kernel instead
+//! of opening any file on the machine: Landlock applies even to a process holding
+//! CAP_DAC_OVERRIDE.
+//!
+//! Two halves. [`roots`] is pure: a policy in, the Landlock roots and rights out, unit-tested on
+//! a table of policies. [`enclose`] is the effect: it applies those roots and the seccomp filter
+//! to the calling process, once, and records what it did for `--version`, `--explain` and the
+//! audit line ([`current`]).
+//!
+//! The fence is drawn once per helper process from the policy loaded at its start. Landlock
+//! cannot be widened once applied, so a session that rereads a changed policy enforces every
+//! narrowing (a new deny, a removed allow) at once, in user space, while an allow rule outside the
+//! fence it started with takes effect in the next helper process: every one-shot request, the next
+//! session. Within the old session such a request is refused by the kernel (EACCES, origin
+//! system), and `--explain` names the path as outside that session's fence.
+//!
+//! Deny rules stay in user space: Landlock only allows.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, openat2};
+use nix::sys::stat::fstat;
+
+use crate::config;
+use crate::policy::{Access, AccessSet, FileType, FileTypeSet, Policy, RuleKind};
+use crate::privilege::{Need, Privilege};
+use crate::sys;
+
+/// Filesystem rights of one Landlock root, in the policy's terms; [`enclose`] maps them to the
+/// running kernel's Landlock access bits.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Rights(u8);
+
+impl Rights {
+    pub const NONE: Rights = Rights(0);
+    /// Open a file for reading.
+    pub const READ_FILE: Rights = Rights(1);
+    /// Open a directory (`types = ["dir"]`) or list it (the policy's drop-in directory).
+    pub const READ_DIR: Rights = Rights(1 << 1);
+    /// Open a file for writing or appending.
+    pub const WRITE_FILE: Rights = Rights(1 << 2);
+    /// O_TRUNC, and ftruncate on the descriptor handed out.
+    pub const TRUNCATE: Rights = Rights(1 << 3);
+    /// Create a regular file (`create`).
+    pub const MAKE_REG: Rights = Rights(1 << 4);
+    /// ioctl on a granted device: a tty's TCGETS (isatty) must keep working for the caller.
+    pub const IOCTL_DEV: Rights = Rights(1 << 5);
+    /// connect(2) to a pathname socket (the syslog socket), on kernels whose Landlock covers it.
+    pub const RESOLVE_UNIX: Rights = Rights(1 << 6);
+
+    /// What Landlock accepts on a root that is not a directory: directory rights there are an
+    /// error (EINVAL), and they would mean nothing.
+    pub const ON_A_FILE: Rights = Rights(1 | 1 << 2 | 1 << 3 | 1 << 5);
+
+    const NAMES: [(Rights, &'static str); 7] = [
+        (Rights::READ_FILE, "read-file"),
+        (Rights::READ_DIR, "read-dir"),
+        (Rights::WRITE_FILE, "write-file"),
+        (Rights::TRUNCATE, "truncate"),
+        (Rights::MAKE_REG, "make-reg"),
+        (Rights::IOCTL_DEV, "ioctl-dev"),
+        (Rights::RESOLVE_UNIX, "resolve-unix"),
+    ];
+
+    pub fn union(self, other: Rights) -> Rights {
+        Rights(self.0 | other.0)
+    }
+
+    pub fn intersection(self, other: Rights) -> Rights {
+        Rights(self.0 & other.0)
+    }
+
+    pub fn contains(self, other: Rights) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The rights an allow rule's access words and types need, and no more.
+    pub fn for_rule(access: AccessSet, types: FileTypeSet) -> Rights {
+        let mut rights = Rights::NONE;
+        if access.contains(Access::Read) {
+            rights = rights.union(Rights::READ_FILE);
+            if types.contains(FileType::Dir) {
+                rights = rights.union(Rights::READ_DIR);
+            }
+        }
+        if access.contains(Access::Write) || access.contains(Access::Append) {
+            rights = rights.union(Rights::WRITE_FILE);
+        }
+        if access.contains(Access::Truncate) {
+            rights = rights.union(Rights::TRUNCATE);
+        }
+        if access.contains(Access::Create) {
+            rights = rights.union(Rights::MAKE_REG);
+        }
+        if types.contains(FileType::Char) || types.contains(FileType::Block) {
+            rights = rights.union(Rights::IOCTL_DEV);
+        }
+        rights
+    }
+}
+
+impl fmt::Display for Rights {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return formatter.write_str("none");
+        }
+        let words: Vec<&str> = Rights::NAMES
+            .iter()
+            .filter(|(right, _)| self.contains(*right))
+            .map(|(_, name)| *name)
+            .collect();
+        formatter.write_str(&words.join(","))
+    }
+}
+
+impl fmt::Debug for Rights {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "Rights({self})")
+    }
+}
+
+/// One Landlock root: the rights hold for `path` and everything beneath it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Root {
+    pub path: PathBuf,
+    pub rights: Rights,
+}
+
+/// What the helper itself must reach after the fence is up, whatever the policy says.
+#[derive(Clone, Debug)]
+pub struct HelperPaths {
+    /// The policy tree a session rereads (`$SYSCONFDIR/myopen`): its files and `policy.d`.
+    pub policy_dir: PathBuf,
+    /// The syslog socket: reconnects after a syslog restart.
+    pub syslog_socket: PathBuf,
+    /// The user and group databases a policy reread resolves names through (NSS `files`).
+    pub name_databases: Vec<PathBuf>,
+}
+
+impl HelperPaths {
+    /// The paths of this build.
+    pub fn installed() -> HelperPaths {
+        HelperPaths {
+            policy_dir: config::policy_dir(),
+            syslog_socket: PathBuf::from(config::SYSLOG_SOCKET),
+            name_databases: ["/etc/passwd", "/etc/group", "/etc/nsswitch.conf"]
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+        }
+    }
+}
+
+/// The literal directory prefix of an absolute glob: its components before the first one with a
+/// wildcard. The flag says whether the whole glob is literal (a rule on a single path).
+pub fn literal_prefix(glob: &str) -> (PathBuf, bool) {
+    let mut prefix = PathBuf::from("/");
+    for component in glob.split('/').filter(|component| !component.is_empty()) {
+        if component.contains('*') {
+            return (prefix, false);
+        }
+        prefix.push(component);
+    }
+    (prefix, true)
+}
+
+/// The Landlock roots for `policy` (`None`: no usable policy, so only the helper's own needs),
+/// merged by path, in path order.
+///
+/// Each allow rule that can match someone contributes its literal prefix with
+/// [`Rights::for_rule`]. A literal rule that may create gets its parent directory instead: the
+/// file it names may not exist yet, and creating it is an operation on the directory.
+pub fn roots(policy: Option<&Policy>, helper: &HelperPaths) -> Vec<Root> {
+    let mut merged: BTreeMap<PathBuf, Rights> = BTreeMap::new();
+    let mut add = |path: PathBuf, rights: Rights| {
+        if !rights.is_empty() {
+            let entry = merged.entry(path).or_default();
+            *entry = entry.union(rights);
+        }
+    };
+    for rule in policy.map(Policy::rules).unwrap_or_default() {
+        if rule.kind != RuleKind::Allow || rule.subjects.is_nobody() {
+            continue;
+        }
+        let types = rule.types.unwrap_or(FileTypeSet::ALL);
+        let rights = Rights::for_rule(rule.access, types);
+        let (prefix, whole) = literal_prefix(rule.path.as_str());
+        let root = match (whole, rights.contains(Rights::MAKE_REG)) {
+            (true, true) => prefix.parent().map(Path::to_path_buf).unwrap_or(prefix),
+            _ => prefix,
+        };
+        add(root, rights);
+    }
+    add(
+        helper.policy_dir.clone(),
+        Rights::READ_FILE.union(Rights::READ_DIR),
+    );
+    if let Some(parent) = helper.syslog_socket.parent() {
+        // The directory, not the socket: syslog daemons replace their socket when they restart.
+        add(parent.to_path_buf(), Rights::RESOLVE_UNIX);
+    }
+    for database in &helper.name_databases {
+        add(database.clone(), Rights::READ_FILE);
+    }
+    merged
+        .into_iter()
+        .map(|(path, rights)| Root { path, rights })
+        .collect()
+}
+
+/// Whether opening `path` with `rights` lies inside `roots` (Landlock's rule: some root at or
+/// above the path carries all the rights; rights of several roots add up along the path).
+pub fn covers(roots: &[Root], path: &Path, rights: Rights) -> bool {
+    let granted = roots
+        .iter()
+        .filter(|root| path.starts_with(&root.path))
+        .fold(Rights::NONE, |granted, root| granted.union(root.rights));
+    granted.contains(rights)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The effect
+
+/// How Landlock stands in this process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LandlockState {
+    /// Applied, with the kernel's ABI version; `partial` when the kernel knew only some of the
+    /// rights (best effort across ABI versions).
+    Enforced { abi: i32, partial: bool },
+    /// Not applied: why (no Landlock in the kernel, disabled at boot, the test build's switch,
+    /// a helper with no policy to draw from).
+    Off(String),
+}
+
+/// How seccomp stands in this process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SeccompState {
+    /// The request loop's allowlist; any other call fails with EPERM and is logged by the kernel.
+    Allowlist {
+        calls: usize,
+    },
+    Off(String),
+}
+
+/// The fence this process is under.
+#[derive(Clone, Debug)]
+pub struct FenceState {
+    pub landlock: LandlockState,
+    pub seccomp: SeccompState,
+    /// The roots applied (empty when Landlock is off).
+    pub roots: Vec<Root>,
+    /// Roots that did not exist when the fence was drawn, so nothing beneath them is reachable.
+    pub absent: Vec<PathBuf>,
+}
+
+impl FenceState {
+    /// The audit line's `fence=` field: `landlock-v7+seccomp`, `off`, ...
+    pub fn summary(&self) -> String {
+        let landlock = match &self.landlock {
+            // `partial` is left out: best effort asks for rights newer than most kernels know.
+            LandlockState::Enforced { abi, .. } => Some(format!("landlock-v{abi}")),
+            LandlockState::Off(_) => None,
+        };
+        let seccomp = matches!(self.seccomp, SeccompState::Allowlist { .. }).then_some("seccomp");
+        match (landlock, seccomp) {
+            (Some(landlock), Some(seccomp)) => format!("{landlock}+{seccomp}"),
+            (Some(landlock), None) => landlock,
+            (None, Some(seccomp)) => seccomp.to_owned(),
+            (None, None) => "off".to_owned(),
+        }
+    }
+}
+
+static FENCE: OnceLock<FenceState> = OnceLock::new();
+
+/// The fence this process is under, once [`enclose`] has run.
+pub fn current() -> Option<&'static FenceState> {
+    FENCE.get()
+}
+
+/// Why the fence could not be applied: the helper then serves nothing.
+#[derive(Debug)]
+pub struct FenceError(pub String);
+
+impl fmt::Display for FenceError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// The one call for "policy loaded, now fence this process" (one-shot, session, daemon worker):
+/// Landlock from `policy` when the helper is `governed` by one (`policy: None` for a governed
+/// helper whose policy is unusable: nothing but its own needs), then the seccomp allowlist.
+/// A helper that is not governed (the caller's own rights, or root's) has no policy to draw a
+/// fence from and gets the seccomp filter only.
+///
+/// Call it once per process, after everything that needs more than the request loop does
+/// (sockets created, the caller's names looked up). A second call changes nothing and returns
+/// the first fence. Where the kernel has no Landlock the helper works as before and says so.
+pub fn enclose(
+    policy: Option<&Policy>,
+    governed: bool,
+    privilege: &Privilege,
+    helper: &HelperPaths,
+) -> Result<&'static FenceState, FenceError> {
+    if let Some(state) = FENCE.get() {
+        return Ok(state);
+    }
+    let switches = fault::switches();
+    let mut state = FenceState {
+        landlock: LandlockState::Off("not governed by a policy".to_owned()),
+        seccomp: SeccompState::Off("disabled by the test build's switch".to_owned()),
+        roots: Vec::new(),
+        absent: Vec::new(),
+    };
+    if switches.no_fence {
+        state.landlock = LandlockState::Off("disabled by the test build's switch".to_owned());
+        return Ok(FENCE.get_or_init(|| state));
+    }
+    if governed {
+        let roots = roots(policy, helper);
+        state.landlock = if switches.no_landlock {
+            LandlockState::Off("disabled by the test build's switch (simulated kernel)".to_owned())
+        } else {
+            let (landlock, absent) = apply_landlock(&roots, privilege)?;
+            state.absent = absent;
+            landlock
+        };
+        if matches!(state.landlock, LandlockState::Enforced { .. }) {
+            state.roots = roots;
+        }
+    }
+    let calls = apply_seccomp()?;
+    state.seccomp = SeccompState::Allowlist { calls };
+    Ok(FENCE.get_or_init(|| state))
+}
+
+/// The running kernel's Landlock, for `--version` before any fence is drawn: its ABI version,
+/// or why there is none.
+pub fn kernel_landlock() -> Result<i32, String> {
+    match sys::landlock_abi_version() {
+        Ok(version) => Ok(version),
+        Err(Errno::EOPNOTSUPP) => Err("Landlock is disabled in this kernel".to_owned()),
+        Err(Errno::ENOSYS) => Err("this kernel has no Landlock".to_owned()),
+        Err(errno) => Err(format!("Landlock probe failed: {}", errno.desc())),
+    }
+}
+
+fn landlock_access(rights: Rights) -> landlock::BitFlags<landlock::AccessFs> {
+    use landlock::AccessFs;
+    let pairs = [
+        (Rights::READ_FILE, AccessFs::ReadFile),
+        (Rights::READ_DIR, AccessFs::ReadDir),
+        (Rights::WRITE_FILE, AccessFs::WriteFile),
+        (Rights::TRUNCATE, AccessFs::Truncate),
+        (Rights::MAKE_REG, AccessFs::MakeReg),
+        (Rights::IOCTL_DEV, AccessFs::IoctlDev),
+        (Rights::RESOLVE_UNIX, AccessFs::ResolveUnix),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(right, _)| rights.contains(*right))
+        .fold(landlock::BitFlags::empty(), |flags, (_, access)| {
+            flags | access
+        })
+}
+
+/// Opens a root as an `O_PATH` descriptor without following a symbolic link anywhere on the way:
+/// the policy judges canonical paths, so a prefix through a link grants nothing, and a link a
+/// user planted there must not move the fence. Search permission may need CAP_DAC_READ_SEARCH.
+fn open_root(path: &Path, privilege: &Privilege) -> Result<OwnedFd, Errno> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    privilege.with_if_refused(Need::ReadSearch, || openat2(AT_FDCWD, path, how))
+}
+
+fn apply_landlock(
+    roots: &[Root],
+    privilege: &Privilege,
+) -> Result<(LandlockState, Vec<PathBuf>), FenceError> {
+    use landlock::{
+        ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, RulesetAttr,
+        RulesetCreatedAttr, RulesetStatus, Scope,
+    };
+    let abi = match kernel_landlock() {
+        Ok(abi) => abi,
+        Err(why) => return Ok((LandlockState::Off(why), Vec::new())),
+    };
+    let failed = |what: &str, error: &dyn fmt::Display| {
+        FenceError(format!("cannot apply the Landlock fence: {what}: {error}"))
+    };
+    // Every right and scope the crate knows is handled (best effort drops what the running
+    // kernel lacks); only the roots below grant any. Execute, every make-* but make-reg, removal,
+    // rename, TCP bind and connect, signals and abstract sockets outside the helper: none.
+    let latest = ABI::V9;
+    let mut ruleset = landlock::Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(latest))
+        .and_then(|ruleset| ruleset.handle_access(AccessNet::from_all(latest)))
+        .and_then(|ruleset| ruleset.scope(Scope::from_all(latest)))
+        .and_then(|ruleset| ruleset.create())
+        .map_err(|error| failed("creating the ruleset", &error))?;
+    let mut absent = Vec::new();
+    for root in roots {
+        let fd = match open_root(&root.path, privilege) {
+            Ok(fd) => fd,
+            // Nothing there (yet): nothing beneath it can be opened, which the fence then says.
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP | Errno::EXDEV) => {
+                absent.push(root.path.clone());
+                continue;
+            }
+            Err(errno) => return Err(failed(&root.path.display().to_string(), &errno.desc())),
+        };
+        let is_directory = fstat(&fd)
+            .map(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFDIR)
+            .map_err(|errno| failed(&root.path.display().to_string(), &errno.desc()))?;
+        let rights = match is_directory {
+            true => root.rights,
+            false => root.rights.intersection(Rights::ON_A_FILE),
+        };
+        if rights.is_empty() {
+            continue;
+        }
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(fd, landlock_access(rights)))
+            .map_err(|error| failed(&root.path.display().to_string(), &error))?;
+    }
+    let status = ruleset
+        .restrict_self()
+        .map_err(|error| failed("landlock_restrict_self", &error))?;
+    let state = match status.ruleset {
+        RulesetStatus::FullyEnforced => LandlockState::Enforced {
+            abi,
+            partial: false,
+        },
+        RulesetStatus::PartiallyEnforced => LandlockState::Enforced { abi, partial: true },
+        RulesetStatus::NotEnforced => LandlockState::Off(format!(
+            "Landlock ABI {abi} enforced none of the requested rights"
+        )),
+    };
+    Ok((state, absent))
+}
+
+/// The system calls the request loop makes, and nothing else: receiving requests and sending
+/// replies with descriptors, resolving (openat2, the O_NOFOLLOW walk, readlink through
+/// /proc/self/fd, fstat) and reopening, the policy reread (getdents, read, the resource limits it
+/// pins), the capability raise and lower, the audit datagram and its reconnect (on the socket made
+/// before the fence: no socket(2) afterwards), allocation, and exit.
+const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
+    // requests and replies
+    libc::SYS_recvmsg,
+    libc::SYS_recvfrom,
+    libc::SYS_sendmsg,
+    libc::SYS_sendto,
+    libc::SYS_getsockopt,
+    libc::SYS_setsockopt,
+    libc::SYS_getsockname,
+    libc::SYS_connect,
+    libc::SYS_poll,
+    libc::SYS_ppoll,
+    // resolution and the open
+    libc::SYS_openat,
+    libc::SYS_openat2,
+    libc::SYS_open,
+    libc::SYS_newfstatat,
+    libc::SYS_fstat,
+    libc::SYS_stat,
+    libc::SYS_lstat,
+    libc::SYS_statx,
+    // The procfs check before a canonical path is read from /proc/self/fd (resolve.rs), and the
+    // fallback walk's magic-link check.
+    libc::SYS_fstatfs,
+    libc::SYS_statfs,
+    libc::SYS_readlink,
+    libc::SYS_readlinkat,
+    libc::SYS_fcntl,
+    libc::SYS_close,
+    libc::SYS_close_range,
+    libc::SYS_dup,
+    // policy reread and name lookups
+    libc::SYS_getdents64,
+    libc::SYS_read,
+    libc::SYS_pread64,
+    libc::SYS_lseek,
+    libc::SYS_getrlimit,
+    libc::SYS_setrlimit,
+    libc::SYS_prlimit64,
+    // capabilities around an open, and the process's own ids
+    libc::SYS_capget,
+    libc::SYS_capset,
+    libc::SYS_prctl,
+    libc::SYS_getuid,
+    libc::SYS_geteuid,
+    libc::SYS_getgid,
+    libc::SYS_getegid,
+    libc::SYS_getgroups,
+    libc::SYS_getpid,
+    libc::SYS_gettid,
+    // messages on stderr
+    libc::SYS_write,
+    libc::SYS_writev,
+    // the Rust runtime and libc
+    libc::SYS_brk,
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_mremap,
+    libc::SYS_madvise,
+    libc::SYS_mprotect,
+    libc::SYS_futex,
+    libc::SYS_getrandom,
+    libc::SYS_clock_gettime,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_nanosleep,
+    libc::SYS_sched_yield,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_rt_sigreturn,
+    libc::SYS_sigaltstack,
+    libc::SYS_restart_syscall,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+    // abort() on a panic: raise SIGABRT at itself
+    libc::SYS_tgkill,
+    libc::SYS_rt_sigaction,
+];
+
+fn apply_seccomp() -> Result<usize, FenceError> {
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+    let failed = |error: &dyn fmt::Display| {
+        FenceError(format!("cannot apply the seccomp allowlist: {error}"))
+    };
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|error| failed(&error))?;
+    let rules = REQUEST_LOOP_CALLS
+        .iter()
+        .map(|&call| (call, Vec::new()))
+        .collect();
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::Allow,
+        arch,
+    )
+    .map_err(|error| failed(&error))?;
+    let program: BpfProgram = filter.try_into().map_err(|error| failed(&error))?;
+    sys::install_seccomp_filter(&program).map_err(|errno| failed(&errno.desc()))?;
+    Ok(REQUEST_LOOP_CALLS.len())
+}
+
+/// What Landlock would be for a helper started now, before it is drawn: off and why, or the ABI.
+fn planned_landlock(governed: bool) -> Result<i32, String> {
+    let switches = fault::switches();
+    if switches.no_fence || switches.no_landlock {
+        return Err("disabled by the test build's switch (as on a kernel without Landlock)".into());
+    }
+    if !governed {
+        return Err("not governed by a policy (the caller's own rights apply)".into());
+    }
+    kernel_landlock()
+}
+
+/// The `--version` lines: the fence every request helper of this install draws, from `policy`
+/// as the caller can read it (`None`: not readable or unusable, so only the helper's own roots
+/// are known).
+pub fn report(policy: Option<&Policy>, governed: bool) -> String {
+    let mut out = String::new();
+    match planned_landlock(governed) {
+        Ok(abi) => {
+            out.push_str(&format!(
+                "fence: landlock ABI {abi}, drawn from the policy when a helper starts (a \
+                 session keeps its fence; new allow rules reach new sessions)\n"
+            ));
+            for root in roots(policy, &HelperPaths::installed()) {
+                out.push_str(&format!(
+                    "fence root: {} {}\n",
+                    root.path.display(),
+                    root.rights
+                ));
+            }
+        }
+        Err(why) => out.push_str(&format!("fence: landlock off: {why}\n")),
+    }
+    if fault::switches().no_fence {
+        out.push_str("fence: seccomp off: disabled by the test build's switch\n");
+    } else {
+        out.push_str(&format!(
+            "fence: seccomp allowlist of {} system calls for the request loop; any other fails \
+             with EPERM and is logged by the kernel\n",
+            REQUEST_LOOP_CALLS.len()
+        ));
+    }
+    out
+}
+
+/// The `--explain` line: whether opening `path` (canonical when known) with `access` lies inside
+/// the Landlock fence a helper drawn from `policy` has.
+pub fn explain(
+    policy: &Policy,
+    governed: bool,
+    path: &[u8],
+    access: AccessSet,
+    file_type: Option<FileType>,
+) -> String {
+    if let Err(why) = planned_landlock(governed) {
+        return format!("fence: landlock off ({why})\n");
+    }
+    let types = FileTypeSet::EMPTY.with(file_type.unwrap_or(FileType::File));
+    let rights = Rights::for_rule(access, types);
+    let path = Path::new(std::ffi::OsStr::from_bytes(path));
+    let roots = roots(Some(policy), &HelperPaths::installed());
+    if covers(&roots, path, rights) {
+        format!("fence: inside (Landlock allows {rights} here)\n")
+    } else {
+        format!(
+            "fence: outside: no Landlock root grants {rights} at {}; the kernel refuses this \
+             open whatever a rule says (a session started before a new rule keeps its old \
+             fence)\n",
+            path.display()
+        )
+    }
+}
+
+/// The fault-injection build's switches (Cargo feature `fault-injection`, refused in release
+/// builds): files in `$SYSCONFDIR/myopen-fault/`, read once before the fence. In a normal build
+/// every switch is off and nothing is read.
+pub mod fault {
+    /// Which faults the test build injects.
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Switches {
+        /// The decision engine grants every request (`allow-everything`).
+        pub allow_everything: bool,
+        /// A stray execve before each decision (`execve`).
+        pub execve: bool,
+        /// No Landlock, no seccomp (`no-fence`).
+        pub no_fence: bool,
+        /// No Landlock: a kernel without it (`no-landlock`).
+        pub no_landlock: bool,
+    }
+
+    #[cfg(feature = "fault-injection")]
+    pub fn switches() -> Switches {
+        use std::path::Path;
+        use std::sync::OnceLock;
+        static SWITCHES: OnceLock<Switches> = OnceLock::new();
+        *SWITCHES.get_or_init(|| {
+            let directory = Path::new(crate::config::SYSCONFDIR).join("myopen-fault");
+            let on = |name: &str| directory.join(name).exists();
+            Switches {
+                allow_everything: on("allow-everything"),
+                execve: on("execve"),
+                no_fence: on("no-fence"),
+                no_landlock: on("no-landlock"),
+            }
+        })
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    pub fn switches() -> Switches {
+        Switches::default()
+    }
+
+    /// The injected decision bug: in the fault build with `allow-everything`, every request is
+    /// granted whatever the policy says.
+    pub fn allows_everything() -> bool {
+        switches().allow_everything
+    }
+
+    /// The injected stray execve, run before each decision in the fault build with `execve`: its
+    /// outcome goes to stderr for the test to read (the kernel logs the seccomp refusal too).
+    pub fn stray_execve() {
+        if switches().execve {
+            inject_execve();
+        }
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn inject_execve() {
+        let outcome = nix::unistd::execve::<&std::ffi::CStr, &std::ffi::CStr>(
+            c"/nonexistent/myopen-injected-execve",
+            &[c"injected"],
+            &[],
+        );
+        let errno = outcome.err().map_or(0, |errno| errno as i32);
+        crate::diagnostics::complain(&format!("injected execve: errno {errno}"));
+    }
+
+    #[cfg(not(feature = "fault-injection"))]
+    fn inject_execve() {}
+}
+
+#[cfg(test)]
+mod tests;

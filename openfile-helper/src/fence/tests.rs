@@ -1,0 +1,287 @@
+//! The roots derived from a table of policies: a pure function, no kernel involved.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::policy::{LookupFailed, NameResolver};
+
+/// Knows one user and one group; every other name does not exist (it matches nobody).
+struct OneUserResolver;
+
+impl NameResolver for OneUserResolver {
+    fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        Ok((name == "alice").then_some(1000))
+    }
+
+    fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        Ok((name == "staff").then_some(50))
+    }
+}
+
+/// The policy of `files` (name, text), as policy.toml and its drop-ins would give it.
+fn policy_of(files: &[(&str, &str)]) -> Policy {
+    let sources: Vec<(PathBuf, &str)> = files
+        .iter()
+        .map(|(name, text)| (PathBuf::from(name), *text))
+        .collect();
+    Policy::from_sources(
+        sources.iter().map(|(path, text)| (path.as_path(), *text)),
+        &OneUserResolver,
+    )
+    .unwrap_or_else(|error| panic!("{error}"))
+    .policy
+}
+
+/// The helper's own paths, chosen apart from every policy root below so that the table shows
+/// only what the rules contribute.
+fn helper() -> HelperPaths {
+    HelperPaths {
+        policy_dir: PathBuf::from("/cfg/myopen"),
+        syslog_socket: PathBuf::from("/run/syslog/log.sock"),
+        name_databases: vec![PathBuf::from("/etc/passwd")],
+    }
+}
+
+fn helper_roots() -> Vec<Root> {
+    vec![
+        root("/cfg/myopen", Rights::READ_FILE.union(Rights::READ_DIR)),
+        root("/etc/passwd", Rights::READ_FILE),
+        root("/run/syslog", Rights::RESOLVE_UNIX),
+    ]
+}
+
+fn root(path: &str, rights: Rights) -> Root {
+    Root {
+        path: PathBuf::from(path),
+        rights,
+    }
+}
+
+fn allow(path: &str, access: &str, types: &str) -> String {
+    let types = match types {
+        "" => String::new(),
+        types => format!("types = [{types}]\n"),
+    };
+    format!("[[allow]]\npath = \"{path}\"\nusers = [\"*\"]\naccess = [{access}]\n{types}")
+}
+
+/// The roots of `policy` other than the helper's own, which every derivation must include.
+fn policy_roots(policy: &Policy) -> Vec<Root> {
+    let all = roots(Some(policy), &helper());
+    for own in helper_roots() {
+        assert!(
+            all.iter()
+                .any(|root| root.path == own.path && root.rights.contains(own.rights)),
+            "the helper's own root {own:?} is missing from {all:?}"
+        );
+    }
+    all.into_iter()
+        .filter(|root| !helper_roots().contains(root))
+        .collect()
+}
+
+#[test]
+fn literal_prefix_stops_at_the_first_wildcard() {
+    let table: &[(&str, &str, bool)] = &[
+        ("/var/log/**", "/var/log", false),
+        ("/var/log/*.log", "/var/log", false),
+        ("/home/*/notes", "/home", false),
+        ("/srv/a/b/**/c/*.txt", "/srv/a/b", false),
+        ("/**", "/", false),
+        ("/*", "/", false),
+        ("/etc/motd", "/etc/motd", true),
+        ("/srv/x*y/z", "/srv", false),
+        ("/", "/", true),
+    ];
+    for (glob, prefix, whole) in table {
+        assert_eq!(
+            literal_prefix(glob),
+            (PathBuf::from(prefix), *whole),
+            "glob {glob}"
+        );
+    }
+}
+
+#[test]
+fn roots_from_a_table_of_policies() {
+    let read = Rights::READ_FILE;
+    let table: Vec<(&str, String, Vec<Root>)> = vec![
+        (
+            "an empty policy: the helper's needs only",
+            String::new(),
+            vec![],
+        ),
+        (
+            "a glob at depth two with **",
+            allow("/var/log/**", "\"read\"", ""),
+            vec![root("/var/log", read)],
+        ),
+        (
+            "a glob at depth one",
+            allow("/srv/*", "\"read\"", ""),
+            vec![root("/srv", read)],
+        ),
+        (
+            "a deep glob whose wildcard is in the middle",
+            allow("/data/projects/*/shared/**", "\"read\", \"write\"", ""),
+            vec![root("/data/projects", read.union(Rights::WRITE_FILE))],
+        ),
+        (
+            "everything below /",
+            allow("/**", "\"read\"", ""),
+            vec![root("/", read)],
+        ),
+        (
+            "a single file gets that file",
+            allow("/etc/motd", "\"read\"", ""),
+            vec![root("/etc/motd", read)],
+        ),
+        (
+            "a single file that may be created gets its directory",
+            allow("/var/spool/drop/new.txt", "\"write\", \"create\"", ""),
+            vec![root(
+                "/var/spool/drop",
+                Rights::WRITE_FILE.union(Rights::MAKE_REG),
+            )],
+        ),
+        (
+            "create below a glob stays on the prefix",
+            allow("/var/spool/in/*.job", "\"write\", \"create\"", ""),
+            vec![root(
+                "/var/spool/in",
+                Rights::WRITE_FILE.union(Rights::MAKE_REG),
+            )],
+        ),
+        (
+            "append and truncate",
+            allow("/var/tmp/a/**", "\"append\", \"truncate\"", ""),
+            vec![root(
+                "/var/tmp/a",
+                Rights::WRITE_FILE.union(Rights::TRUNCATE),
+            )],
+        ),
+        (
+            "a directory type needs read-dir",
+            allow("/srv/pub/**", "\"read\"", "\"file\", \"dir\""),
+            vec![root("/srv/pub", read.union(Rights::READ_DIR))],
+        ),
+        (
+            "devices keep their ioctls",
+            allow("/dev/tty*", "\"read\", \"write\"", "\"char\""),
+            vec![root(
+                "/dev",
+                read.union(Rights::WRITE_FILE).union(Rights::IOCTL_DEV),
+            )],
+        ),
+        (
+            "a block device",
+            allow("/dev/loop0", "\"read\"", "\"block\""),
+            vec![root("/dev/loop0", read.union(Rights::IOCTL_DEV))],
+        ),
+        (
+            "a fifo is read like a file",
+            allow("/run/pipes/*", "\"read\"", "\"fifo\""),
+            vec![root("/run/pipes", read)],
+        ),
+        (
+            "two rules on one prefix merge their rights",
+            allow("/srv/a/*.txt", "\"read\"", "") + &allow("/srv/a/**", "\"write\"", ""),
+            vec![root("/srv/a", read.union(Rights::WRITE_FILE))],
+        ),
+        (
+            "a deny widens nothing and narrows nothing (it stays in user space)",
+            allow("/srv/b/**", "\"read\"", "")
+                + "[[deny]]\npath = \"/srv/b/secret/**\"\n"
+                + "[[deny]]\npath = \"/elsewhere/**\"\n",
+            vec![root("/srv/b", read)],
+        ),
+        (
+            "a rule for names that do not exist matches nobody and fences in nothing",
+            "[[allow]]\npath = \"/nobody/**\"\nusers = [\"ghost\"]\naccess = [\"read\"]\n"
+                .to_owned()
+                + "[[allow]]\npath = \"/alice/**\"\nusers = [\"alice\", \"ghost\"]\naccess = [\"read\"]\n",
+            vec![root("/alice", read)],
+        ),
+    ];
+    for (what, text, expected) in table {
+        let policy = policy_of(&[("/cfg/myopen/policy.toml", &text)]);
+        assert_eq!(policy_roots(&policy), expected, "{what}:\n{text}");
+    }
+}
+
+#[test]
+fn drop_ins_add_their_roots() {
+    let policy = policy_of(&[
+        (
+            "/cfg/myopen/policy.toml",
+            &allow("/srv/main/**", "\"read\"", ""),
+        ),
+        (
+            "/cfg/myopen/policy.d/10-logs.toml",
+            &allow("/var/log/*", "\"read\"", ""),
+        ),
+        (
+            "/cfg/myopen/policy.d/20-spool.toml",
+            &allow("/var/spool/x", "\"write\", \"create\"", ""),
+        ),
+    ]);
+    assert_eq!(
+        policy_roots(&policy),
+        vec![
+            root("/srv/main", Rights::READ_FILE),
+            root("/var/log", Rights::READ_FILE),
+            root("/var/spool", Rights::WRITE_FILE.union(Rights::MAKE_REG)),
+        ]
+    );
+}
+
+#[test]
+fn no_usable_policy_fences_in_only_the_helper() {
+    assert_eq!(roots(None, &helper()), helper_roots());
+}
+
+#[test]
+fn the_helper_root_merges_with_a_policy_root_on_the_same_path() {
+    let policy = policy_of(&[(
+        "/cfg/myopen/policy.toml",
+        &allow("/run/syslog/*", "\"read\"", "\"char\""),
+    )]);
+    let all = roots(Some(&policy), &helper());
+    let dev = all
+        .iter()
+        .find(|root| root.path == Path::new("/run/syslog"));
+    assert_eq!(
+        dev.map(|root| root.rights),
+        Some(
+            Rights::READ_FILE
+                .union(Rights::IOCTL_DEV)
+                .union(Rights::RESOLVE_UNIX)
+        )
+    );
+}
+
+#[test]
+fn covers_follows_landlock_beneath_semantics() {
+    let roots = vec![
+        root("/srv", Rights::READ_FILE),
+        root("/srv/up", Rights::WRITE_FILE),
+    ];
+    assert!(covers(&roots, Path::new("/srv/a/b"), Rights::READ_FILE));
+    assert!(covers(
+        &roots,
+        Path::new("/srv/up/x"),
+        Rights::READ_FILE.union(Rights::WRITE_FILE)
+    ));
+    assert!(!covers(&roots, Path::new("/srv/a"), Rights::WRITE_FILE));
+    assert!(!covers(&roots, Path::new("/srvx/a"), Rights::READ_FILE));
+    assert!(!covers(&roots, Path::new("/etc/shadow"), Rights::READ_FILE));
+}
+
+#[test]
+fn rights_display_in_words() {
+    assert_eq!(Rights::NONE.to_string(), "none");
+    assert_eq!(
+        Rights::READ_FILE.union(Rights::MAKE_REG).to_string(),
+        "read-file,make-reg"
+    );
+}
