@@ -24,6 +24,7 @@
 // What `main` and the fuzz targets use; everything else is the helper's own business.
 pub mod cli;
 pub mod command;
+pub mod daemon;
 pub mod policy;
 
 mod admin;
