@@ -84,27 +84,53 @@ pub enum Install {
     Caps,
     /// 0755, no privilege at all.
     Plain,
+    /// No privileged helper at all (the plain one only): `myopend` started by hand, binding its
+    /// own socket. Requests go to the daemon alone (`myopen-probe daemon:SOCKET`).
+    Daemon,
+    /// The same, the daemon started by `systemd-socket-activate --seqpacket` (socket activation).
+    DaemonActivated,
 }
 
 impl Install {
     /// The two privileged installs, which must behave the same.
     pub const PRIVILEGED: [Install; 2] = [Install::Setuid, Install::Caps];
 
-    /// `setuid`, `caps` or `plain`.
+    /// Every install that serves with privilege and must decide the same: the two privileged
+    /// helpers and the daemon, started both ways.
+    pub const SERVED: [Install; 4] = [
+        Install::Setuid,
+        Install::Caps,
+        Install::Daemon,
+        Install::DaemonActivated,
+    ];
+
+    /// `setuid`, `caps`, `plain`, `daemon` or `daemon-activated`.
     pub fn name(self) -> &'static str {
         match self {
             Install::Setuid => "setuid",
             Install::Caps => "caps",
             Install::Plain => "plain",
+            Install::Daemon => "daemon",
+            Install::DaemonActivated => "daemon-activated",
         }
     }
 
-    /// Where this install's helper is.
+    /// Where this install's helper is: for a daemon install, the plain one (a daemon install has
+    /// no privileged helper).
     pub fn helper(self) -> PathBuf {
+        let install = match self {
+            Install::Daemon | Install::DaemonActivated => Install::Plain,
+            other => other,
+        };
         Path::new(IT_ROOT)
             .join("libexec")
-            .join(self.name())
+            .join(install.name())
             .join("openfile-helper")
+    }
+
+    /// Whether requests go to `myopend`.
+    pub fn is_daemon(self) -> bool {
+        matches!(self, Install::Daemon | Install::DaemonActivated)
     }
 }
 
@@ -328,7 +354,7 @@ fn install_helpers() {
                     set_file_capabilities(&path, "cap_dac_read_search,cap_dac_override+p");
                     chmod(&path, 0o755);
                 }
-                Install::Plain => chmod(&path, 0o755),
+                Install::Plain | Install::Daemon | Install::DaemonActivated => chmod(&path, 0o755),
             }
         }
         install_program(&workspace_binary("mycat"), &it_mycat(), "0755");
@@ -568,6 +594,7 @@ impl PrivilegedEnv {
 
 impl Drop for PrivilegedEnv {
     fn drop(&mut self) {
+        stop_daemons();
         if let Some(audit) = self.audit.take() {
             audit.stop();
         }
@@ -748,7 +775,7 @@ fn probe_command(
 ) -> Command {
     let mut command = command_as(user, it_probe());
     command
-        .arg(install.helper())
+        .arg(install.probe_target())
         .arg(path.as_ref())
         .arg(flags.to_string());
     if let Some(data) = data {
@@ -840,12 +867,12 @@ impl<'a> Expect<'a> {
     }
 }
 
-/// For each of [`Install::PRIVILEGED`] in turn, makes every request of `cases` in order and
+/// For each of [`Install::SERVED`] in turn, makes every request of `cases` in order and
 /// fails the test, naming the install, user, path, flags and the case's `why`, at the first
 /// outcome that is not the expected one.
 #[track_caller]
 pub fn expect_outcomes(cases: &[Expect<'_>]) {
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         for case in cases {
             let output = probe_output(case.user, install, case.path, case.flags, case.data);
             let writing = case
@@ -892,7 +919,13 @@ where
     S: AsRef<OsStr>,
 {
     let mut command = command_as(user, it_mycat());
-    command.arg("--helper").arg(install.helper()).args(files);
+    match install.daemon_socket() {
+        Some(socket) => command
+            .env(myopen::SOCKET_ENV, socket)
+            .env(myopen::HELPER_ENV, install.helper()),
+        None => command.arg("--helper").arg(install.helper()),
+    };
+    command.args(files);
     run(&mut command)
 }
 
@@ -1415,4 +1448,157 @@ pub fn myopen_run_as(user: &TestUser, install: Install, program: impl AsRef<OsSt
         .arg("--")
         .arg(program);
     command
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon installs
+
+/// `myopend` built for these tests (next to [`it_helper_binary`]).
+pub fn it_daemon_binary() -> PathBuf {
+    it_helper_binary().with_file_name("myopend")
+}
+
+/// The daemons this process started, stopped when the [`PrivilegedEnv`] that saw them goes.
+static DAEMONS: Mutex<Vec<(Install, Child)>> = Mutex::new(Vec::new());
+
+/// How long a daemon may take to answer after its start, and to exit after SIGTERM.
+pub const DAEMON_WAIT: Duration = Duration::from_secs(10);
+
+impl Install {
+    /// The daemon socket of a daemon install (`IT_ROOT/run-<name>/myopen/socket`).
+    pub fn daemon_socket(self) -> Option<PathBuf> {
+        self.is_daemon().then(|| {
+            Path::new(IT_ROOT)
+                .join(format!("run-{}", self.name()))
+                .join("myopen")
+                .join("socket")
+        })
+    }
+
+    /// What `myopen-probe` is given: the helper, or `daemon:SOCKET` (the daemon started first).
+    pub fn probe_target(self) -> OsString {
+        match self.daemon_socket() {
+            Some(socket) => {
+                ensure_daemon(self);
+                let mut target = OsString::from("daemon:");
+                target.push(socket);
+                target
+            }
+            None => self.helper().into_os_string(),
+        }
+    }
+}
+
+/// Starts the daemon of `install` unless this process already runs it, and waits until it
+/// answers. Held by the caller's [`PrivilegedEnv`]; stopped when that goes.
+pub fn ensure_daemon(install: Install) -> u32 {
+    let mut daemons = DAEMONS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, child)) = daemons.iter().find(|(running, _)| *running == install) {
+        return child.id();
+    }
+    let child = start_daemon(install, &[]);
+    let pid = child.id();
+    daemons.push((install, child));
+    pid
+}
+
+/// Starts the daemon of `install` with `extra` arguments (a pool of 2 unless they say
+/// otherwise) and waits until a client gets its hello.
+pub fn start_daemon(install: Install, extra: &[&str]) -> Child {
+    let socket = install
+        .daemon_socket()
+        .expect("a daemon install has a socket");
+    let run_dir = socket.parent().and_then(Path::parent).expect("run dir");
+    root_dir(run_dir, 0o755);
+    let _ = fs::remove_file(&socket);
+    let log = fs::File::create(run_dir.join("myopend.log")).expect("daemon log");
+    let mut command = match install {
+        Install::DaemonActivated => {
+            let mut command = Command::new("systemd-socket-activate");
+            root_dir(&run_dir.join("myopen"), 0o755);
+            command
+                .arg("--seqpacket")
+                .arg("-l")
+                .arg(&socket)
+                .arg(it_daemon_binary());
+            command
+        }
+        _ => Command::new(it_daemon_binary()),
+    };
+    if install == Install::Daemon {
+        command.arg("--socket").arg(&socket);
+    }
+    if !extra.iter().any(|arg| *arg == "--pool") {
+        command.args(["--pool", "2"]);
+    }
+    command
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
+    let child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("starting {command:?}: {error}"));
+    let started = Instant::now();
+    if install == Install::DaemonActivated {
+        // systemd-socket-activate binds with the umask's mode; myopen.socket says SocketMode=0666.
+        while !socket.exists() {
+            assert!(
+                started.elapsed() < DAEMON_WAIT,
+                "{} never appeared",
+                socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        chmod(&socket, 0o666);
+    }
+    loop {
+        // A connection that gets its hello, no request (so no audit line): the daemon serves
+        // (socket activation starts it now).
+        if myopen::Session::with_daemon(
+            Some(myopen::Daemon::at(&socket)),
+            myopen::Helper::at("/nonexistent"),
+        )
+        .is_ok()
+        {
+            return child;
+        }
+        assert!(
+            started.elapsed() < DAEMON_WAIT,
+            "{} did not answer within {DAEMON_WAIT:?}: {}",
+            install.name(),
+            fs::read_to_string(run_dir.join("myopend.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Stops `child`, a daemon: SIGTERM, then a bounded wait (SIGKILL after it); its exit status.
+pub fn stop_daemon(mut child: Child) -> Option<ExitStatus> {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let started = Instant::now();
+    while started.elapsed() < DAEMON_WAIT {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Stops every daemon this process started.
+fn stop_daemons() {
+    let daemons = std::mem::take(
+        &mut *DAEMONS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    for (_, child) in daemons {
+        stop_daemon(child);
+    }
 }
