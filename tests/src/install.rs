@@ -1602,3 +1602,10 @@ fn stop_daemons() {
         stop_daemon(child);
     }
 }
+
+/// What the daemon of `install` has written to its log (stderr) since it started.
+pub fn daemon_log(install: Install) -> String {
+    let socket = install.daemon_socket().expect("a daemon install");
+    let run_dir = socket.parent().and_then(Path::parent).expect("run dir");
+    fs::read_to_string(run_dir.join("myopend.log")).unwrap_or_default()
+}
