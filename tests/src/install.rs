@@ -359,6 +359,11 @@ fn install_helpers() {
         }
         install_program(&workspace_binary("mycat"), &it_mycat(), "0755");
         install_program(&workspace_binary("myopen-probe"), &it_probe(), "0755");
+        install_program(
+            &workspace_binary("myopen-daemon-connect"),
+            &it_daemon_connect(),
+            "0755",
+        );
     });
 }
 
@@ -1620,4 +1625,55 @@ pub fn daemon_log(install: Install) -> String {
     let socket = install.daemon_socket().expect("a daemon install");
     let run_dir = socket.parent().and_then(Path::parent).expect("run dir");
     fs::read_to_string(run_dir.join("myopend.log")).unwrap_or_default()
+}
+
+/// `myopen-daemon-connect`, installed for the privileged tests.
+pub fn it_daemon_connect() -> PathBuf {
+    Path::new(IT_ROOT).join("bin").join("myopen-daemon-connect")
+}
+
+/// A connection `user` made to the daemon of `install` and passed to this process (through
+/// `myopen-daemon-connect`), the daemon's hello not yet read.
+pub fn connection_made_by(user: &TestUser, install: Install) -> OwnedFd {
+    let socket = install.daemon_socket().expect("a daemon install");
+    ensure_daemon(install);
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair");
+    let mut command = command_as(user, it_daemon_connect());
+    command
+        .arg(&socket)
+        .stdin(Stdio::from(theirs))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().expect("myopen-daemon-connect");
+    drop(command);
+    let output = wait_with_timeout(child, "myopen-daemon-connect");
+    assert!(
+        output.status.success(),
+        "myopen-daemon-connect: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut byte = [0u8; 1];
+    let received = myopen::fdpass::recv_with_fds(&ours, &mut byte, 1).expect("the connection");
+    received
+        .fds
+        .into_iter()
+        .next()
+        .expect("a connection was passed")
+}
+
+/// The number of descriptors `pid` holds and the number of its children (from `/proc`).
+pub fn descriptors_and_children(pid: u32) -> (usize, usize) {
+    let descriptors = fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(Iterator::count)
+        .unwrap_or(0);
+    let children = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|text| text.split_whitespace().count())
+        .unwrap_or(0);
+    (descriptors, children)
 }
