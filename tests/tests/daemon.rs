@@ -38,17 +38,21 @@ fn connect_raw(install: Install) -> OwnedFd {
 
 /// A connection to the daemon at `path`, its hello read.
 fn connect_to(path: &Path) -> OwnedFd {
+    let connection = connected(path).expect("connect");
+    read_hello(&connection);
+    connection
+}
+
+/// A connection to `path`, nothing read.
+fn connected(path: &Path) -> nix::Result<OwnedFd> {
     let connection = socket(
         AddressFamily::Unix,
         SockType::SeqPacket,
         SockFlag::SOCK_CLOEXEC,
         None,
-    )
-    .expect("socket");
-    let address = UnixAddr::new(path).expect("address");
-    connect(connection.as_raw_fd(), &address).expect("connect");
-    read_hello(&connection);
-    connection
+    )?;
+    connect(connection.as_raw_fd(), &UnixAddr::new(path)?)?;
+    Ok(connection)
 }
 
 fn read_hello(connection: &OwnedFd) -> Hello {
@@ -203,15 +207,7 @@ fn hostile_frames_and_descriptors_are_refused_and_others_are_still_served() {
     let daemon_pid = ensure_daemon(install);
     let before = descriptors_and_children(daemon_pid);
     for _ in 0..1000 {
-        let connection = socket(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            SockFlag::SOCK_CLOEXEC,
-            None,
-        )
-        .expect("socket");
-        let address = UnixAddr::new(&socket_of(install)).expect("address");
-        let _ = connect(connection.as_raw_fd(), &address);
+        drop(connected(&socket_of(install)));
     }
     let started = Instant::now();
     assert_eq!(
