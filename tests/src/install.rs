@@ -1635,8 +1635,12 @@ pub fn it_daemon_connect() -> PathBuf {
 /// A connection `user` made to the daemon of `install` and passed to this process (through
 /// `myopen-daemon-connect`), the daemon's hello not yet read.
 pub fn connection_made_by(user: &TestUser, install: Install) -> OwnedFd {
-    let socket = install.daemon_socket().expect("a daemon install");
     ensure_daemon(install);
+    connection_to_made_by(user, &install.daemon_socket().expect("a daemon install"))
+}
+
+/// A connection `user` made to the daemon at `socket`, passed to this process, hello unread.
+pub fn connection_to_made_by(user: &TestUser, socket: &Path) -> OwnedFd {
     let (ours, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::Stream,
@@ -1646,7 +1650,7 @@ pub fn connection_made_by(user: &TestUser, install: Install) -> OwnedFd {
     .expect("socketpair");
     let mut command = command_as(user, it_daemon_connect());
     command
-        .arg(&socket)
+        .arg(socket)
         .stdin(Stdio::from(theirs))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

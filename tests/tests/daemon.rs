@@ -11,8 +11,8 @@ use myopen::wire::session::{HELLO_LEN, Hello, MAX_REQUEST_LEN, Origin, REPLY_LEN
 use myopen::{Daemon, Error, Helper, Session};
 use myopen_tests::install::{
     ALICE, Install, Outcome, PrivilegedEnv, TestUser, alice, audit_field, audit_lines_for, bob,
-    command_as, connection_made_by, daemon_log, denied, descriptors_and_children, ensure_daemon,
-    it_probe, outcome, probe, start_daemon, stop_daemon,
+    command_as, connection_made_by, connection_to_made_by, daemon_log, denied,
+    descriptors_and_children, ensure_daemon, it_probe, outcome, probe, start_daemon, stop_daemon,
 };
 use myopen_tests::{privileged_env, run};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
@@ -234,25 +234,34 @@ fn the_per_uid_limit_refuses_clearly_and_others_are_served() {
     let file = alices_file(&env);
     let daemon = start_daemon(Install::Daemon, &["--per-uid", "2"]);
     let socket = socket_of(Install::Daemon);
-    let session = || Session::with_daemon(Some(Daemon::at(&socket)), Helper::at("/nonexistent"));
-    // This process is root: two connections are root's limit.
-    let first = session().expect("first");
-    let second = session().expect("second");
-    match session() {
-        Err(Error::DaemonRefused { errno, .. }) => assert_eq!(errno, libc::EUSERS),
-        other => panic!("the third connection of one uid must be refused: {other:?}"),
-    }
+    // Alice's connections (kept open here): two are her limit, the third is refused. Alice
+    // made none before, so no connection of hers is still winding down.
+    let first = connection_to_made_by(&alice(), &socket);
+    let second = connection_to_made_by(&alice(), &socket);
+    read_hello(&first);
+    read_hello(&second);
+    let third = connection_to_made_by(&alice(), &socket);
+    let mut record = [0u8; HELLO_LEN + 1];
+    let received = recv_with_fds(&third, &mut record, 0).expect("the daemon's answer");
+    assert_eq!(
+        Reply::decode(&record[..received.bytes], 0),
+        Ok(Reply::refused(libc::EUSERS, Origin::System)),
+        "the third connection of one uid is refused, in place of the hello"
+    );
+    // Root is another uid: served.
+    let session = Session::with_daemon(Some(Daemon::at(&socket)), Helper::at("/nonexistent"));
+    assert!(session.is_ok(), "root is another uid: {session:?}");
     let target = format!("daemon:{}", socket.display());
-    let served = outcome(&run(command_as(&alice(), it_probe())
+    let served = outcome(&run(command_as(&bob(), it_probe())
         .arg(&target)
         .arg(&file)
         .arg(RD.to_string())));
     assert_eq!(
         served,
-        Outcome::opened("for alice\n"),
-        "another uid is served"
+        denied(),
+        "another uid is served (and judged: bob is not listed)"
     );
-    drop((first, second));
+    drop((first, second, third));
     assert!(
         daemon_log(Install::Daemon).contains("connections (the limit)"),
         "the refusal is logged"
