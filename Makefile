@@ -2,7 +2,8 @@
 #
 #   make install        build and install mycat, myopen-run, openfile-helper (privileged), the
 #                       default policy, man pages, completions and libmyopen (the C ABI: .so, .a,
-#                       myopen.h, myopen.pc) (PREFIX, DESTDIR, PRIVILEGE=caps|setuid|none, LIBDIR, ...)
+#                       myopen.h, myopen.pc) (PREFIX, DESTDIR, PRIVILEGE=caps|setuid|daemon|none,
+#                       LIBDIR, SYSTEMDUNITDIR, ...)
 #   make uninstall      remove them again (the policy only while it is still the default)
 #   make demo           as root: build, install into a temporary prefix, show mycat at work, clean up
 #   make deb, make rpm  the packages, in $(TARGET_DIR)/debian and $(TARGET_DIR)/rpm
@@ -28,8 +29,13 @@ ZSHCOMPDIR  ?= $(DATAROOTDIR)/zsh/site-functions
 FISHCOMPDIR ?= $(DATAROOTDIR)/fish/vendor_completions.d
 DESTDIR     ?=
 # caps: cap_dac_read_search,cap_dac_override+p (setuid root where the file system cannot hold
-# capabilities); setuid: setuid root; none: no privilege (for staging packages).
+# capabilities); setuid: setuid root; daemon: no privileged helper, myopend and its systemd units
+# (myopen.socket, myopen.service) instead; none: no privilege (for staging packages).
 PRIVILEGE   ?= caps
+# Where PRIVILEGE=daemon puts the systemd units.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# Where myopend listens ($(RUNSTATEDIR)/myopen/socket), baked into the library and the daemon.
+RUNSTATEDIR ?= /run
 # Where the helper sends its audit lines; empty: the build's default, /dev/log.
 SYSLOG_SOCKET ?=
 TARGET_DIR  ?= target
@@ -43,11 +49,12 @@ HOST        := $(shell rustc -vV | sed -n 's/^host: //p')
 HELPER_BUILT = $(if $(filter static,$(HELPER_LINK)),$(TARGET_DIR)/static/$(HOST)/release,$(TARGET_DIR)/release)
 
 BUILD_ENV = env $(if $(SYSLOG_SOCKET),MYOPEN_SYSLOG_SOCKET=$(SYSLOG_SOCKET),-u MYOPEN_SYSLOG_SOCKET) \
-	MYOPEN_LIBEXECDIR=$(LIBEXECDIR) MYOPEN_SYSCONFDIR=$(SYSCONFDIR)
+	MYOPEN_LIBEXECDIR=$(LIBEXECDIR) MYOPEN_SYSCONFDIR=$(SYSCONFDIR) MYOPEN_RUNSTATEDIR=$(RUNSTATEDIR)
 INSTALL_ENV = DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) BINDIR=$(BINDIR) LIBEXECDIR=$(LIBEXECDIR) \
 	LIBDIR=$(LIBDIR) INCLUDEDIR=$(INCLUDEDIR) \
 	SYSCONFDIR=$(SYSCONFDIR) MANDIR=$(MANDIR) BASHCOMPDIR=$(BASHCOMPDIR) \
 	ZSHCOMPDIR=$(ZSHCOMPDIR) FISHCOMPDIR=$(FISHCOMPDIR) PRIVILEGE=$(PRIVILEGE) \
+	SYSTEMDUNITDIR=$(SYSTEMDUNITDIR) \
 	BUILT=$(TARGET_DIR)/release HELPER_BUILT=$(HELPER_BUILT)
 
 .PHONY: all build install uninstall demo deb rpm deps test bench clean

@@ -5,7 +5,8 @@
 #   packaging/install.sh install | uninstall
 #
 # Environment (all set by the Makefile): DESTDIR PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR
-# SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid or none) BUILT
+# SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid, daemon or none)
+# SYSTEMDUNITDIR BUILT
 # (the directory holding the built mycat, myopen-run, openfile-helper, myopen-completions and
 # libmyopen) and HELPER_BUILT (the directory holding the helper, when it is built apart: static).
 #
@@ -23,7 +24,7 @@ readonly SOURCE_DIR
 say() { printf 'myopen: %s\n' "$*"; }
 die() { printf 'myopen: error: %s\n' "$*" >&2; exit 1; }
 
-for variable in PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE; do
+for variable in PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE SYSTEMDUNITDIR; do
   [ -n "${!variable:-}" ] || die "$variable is not set (run this through 'make install')"
 done
 DESTDIR="${DESTDIR:-}"
@@ -103,10 +104,13 @@ do_install() {
   [ -n "$version" ] || die "no version in $SOURCE_DIR/../Cargo.toml"
 
   case "$PRIVILEGE" in
-    caps | setuid | none) ;;
-    *) die "PRIVILEGE=$PRIVILEGE: must be caps, setuid or none" ;;
+    caps | setuid | none | daemon) ;;
+    *) die "PRIVILEGE=$PRIVILEGE: must be caps, setuid, daemon or none" ;;
   esac
-  if [ "$PRIVILEGE" != none ]; then
+  if [ "$PRIVILEGE" = daemon ]; then
+    [ -x "$BUILT/myopend" ] || die "$BUILT/myopend is missing: build first (make build)"
+  fi
+  if [ "$PRIVILEGE" != none ] && [ "$PRIVILEGE" != daemon ]; then
     is_root || die "installing the helper privileged (PRIVILEGE=$PRIVILEGE) needs root;" \
       "run as root, or stage with PRIVILEGE=none"
     case ",$(mount_options "$libexec")," in
@@ -129,7 +133,8 @@ do_install() {
   trap 'rm -f "$staged"' EXIT
   install -m 0755 "$HELPER_BUILT/openfile-helper" "$staged"
   if is_root; then chown root:root "$staged"; fi # chown clears capabilities: before setcap.
-  if [ "$PRIVILEGE" != none ]; then
+  # PRIVILEGE=daemon: no privileged helper at all; myopend (run by systemd as root) serves.
+  if [ "$PRIVILEGE" != none ] && [ "$PRIVILEGE" != daemon ]; then
     make_privileged "$staged" "$PRIVILEGE"
   fi
   strip_privilege "$helper"
@@ -149,6 +154,19 @@ do_install() {
   fi
 
   install_library
+
+  if [ "$PRIVILEGE" = daemon ]; then
+    install_file 0755 "$BUILT/myopend" "$libexec/myopend"
+    install -d -m 0755 "$DESTDIR$SYSTEMDUNITDIR"
+    install_file 0644 "$SOURCE_DIR/systemd/myopen.socket" "$DESTDIR$SYSTEMDUNITDIR/myopen.socket"
+    sed "s|@LIBEXECDIR@|$LIBEXECDIR|" "$SOURCE_DIR/systemd/myopen.service" \
+      >"$DESTDIR$SYSTEMDUNITDIR/myopen.service.new"
+    chmod 0644 "$DESTDIR$SYSTEMDUNITDIR/myopen.service.new"
+    mv -f "$DESTDIR$SYSTEMDUNITDIR/myopen.service.new" "$DESTDIR$SYSTEMDUNITDIR/myopen.service"
+    install_file 0644 "$SOURCE_DIR/man/myopend.8" "$man/man8/myopend.8"
+    say "installed myopend in $libexec and myopen.socket, myopen.service in $SYSTEMDUNITDIR:" \
+      "enable with systemctl daemon-reload && systemctl enable --now myopen.socket"
+  fi
 
   install_file 0644 "$SOURCE_DIR/man/mycat.1" "$man/man1/mycat.1"
   install_file 0644 "$SOURCE_DIR/man/my_open.3" "$man/man3/my_open.3"
@@ -228,7 +246,8 @@ do_uninstall() {
   fi
   rm -f "$libexec"/.openfile-helper.new.* "$bin/mycat" "$bin/myopen-run" \
     "$man/man1/mycat.1" "$man/man1/myopen-run.1" "$man/man5/myopen-policy.5" \
-    "$man/man8/openfile-helper.8" \
+    "$man/man8/openfile-helper.8" "$man/man8/myopend.8" "$libexec/myopend" \
+    "$DESTDIR$SYSTEMDUNITDIR/myopen.socket" "$DESTDIR$SYSTEMDUNITDIR/myopen.service" \
     "$man/man3/my_open.3" "$lib/$installed_library" "$lib/$SONAME" "$lib/libmyopen.so" \
     "$lib/libmyopen.a" "$include/myopen.h" "$pkgconfig/myopen.pc" \
     "$DESTDIR$BASHCOMPDIR/mycat" "$DESTDIR$ZSHCOMPDIR/_mycat" "$DESTDIR$FISHCOMPDIR/mycat.fish"

@@ -2,6 +2,7 @@
 # Installs what the build, the tests and the benchmarks need on a fresh Debian machine: a C
 # and a C++ compiler, pkg-config and python3 (interop and libmyopen tests), setpriv (running
 # clients as other users), setcap/getcap (file capability installs), hyperfine (benchmarks), the
+# systemd-socket-activate (the socket-activated daemon tests) and systemd-analyze, the
 # unmodified programs the myopen-run tests drive (busybox-static, gawk, gzip, less) and sudo
 # (the myopen-run benchmark compares it). Installs only what is missing; needs root then.
 set -euo pipefail
@@ -14,6 +15,8 @@ declare -A package_of=(
   [setpriv]=util-linux
   [setcap]=libcap2-bin
   [hyperfine]=hyperfine
+  [systemd-socket-activate]=systemd
+  [systemd-analyze]=systemd
   [install]=coreutils
   [findmnt]=util-linux
   [dpkg-shlibdeps]=dpkg-dev

@@ -16,6 +16,8 @@ use crate::report::strerror;
 pub struct Opener {
     escalate: Escalate,
     helper: Helper,
+    /// Whether `--helper` chose the helper: then the daemon is never asked.
+    helper_chosen: bool,
     /// With several operands, every one that needs the helper goes through one helper process,
     /// started when the first one needs it.
     session: Option<Session>,
@@ -27,13 +29,22 @@ pub struct Opener {
 impl Opener {
     /// `escalate`: when to ask the helper; `helper`: which one (default: `$MYOPEN_HELPER`, else
     /// the installed one); `operands`: how many files there are to open.
+    ///
+    /// Without `--helper`, `myopend` is asked first when it answers (the library's preference).
     pub fn new(escalate: Escalate, helper: Option<PathBuf>, operands: usize) -> Opener {
+        let helper_chosen = helper.is_some();
         let helper = helper.map(Helper::at).unwrap_or_else(Helper::from_env);
+        let daemon = if helper_chosen {
+            None
+        } else {
+            myopen::Daemon::from_env()
+        };
         let session = (operands > 1 && escalate != Escalate::Never)
-            .then(|| Session::deferred(helper.clone()));
+            .then(|| Session::deferred_with_daemon(daemon, helper.clone()));
         Opener {
             escalate,
             helper,
+            helper_chosen,
             session,
             one_shot_only: Cell::new(false),
         }
@@ -41,10 +52,10 @@ impl Opener {
 
     fn options(&self, through_session: bool) -> OpenOptions<'_> {
         let mut options = OpenOptions::new();
-        options
-            .read(true)
-            .escalate(self.escalate)
-            .helper(self.helper.program());
+        options.read(true).escalate(self.escalate);
+        if self.helper_chosen {
+            options.helper(self.helper.program());
+        }
         if let Some(session) = self.session.as_ref().filter(|_| through_session) {
             options.session(session);
         }

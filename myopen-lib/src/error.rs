@@ -76,6 +76,23 @@ pub enum Error {
         /// What was wrong with the answer.
         detail: String,
     },
+    /// A daemon socket exists but no daemon session could be had on it: the connection failed
+    /// (other than "no socket" or "nobody listening", which fall back to the helper), or the
+    /// connection ended before the daemon's hello.
+    DaemonUnreachable {
+        /// The daemon's socket.
+        socket: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// The daemon answered and refused to serve this connection (`EUSERS`: too many
+    /// connections of this user; `EAGAIN`: every worker busy; `EPERM`: it serves nobody).
+    DaemonRefused {
+        /// The daemon's socket.
+        socket: PathBuf,
+        /// Why, as an errno.
+        errno: i32,
+    },
     /// The path cannot be sent to the helper at all (it contains a NUL byte).
     InvalidPath {
         /// The path that was asked for.
@@ -96,7 +113,8 @@ impl Error {
         match self {
             Error::Os { errno, .. }
             | Error::PolicyRefused { errno, .. }
-            | Error::HelperNotPrivileged { errno, .. } => Some(*errno),
+            | Error::HelperNotPrivileged { errno, .. }
+            | Error::DaemonRefused { errno, .. } => Some(*errno),
             Error::Local { source, .. } => source.raw_os_error(),
             _ => None,
         }
@@ -125,9 +143,12 @@ impl fmt::Display for Error {
             ),
             Error::HelperMissing { helper } => write!(
                 f,
-                "helper {} not found: install it (`make install` from the myopen sources), or point \
+                "helper {} not found and no myopend answers at {}: start the daemon \
+                 (`systemctl start myopen.socket`) or point MYOPEN_SOCKET at its socket, or \
+                 install the helper (`make install` from the myopen sources) or point \
                  MYOPEN_HELPER (or mycat --helper) at an installed openfile-helper",
-                helper.display()
+                helper.display(),
+                crate::daemon::socket_in_use().display()
             ),
             Error::HelperNotStarted { helper, source } => {
                 write!(
@@ -151,6 +172,23 @@ impl fmt::Display for Error {
                     helper.display()
                 )
             }
+            Error::DaemonUnreachable { socket, source } => write!(
+                f,
+                "daemon socket {}: no session: {}",
+                socket.display(),
+                strip_os_error(source)
+            ),
+            Error::DaemonRefused { socket, errno } => write!(
+                f,
+                "myopend at {} refused the connection: {}{}",
+                socket.display(),
+                strerror(*errno),
+                match *errno {
+                    libc::EUSERS => " (this user holds too many connections)",
+                    libc::EAGAIN => " (every worker is busy)",
+                    _ => "",
+                }
+            ),
             Error::InvalidPath { path } => {
                 write!(f, "{}: path contains a NUL byte", path.display())
             }
@@ -162,7 +200,9 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::HelperNotStarted { source, .. } | Error::Local { source, .. } => Some(source),
+            Error::HelperNotStarted { source, .. }
+            | Error::Local { source, .. }
+            | Error::DaemonUnreachable { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -174,6 +214,9 @@ impl From<Error> for io::Error {
             Error::Os { errno, .. }
             | Error::PolicyRefused { errno, .. }
             | Error::HelperNotPrivileged { errno, .. } => io::Error::from_raw_os_error(errno),
+            Error::DaemonRefused { errno, .. } => {
+                io::Error::new(io::Error::from_raw_os_error(errno).kind(), error)
+            }
             Error::Local { source, .. } => source,
             Error::InvalidPath { .. } => io::Error::new(io::ErrorKind::InvalidInput, error),
             Error::Protocol { .. } => io::Error::new(io::ErrorKind::InvalidData, error),

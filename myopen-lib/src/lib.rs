@@ -46,6 +46,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod daemon;
 mod error;
 pub mod fdpass;
 mod oneshot;
@@ -55,6 +56,7 @@ mod session;
 mod sys;
 pub mod wire;
 
+pub use daemon::{Daemon, SOCKET_ENV, default_socket_path};
 pub use error::{Error, strerror};
 pub use oneshot::{HELPER_ENV, Helper, default_helper_path, my_open};
 pub use options::{Escalate, OpenOptions};

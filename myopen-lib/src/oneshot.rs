@@ -233,7 +233,9 @@ fn wait_for(child: &mut Child) -> Result<Option<ExitStatus>, Error> {
     }
 }
 
-/// Opens `path` with `open(2)` `flags` through the helper, the book's `my_open`.
+/// Opens `path` with `open(2)` `flags` through `myopend` when a daemon answers at its socket
+/// (`MYOPEN_SOCKET`, or the built-in one; `MYOPEN_SOCKET=none` turns it off), else through one
+/// run of the helper, the book's `my_open`.
 ///
 /// The helper is `MYOPEN_HELPER` if set (and the program is not set-ID or capability-holding),
 /// else the one built in. A failure the helper reports
@@ -248,7 +250,12 @@ fn wait_for(child: &mut Child) -> Result<Option<ExitStatus>, Error> {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn my_open(path: impl AsRef<Path>, flags: i32) -> io::Result<OwnedFd> {
-    Helper::from_env()
-        .open(path, flags)
-        .map_err(io::Error::from)
+    crate::session::open_once(
+        crate::Daemon::from_env().as_ref(),
+        &Helper::from_env(),
+        path.as_ref(),
+        flags,
+        0o666,
+    )
+    .map_err(io::Error::from)
 }

@@ -232,7 +232,13 @@ impl<'session> OpenOptions<'session> {
         match (self.session, &self.helper) {
             (Some(session), _) => session.open_with_mode(path, flags, self.mode),
             (None, Some(helper)) => helper.open(path, flags),
-            (None, None) => Helper::from_env().open(path, flags),
+            (None, None) => crate::session::open_once(
+                crate::Daemon::from_env().as_ref(),
+                &Helper::from_env(),
+                path,
+                flags,
+                self.mode,
+            ),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use nix::sys::socket::SockType;
 
+use crate::daemon::{Daemon, DaemonConnection};
 use crate::error::Error;
 use crate::fdpass::{recv_with_fds, send_with_fds};
 use crate::oneshot::Helper;
@@ -35,45 +36,63 @@ use crate::wire::session::{
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// [`Session::new`] asks `myopend` first (the socket named by `MYOPEN_SOCKET`, or the built-in
+/// one) and starts a helper only when no daemon answers there.
 #[derive(Debug)]
 pub struct Session {
     helper: Helper,
+    daemon: Option<Daemon>,
     connection: Mutex<Option<Connection>>,
 }
 
 #[derive(Debug)]
 struct Connection {
     socket: OwnedFd,
-    child: Child,
+    /// The helper process; `None` for a daemon connection.
+    child: Option<Child>,
     /// The process that started the helper: only it may use or reap it.
     owner: u32,
     privileged: bool,
 }
 
 impl Session {
-    /// Starts a session with the helper named by `MYOPEN_HELPER`, or the built-in one.
+    /// Starts a session with the daemon ([`Daemon::from_env`]) when one answers, else with the
+    /// helper named by `MYOPEN_HELPER`, or the built-in one.
     pub fn new() -> Result<Session, Error> {
-        Session::with_helper(Helper::from_env())
+        Session::with_daemon(Daemon::from_env(), Helper::from_env())
     }
 
-    /// Starts a session with `helper`. The helper is started now, so a missing or broken helper
-    /// is reported here rather than on the first open.
+    /// Starts a session with `helper` (never the daemon). The helper is started now, so a missing
+    /// or broken helper is reported here rather than on the first open.
     pub fn with_helper(helper: Helper) -> Result<Session, Error> {
-        let connection = Connection::start(&helper)?;
+        Session::with_daemon(None, helper)
+    }
+
+    /// Starts a session with `daemon` when it answers, else with `helper`; connected now.
+    pub fn with_daemon(daemon: Option<Daemon>, helper: Helper) -> Result<Session, Error> {
+        let connection = Connection::start(daemon.as_ref(), &helper)?;
         Ok(Session {
             helper,
+            daemon,
             connection: Mutex::new(Some(connection)),
         })
+    }
+
+    /// [`Session::deferred`], asking `daemon` first when the first open needs it.
+    pub fn deferred_with_daemon(daemon: Option<Daemon>, helper: Helper) -> Session {
+        Session {
+            helper,
+            daemon,
+            connection: Mutex::new(None),
+        }
     }
 
     /// A session with `helper` that starts it only when the first open needs it: for callers
     /// that may never need the helper at all (such as `mycat`, which tries the caller's own
     /// rights first).
     pub fn deferred(helper: Helper) -> Session {
-        Session {
-            helper,
-            connection: Mutex::new(None),
-        }
+        Session::deferred_with_daemon(None, helper)
     }
 
     /// The helper program.
@@ -89,7 +108,18 @@ impl Session {
 
     /// The process id of the running helper, if one is running; for diagnostics.
     pub fn helper_pid(&self) -> Option<u32> {
-        self.lock().as_ref().map(|connection| connection.child.id())
+        self.lock()
+            .as_ref()
+            .and_then(|connection| connection.child.as_ref())
+            .map(Child::id)
+    }
+
+    /// Whether the session is connected to `myopend` (rather than a helper of its own);
+    /// `None` when nothing is connected at the moment.
+    pub fn through_daemon(&self) -> Option<bool> {
+        self.lock()
+            .as_ref()
+            .map(|connection| connection.child.is_none())
     }
 
     /// Opens `path` with `open(2)` `flags`; a file it creates gets mode 0o666 less the umask.
@@ -130,11 +160,12 @@ impl Session {
             }
         }
         if guard.is_none() {
-            *guard = Some(Connection::start(&self.helper)?);
+            *guard = Some(Connection::start(self.daemon.as_ref(), &self.helper)?);
         }
         let Some(connection) = guard.as_mut() else {
             unreachable_none()
         };
+        let server = self.server(connection);
         match connection.exchange(&packet) {
             Ok(reply) => {
                 let privileged = connection.privileged;
@@ -149,10 +180,20 @@ impl Session {
                     // The helper ends a session after a request it could not parse.
                     take_and_reap(&mut guard);
                 }
-                self.interpret(path, reply, privileged)
+                interpret(server, path, reply, privileged)
             }
             Err(Dead) => {
+                let through_daemon = guard.as_ref().is_some_and(|c| c.child.is_none());
                 let status = take_and_reap(&mut guard);
+                if through_daemon {
+                    return Err(Error::DaemonUnreachable {
+                        socket: server,
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::ConnectionAborted,
+                            "the daemon ended the session during a request; nothing was opened",
+                        ),
+                    });
+                }
                 Err(match status.and_then(|status| status.signal()) {
                     Some(signal) => Error::HelperCrashed {
                         helper: self.helper.program().to_owned(),
@@ -167,8 +208,31 @@ impl Session {
         }
     }
 
-    fn interpret(&self, path: &Path, reply: Reply, privileged: bool) -> Result<OwnedFd, Error> {
-        let helper = self.helper.program().to_owned();
+    /// Who answers on `connection`: the daemon's socket, or the helper program.
+    fn server(&self, connection: &Connection) -> std::path::PathBuf {
+        match (&connection.child, &self.daemon) {
+            (None, Some(daemon)) => daemon.socket().to_owned(),
+            _ => self.helper.program().to_owned(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
+        // A panic in another thread while it held the lock leaves nothing half-done that matters:
+        // at worst a connection whose reply was not read, which the next exchange detects.
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// What `reply` from `helper` (a helper program or the daemon's socket) means for `path`.
+fn interpret(
+    helper: std::path::PathBuf,
+    path: &Path,
+    reply: Reply,
+    privileged: bool,
+) -> Result<OwnedFd, Error> {
+    {
         match reply {
             Reply::Opened(fd) => Ok(fd),
             Reply::Failed {
@@ -195,13 +259,58 @@ impl Session {
             Reply::Garbled(detail) => Err(Error::Protocol { helper, detail }),
         }
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
-        // A panic in another thread while it held the lock leaves nothing half-done that matters:
-        // at worst a connection whose reply was not read, which the next exchange detects.
-        self.connection
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// One open with `flags` (creating with `mode`) through `daemon` when it answers, else through
+/// one run of `helper`: what [`crate::my_open`] and [`crate::OpenOptions`] do.
+pub(crate) fn open_once(
+    daemon: Option<&Daemon>,
+    helper: &Helper,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+) -> Result<OwnedFd, Error> {
+    let Some(daemon) = daemon else {
+        return helper.open(path, flags);
+    };
+    match daemon.connect()? {
+        Some(connection) => Session::over(daemon.clone(), helper.clone(), connection)
+            .open_with_mode(path, flags, mode),
+        None => helper.open(path, flags),
+    }
+}
+
+impl Daemon {
+    /// Opens `path` with `open(2)` `flags` through this daemon alone, over one connection; a
+    /// daemon that is not there is [`Error::DaemonUnreachable`], never a helper.
+    pub fn open(&self, path: impl AsRef<Path>, flags: i32) -> Result<OwnedFd, Error> {
+        match self.connect()? {
+            Some(connection) => Session::over(self.clone(), Helper::from_env(), connection)
+                .open_with_mode(path.as_ref(), flags, 0o666),
+            None => Err(Error::DaemonUnreachable {
+                socket: self.socket().to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no daemon listens there",
+                ),
+            }),
+        }
+    }
+}
+
+impl Session {
+    /// A session over a daemon connection already made.
+    fn over(daemon: Daemon, helper: Helper, connection: DaemonConnection) -> Session {
+        Session {
+            helper,
+            daemon: Some(daemon),
+            connection: Mutex::new(Some(Connection {
+                socket: connection.socket,
+                child: None,
+                owner: std::process::id(),
+                privileged: connection.privileged,
+            })),
+        }
     }
 }
 
@@ -215,12 +324,12 @@ impl Drop for Session {
         let mut guard = self.lock();
         match guard.take() {
             Some(connection) if connection.owner == std::process::id() => {
-                let Connection {
-                    socket, mut child, ..
-                } = connection;
+                let Connection { socket, child, .. } = connection;
                 // End-of-file tells the helper the session is over; then reap it.
                 drop(socket);
-                let _ = child.wait();
+                if let Some(mut child) = child {
+                    let _ = child.wait();
+                }
             }
             Some(inherited) => std::mem::forget(inherited.child),
             None => {}
@@ -232,11 +341,9 @@ impl Drop for Session {
 fn take_and_reap(
     guard: &mut MutexGuard<'_, Option<Connection>>,
 ) -> Option<std::process::ExitStatus> {
-    let Connection {
-        socket, mut child, ..
-    } = guard.take()?;
+    let Connection { socket, child, .. } = guard.take()?;
     drop(socket);
-    child.wait().ok()
+    child?.wait().ok()
 }
 
 enum Reply {
@@ -249,7 +356,16 @@ enum Reply {
 struct Dead;
 
 impl Connection {
-    fn start(helper: &Helper) -> Result<Connection, Error> {
+    /// A connection to `daemon` when one answers there, else a helper of its own.
+    fn start(daemon: Option<&Daemon>, helper: &Helper) -> Result<Connection, Error> {
+        if let Some(connection) = daemon.map(Daemon::connect).transpose()?.flatten() {
+            return Ok(Connection {
+                socket: connection.socket,
+                child: None,
+                owner: std::process::id(),
+                privileged: connection.privileged,
+            });
+        }
         let (ours, mut child) =
             helper.start(SockType::SeqPacket, &[OsStr::new(FLAG), OsStr::new("0")])?;
 
@@ -262,7 +378,7 @@ impl Connection {
         match hello {
             Some(hello) if hello.version == VERSION => Ok(Connection {
                 socket: ours,
-                child,
+                child: Some(child),
                 owner: std::process::id(),
                 privileged: hello.privileged,
             }),

@@ -262,6 +262,11 @@ pub mod session {
     pub const REPLY_LEN: usize = 2;
 
     /// What the helper says first: the protocol version and whether it holds privilege.
+    ///
+    /// `myopend` may send a [`Reply::Refused`] record (origin [`Origin::System`]) in place of the
+    /// hello and close the connection: it will not serve this connection (`EUSERS`: the
+    /// caller's uid has too many connections; `EAGAIN`: every worker is busy; `EPERM`: the
+    /// daemon cannot serve anyone).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct Hello {
         /// [`VERSION`] of the helper.

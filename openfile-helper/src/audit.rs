@@ -79,6 +79,8 @@ pub struct Record<'a> {
     pub rule: Option<String>,
     /// Why, in words (for refusals and failures).
     pub reason: &'a str,
+    /// The connection's peer process, when a `myopend` worker decided (`mode=daemon`).
+    pub daemon_peer: Option<i32>,
 }
 
 impl Record<'_> {
@@ -116,6 +118,9 @@ impl Record<'_> {
         }
         if !self.reason.is_empty() {
             let _ = write!(line, " reason=\"{}\"", escape(self.reason.as_bytes()));
+        }
+        if let Some(pid) = self.daemon_peer {
+            let _ = write!(line, " mode=daemon peer_pid={pid}");
         }
         line
     }
@@ -401,7 +406,19 @@ mod tests {
             },
             rule: Some("/etc/myopen/policy.toml:3".to_owned()),
             reason: "",
+            daemon_peer: None,
         }
+    }
+
+    #[test]
+    fn a_daemon_workers_line_names_the_mode_and_the_peer() {
+        let line = Record {
+            daemon_peer: Some(4242),
+            ..record(true)
+        }
+        .message();
+        assert!(line.ends_with(" mode=daemon peer_pid=4242"), "{line}");
+        assert!(!record(true).message().contains("mode="));
     }
 
     #[test]

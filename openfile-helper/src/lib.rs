@@ -29,6 +29,7 @@ compile_error!("the fault-injection feature is for test builds only: it grants e
 // What `main` and the fuzz targets use; everything else is the helper's own business.
 pub mod cli;
 pub mod command;
+pub mod daemon;
 pub mod policy;
 
 mod admin;

@@ -125,6 +125,9 @@ pub enum Grant {
     SetuidRoot,
     /// File capabilities (or capabilities a restricted root caller passed on).
     FileCapabilities,
+    /// A worker of `myopend`: root's listener forked it and it switched to the credentials the
+    /// kernel recorded for its connection's peer (`SO_PEERCRED`, `SO_PEERGROUPS`).
+    Daemon,
 }
 
 /// What the helper holds and, in the same fact, whether the policy governs its opens.
@@ -163,6 +166,28 @@ impl Standing {
             Standing::CallerIsRoot { .. } => "caller-is-root",
             Standing::Unprivileged => "unprivileged",
             Standing::Refused { .. } => "refused",
+        }
+    }
+
+    /// The standing of a daemon worker that holds `permitted` before it becomes its peer.
+    ///
+    /// Always governed when it holds a usable capability, a peer with uid 0 included: the daemon
+    /// cannot read a peer's capability sets, securebits or `AT_SECURE` from the kernel (only
+    /// `/proc/<pid>`, which a process may change under it, has them), so it cannot tell an
+    /// unrestricted root from a root whose capabilities were dropped, and the table's
+    /// `caller-is-root` needs exactly that fact. An unrestricted root never needs the daemon: its
+    /// own open succeeds first.
+    fn for_peer(permitted: CapabilitySet) -> Standing {
+        let kept = permitted.intersection(CapabilitySet::USABLE);
+        if kept.is_empty() {
+            Standing::Refused {
+                found: "myopend holds neither CAP_DAC_READ_SEARCH nor CAP_DAC_OVERRIDE".to_owned(),
+            }
+        } else {
+            Standing::Governed {
+                kept,
+                grant: Grant::Daemon,
+            }
         }
     }
 
@@ -208,6 +233,7 @@ impl fmt::Display for Standing {
                 match grant {
                     Grant::SetuidRoot => "setuid root",
                     Grant::FileCapabilities => "file capabilities",
+                    Grant::Daemon => "myopend worker",
                 }
             ),
             Standing::CallerIsRoot { .. } => {
@@ -285,6 +311,16 @@ fn trim_bounding_set() -> Result<(), Errno> {
     Ok(())
 }
 
+/// A connection's peer as the kernel recorded it when it connected: `SO_PEERCRED`'s uid and gid
+/// (the peer's effective ids, mapped into the daemon's user namespace) and `SO_PEERGROUPS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub pid: i32,
+}
+
 /// The capabilities one open needs raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -307,7 +343,6 @@ impl Privilege {
     pub fn establish() -> Result<Privilege, Errno> {
         let facts = KernelFacts::read()?;
         let standing = Standing::of(&facts);
-        let kept = standing.kept();
 
         // The bounding set can only be trimmed with CAP_SETPCAP, which only root has here.
         if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
@@ -315,10 +350,45 @@ impl Privilege {
         }
         caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
 
+        Privilege::settle(standing, facts.uids.real, facts.gids.real, None)
+    }
+
+    /// A `myopend` worker's privilege: from root (the listener's fork, holding CAP_SETUID,
+    /// CAP_SETGID and the DAC capabilities), becomes `peer` as the kernel recorded it at connect
+    /// time and reaches the state [`Privilege::establish`] reaches: every uid and gid the peer's,
+    /// the supplementary groups the peer's, only the usable capabilities permitted, nothing
+    /// effective, no_new_privs, not dumpable, checked with the kernel. Call once, in the worker,
+    /// before anything of the connection is read.
+    pub fn become_peer(peer: &Peer) -> Result<Privilege, Errno> {
+        let standing = Standing::for_peer(CapabilitySet::read(CapSet::Permitted)?);
+        if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
+            trim_bounding_set()?;
+        }
+        caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
+        let groups: Vec<Gid> = peer.groups.iter().copied().map(Gid::from_raw).collect();
+        nix::unistd::setgroups(&groups)?;
+        Privilege::settle(
+            standing,
+            Uid::from_raw(peer.uid),
+            Gid::from_raw(peer.gid),
+            Some(&peer.groups),
+        )
+    }
+
+    /// Becomes `uid` and `gid` in all three ids, keeping only the capabilities `standing` keeps,
+    /// permitted and nothing else; then no_new_privs, not dumpable, and the check. `groups`: the
+    /// supplementary groups the process must hold, when the caller set them.
+    fn settle(
+        standing: Standing,
+        uid: Uid,
+        gid: Gid,
+        groups: Option<&[u32]>,
+    ) -> Result<Privilege, Errno> {
+        let kept = standing.kept();
         // Keep the permitted set across the switch away from uid 0; it is cut down right after.
         nix::sys::prctl::set_keepcaps(true)?;
-        setresgid(facts.gids.real, facts.gids.real, facts.gids.real)?;
-        setresuid(facts.uids.real, facts.uids.real, facts.uids.real)?;
+        setresgid(gid, gid, gid)?;
+        setresuid(uid, uid, uid)?;
         nix::sys::prctl::set_keepcaps(false)?;
         CapabilitySet::EMPTY.install(CapSet::Effective)?;
         CapabilitySet::EMPTY.install(CapSet::Inheritable)?;
@@ -329,7 +399,21 @@ impl Privilege {
         nix::sys::prctl::set_dumpable(false)?;
 
         let privilege = Privilege { standing };
-        privilege.verify(facts.uids.real, facts.gids.real)?;
+        privilege.verify(uid, gid)?;
+        if let Some(groups) = groups {
+            let mut held: Vec<u32> = nix::unistd::getgroups()?
+                .into_iter()
+                .map(Gid::as_raw)
+                .collect();
+            let mut wanted = groups.to_vec();
+            held.sort_unstable();
+            held.dedup();
+            wanted.sort_unstable();
+            wanted.dedup();
+            if held != wanted {
+                return Err(Errno::EPERM);
+            }
+        }
         Ok(privilege)
     }
 

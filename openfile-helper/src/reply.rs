@@ -35,6 +35,18 @@ impl ReplySocket {
         Ok(ReplySocket { socket })
     }
 
+    /// Takes `socket`, a connection `myopend` accepted, if it is an `AF_UNIX` stream or seqpacket
+    /// socket (closing it otherwise).
+    pub fn from_connection(socket: OwnedFd) -> Result<ReplySocket, Errno> {
+        check_unix_socket(&socket)?;
+        Ok(ReplySocket { socket })
+    }
+
+    /// The socket itself, to wait on it.
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+
     /// Sends status byte 0 with `fd`.
     pub fn send_opened(&self, fd: impl AsFd) -> Result<(), Errno> {
         self.send(&[STATUS_OPENED], &[fd.as_fd()])

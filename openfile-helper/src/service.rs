@@ -52,6 +52,8 @@ pub struct Service<'privilege> {
     /// The policy and when it was read.
     policy: RefCell<(PolicyState, Instant)>,
     auditor: Auditor,
+    /// The peer process of a `myopend` connection, for the audit line; `None` for the helper.
+    daemon_peer: Option<i32>,
 }
 
 impl<'privilege> Service<'privilege> {
@@ -61,6 +63,29 @@ impl<'privilege> Service<'privilege> {
     ///
     /// A helper whose standing is `refused` serves nothing: every request fails with EPERM.
     pub fn start(privilege: &'privilege Privilege) -> Result<Service<'privilege>, NotServing> {
+        let who = identity::caller().map_err(|errno| NotServing {
+            errno,
+            why: "cannot read the caller's identity".to_owned(),
+        })?;
+        Service::serving(privilege, who, None)
+    }
+
+    /// [`Service::start`] for a `myopend` worker: `who` is the connection's peer as the kernel
+    /// recorded it (`SO_PEERCRED`, `SO_PEERGROUPS`), `peer_pid` its process, named in every
+    /// audit line with `mode=daemon`.
+    pub fn for_peer(
+        privilege: &'privilege Privilege,
+        who: Identity,
+        peer_pid: i32,
+    ) -> Result<Service<'privilege>, NotServing> {
+        Service::serving(privilege, who, Some(peer_pid))
+    }
+
+    fn serving(
+        privilege: &'privilege Privilege,
+        who: Identity,
+        daemon_peer: Option<i32>,
+    ) -> Result<Service<'privilege>, NotServing> {
         if let Standing::Refused { found } = privilege.standing() {
             return Err(NotServing {
                 errno: Errno::EPERM,
@@ -70,10 +95,6 @@ impl<'privilege> Service<'privilege> {
                 ),
             });
         }
-        let who = identity::caller().map_err(|errno| NotServing {
-            errno,
-            why: "cannot read the caller's identity".to_owned(),
-        })?;
         let user = identity::user_name(who.uid);
         let policy = read_policy(privilege, None);
         // The audit socket is made before the fence: the request loop may not create sockets.
@@ -101,6 +122,7 @@ impl<'privilege> Service<'privilege> {
             user,
             policy: RefCell::new((policy, Instant::now())),
             auditor,
+            daemon_peer,
         })
     }
 
@@ -197,6 +219,7 @@ impl<'privilege> Service<'privilege> {
             verdict,
             rule: None,
             reason,
+            daemon_peer: self.daemon_peer,
         }
     }
 

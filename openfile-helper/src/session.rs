@@ -36,6 +36,20 @@ pub fn run(raw: RawFd, privilege: &Privilege) -> Exit {
         Ok(service) => service,
         Err(not_serving) => return fail(not_serving.errno, &not_serving.why),
     };
+    serve_session(&socket, &service, privilege, &|| Ok(true))
+}
+
+/// The session protocol on `socket` for `service`, until the client closes its end: the hello,
+/// then one reply per request, one descriptor per reply. The helper's session mode and every
+/// `myopend` worker run this one loop. `ready` is asked before each request is read: `Ok(true)`
+/// when one can be read, `Ok(false)` to end the session quietly (the worker's idle timeout and
+/// shutdown), an errno to end it with that status.
+pub fn serve_session(
+    socket: &ReplySocket,
+    service: &Service<'_>,
+    privilege: &Privilege,
+    ready: &dyn Fn() -> Result<bool, Errno>,
+) -> Exit {
     let hello = Hello {
         version: VERSION,
         privileged: privilege.standing().governed_by_policy(),
@@ -47,6 +61,11 @@ pub fn run(raw: RawFd, privilege: &Privilege) -> Exit {
     // One byte more than the largest request, so that an oversized packet shows as truncated.
     let mut packet = vec![0u8; MAX_REQUEST_LEN + 1];
     loop {
+        match ready() {
+            Ok(true) => {}
+            Ok(false) => return Exit::SUCCESS,
+            Err(errno) => return Exit::for_errno(errno),
+        }
         // An empty record is not the end: it is answered as malformed, like any frame too short.
         let length = match socket.receive(&mut packet) {
             Ok(None) => return Exit::SUCCESS,
@@ -55,12 +74,12 @@ pub fn run(raw: RawFd, privilege: &Privilege) -> Exit {
         };
         let answered = match SessionRequest::decode(&packet[..length.min(MAX_REQUEST_LEN + 1)]) {
             Ok(_) if length > MAX_REQUEST_LEN => {
-                end_session(&socket, "request larger than any valid one")
+                end_session(socket, "request larger than any valid one")
             }
-            Ok(request) => serve(&socket, &service, &request),
-            Err(FrameError::Malformed(why)) => end_session(&socket, why),
+            Ok(request) => serve(socket, service, &request),
+            Err(FrameError::Malformed(why)) => end_session(socket, why),
             Err(FrameError::Argument(error)) => {
-                reply(&socket, Errno::from_raw(error.errno()), Origin::System).map(|()| true)
+                reply(socket, Errno::from_raw(error.errno()), Origin::System).map(|()| true)
             }
         };
         match answered {

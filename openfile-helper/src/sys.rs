@@ -114,3 +114,54 @@ pub(crate) fn install_seccomp_filter(program: &[seccompiler::sock_filter]) -> Re
     };
     Errno::result(result).map(drop)
 }
+
+/// Forks the process. Only called by `myopend`'s listener, which is single-threaded (it never
+/// starts a thread), so the child may run any code afterwards.
+pub(crate) fn fork() -> Result<nix::unistd::ForkResult, Errno> {
+    // SAFETY: the caller is single-threaded, so no lock held by another thread is copied into
+    // the child in a locked state; the child goes on running ordinary Rust code.
+    unsafe { nix::unistd::fork() }
+}
+
+/// Takes ownership of `raw`, a descriptor accept4(2) has just returned.
+pub(crate) fn own_accepted(raw: RawFd) -> OwnedFd {
+    // SAFETY: accept4 returned `raw` this instant; nothing else in the process knows the number,
+    // so ownership is unique.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}
+
+/// `SO_PEERGROUPS`: the supplementary groups the kernel recorded for the peer of a connected
+/// `AF_UNIX` socket when it connected (Linux 4.13). nix has no wrapper for it.
+pub(crate) fn peer_groups(socket: std::os::fd::BorrowedFd<'_>) -> Result<Vec<u32>, Errno> {
+    use std::os::fd::AsRawFd;
+    // NGROUPS_MAX is 65536: start small, and grow once to what the kernel says it needs.
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut length =
+            libc::socklen_t::try_from(groups.len() * std::mem::size_of::<libc::gid_t>())
+                .map_err(|_| Errno::EOVERFLOW)?;
+        // SAFETY: `groups` has room for `length` bytes and outlives the call; the kernel writes
+        // at most `length` bytes and sets `length` to what it wrote (or needs, with ERANGE).
+        let result = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut length,
+            )
+        };
+        let count = length as usize / std::mem::size_of::<libc::gid_t>();
+        match Errno::result(result) {
+            Ok(_) => {
+                groups.truncate(count);
+                return Ok(groups);
+            }
+            Err(Errno::ERANGE) if count > groups.len() => groups.resize(count, 0),
+            Err(errno) => return Err(errno),
+        }
+    }
+}
+
+/// The option number of `SO_PEERGROUPS` (asm-generic/socket.h; the same on x86 and arm).
+const SO_PEERGROUPS: libc::c_int = 59;

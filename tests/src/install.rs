@@ -100,27 +100,53 @@ pub enum Install {
     Caps,
     /// 0755, no privilege at all.
     Plain,
+    /// No privileged helper at all (the plain one only): `myopend` started by hand, binding its
+    /// own socket. Requests go to the daemon alone (`myopen-probe daemon:SOCKET`).
+    Daemon,
+    /// The same, the daemon started by `systemd-socket-activate --seqpacket` (socket activation).
+    DaemonActivated,
 }
 
 impl Install {
     /// The two privileged installs, which must behave the same.
     pub const PRIVILEGED: [Install; 2] = [Install::Setuid, Install::Caps];
 
-    /// `setuid`, `caps` or `plain`.
+    /// Every install that serves with privilege and must decide the same: the two privileged
+    /// helpers and the daemon, started both ways.
+    pub const SERVED: [Install; 4] = [
+        Install::Setuid,
+        Install::Caps,
+        Install::Daemon,
+        Install::DaemonActivated,
+    ];
+
+    /// `setuid`, `caps`, `plain`, `daemon` or `daemon-activated`.
     pub fn name(self) -> &'static str {
         match self {
             Install::Setuid => "setuid",
             Install::Caps => "caps",
             Install::Plain => "plain",
+            Install::Daemon => "daemon",
+            Install::DaemonActivated => "daemon-activated",
         }
     }
 
-    /// Where this install's helper is.
+    /// Where this install's helper is: for a daemon install, the plain one (a daemon install has
+    /// no privileged helper).
     pub fn helper(self) -> PathBuf {
+        let install = match self {
+            Install::Daemon | Install::DaemonActivated => Install::Plain,
+            other => other,
+        };
         Path::new(IT_ROOT)
             .join("libexec")
-            .join(self.name())
+            .join(install.name())
             .join("openfile-helper")
+    }
+
+    /// Whether requests go to `myopend`.
+    pub fn is_daemon(self) -> bool {
+        matches!(self, Install::Daemon | Install::DaemonActivated)
     }
 }
 
@@ -366,6 +392,7 @@ impl PrivilegedEnv {
 
 impl Drop for PrivilegedEnv {
     fn drop(&mut self) {
+        stop_daemons();
         if let Some(audit) = self.audit.take() {
             audit.stop();
         }
@@ -639,18 +666,245 @@ pub fn probe_helper_output(
 /// The command `myopen-probe <helper> path flags [data]`, run as `user`.
 pub(crate) fn probe_helper_command(
     user: &TestUser,
-    helper: &Path,
+    helper: impl AsRef<OsStr>,
     path: impl AsRef<OsStr>,
     flags: i32,
     data: Option<&[u8]>,
 ) -> Command {
     let mut command = command_as(user, it_probe());
     command
-        .arg(helper)
+        .arg(helper.as_ref())
         .arg(path.as_ref())
         .arg(flags.to_string());
     if let Some(data) = data {
         command.arg(OsStr::from_bytes(data));
     }
     command
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon installs
+
+/// `myopend` built for these tests (next to [`it_helper_binary`]).
+pub fn it_daemon_binary() -> PathBuf {
+    it_helper_binary().with_file_name("myopend")
+}
+
+/// The daemons this process started, stopped when the [`PrivilegedEnv`] that saw them goes.
+static DAEMONS: Mutex<Vec<(Install, Child)>> = Mutex::new(Vec::new());
+
+/// How long a daemon may take to answer after its start, and to exit after SIGTERM.
+pub const DAEMON_WAIT: Duration = Duration::from_secs(10);
+
+impl Install {
+    /// The daemon socket of a daemon install (`IT_ROOT/run-<name>/myopen/socket`).
+    pub fn daemon_socket(self) -> Option<PathBuf> {
+        self.is_daemon().then(|| {
+            Path::new(IT_ROOT)
+                .join(format!("run-{}", self.name()))
+                .join("myopen")
+                .join("socket")
+        })
+    }
+
+    /// What `myopen-probe` is given: the helper, or `daemon:SOCKET` (the daemon started first).
+    pub fn probe_target(self) -> OsString {
+        match self.daemon_socket() {
+            Some(socket) => {
+                ensure_daemon(self);
+                let mut target = OsString::from("daemon:");
+                target.push(socket);
+                target
+            }
+            None => self.helper().into_os_string(),
+        }
+    }
+}
+
+/// Starts the daemon of `install` unless this process already runs it, and waits until it
+/// answers. Held by the caller's [`PrivilegedEnv`]; stopped when that goes.
+pub fn ensure_daemon(install: Install) -> u32 {
+    let mut daemons = DAEMONS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, child)) = daemons.iter().find(|(running, _)| *running == install) {
+        return child.id();
+    }
+    let child = start_daemon(install, &[]);
+    let pid = child.id();
+    daemons.push((install, child));
+    pid
+}
+
+/// Starts the daemon of `install` with `extra` arguments (a pool of 2 unless they say
+/// otherwise) and waits until a client gets its hello.
+// The child is returned to the caller, who stops it ([`stop_daemon`]); every other path reaps it
+// in `abandon`, which the lint does not follow.
+#[allow(clippy::zombie_processes)]
+pub fn start_daemon(install: Install, extra: &[&str]) -> Child {
+    let socket = install
+        .daemon_socket()
+        .expect("a daemon install has a socket");
+    let run_dir = socket.parent().and_then(Path::parent).expect("run dir");
+    root_dir(run_dir, 0o755);
+    let _ = fs::remove_file(&socket);
+    let log = fs::File::create(run_dir.join("myopend.log")).expect("daemon log");
+    let mut command = match install {
+        Install::DaemonActivated => {
+            let mut command = Command::new("systemd-socket-activate");
+            root_dir(&run_dir.join("myopen"), 0o755);
+            command
+                .arg("--seqpacket")
+                .arg("-l")
+                .arg(&socket)
+                .arg(it_daemon_binary());
+            command
+        }
+        _ => Command::new(it_daemon_binary()),
+    };
+    if install == Install::Daemon {
+        command.arg("--socket").arg(&socket);
+    }
+    if !extra.contains(&"--pool") {
+        command.args(["--pool", "2"]);
+    }
+    command
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
+    let child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("starting {command:?}: {error}"));
+    let started = Instant::now();
+    if install == Install::DaemonActivated {
+        // systemd-socket-activate binds with the umask's mode; myopen.socket says SocketMode=0666.
+        while !socket.exists() {
+            if started.elapsed() >= DAEMON_WAIT {
+                abandon(child, &format!("{} never appeared", socket.display()));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        chmod(&socket, 0o666);
+    }
+    loop {
+        // A connection that gets its hello, no request (so no audit line): the daemon serves
+        // (socket activation starts it now).
+        if myopen::Session::with_daemon(
+            Some(myopen::Daemon::at(&socket)),
+            myopen::Helper::at("/nonexistent"),
+        )
+        .is_ok()
+        {
+            return child;
+        }
+        if started.elapsed() >= DAEMON_WAIT {
+            let log = fs::read_to_string(run_dir.join("myopend.log")).unwrap_or_default();
+            abandon(
+                child,
+                &format!(
+                    "{} did not answer within {DAEMON_WAIT:?}: {log}",
+                    install.name()
+                ),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Kills and reaps `child`, then fails the test saying `what`.
+fn abandon(mut child: Child, what: &str) -> ! {
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{what}")
+}
+
+/// Stops `child`, a daemon: SIGTERM, then a bounded wait (SIGKILL after it); its exit status.
+pub fn stop_daemon(mut child: Child) -> Option<ExitStatus> {
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let started = Instant::now();
+    while started.elapsed() < DAEMON_WAIT {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Stops every daemon this process started.
+fn stop_daemons() {
+    let daemons = std::mem::take(
+        &mut *DAEMONS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    for (_, child) in daemons {
+        stop_daemon(child);
+    }
+}
+
+/// What the daemon of `install` has written to its log (stderr) since it started.
+pub fn daemon_log(install: Install) -> String {
+    let socket = install.daemon_socket().expect("a daemon install");
+    let run_dir = socket.parent().and_then(Path::parent).expect("run dir");
+    fs::read_to_string(run_dir.join("myopend.log")).unwrap_or_default()
+}
+
+/// `myopen-daemon-connect`, installed for the privileged tests.
+pub fn it_daemon_connect() -> PathBuf {
+    Path::new(IT_ROOT).join("bin").join("myopen-daemon-connect")
+}
+
+/// A connection `user` made to the daemon of `install` and passed to this process (through
+/// `myopen-daemon-connect`), the daemon's hello not yet read.
+pub fn connection_made_by(user: &TestUser, install: Install) -> OwnedFd {
+    ensure_daemon(install);
+    connection_to_made_by(user, &install.daemon_socket().expect("a daemon install"))
+}
+
+/// A connection `user` made to the daemon at `socket`, passed to this process, hello unread.
+pub fn connection_to_made_by(user: &TestUser, socket: &Path) -> OwnedFd {
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair");
+    let mut command = command_as(user, it_daemon_connect());
+    command
+        .arg(socket)
+        .stdin(Stdio::from(theirs))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn().expect("myopen-daemon-connect");
+    drop(command);
+    let output = wait_with_timeout(child, "myopen-daemon-connect");
+    assert!(
+        output.status.success(),
+        "myopen-daemon-connect: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut byte = [0u8; 1];
+    let received = myopen::fdpass::recv_with_fds(&ours, &mut byte, 1).expect("the connection");
+    received
+        .fds
+        .into_iter()
+        .next()
+        .expect("a connection was passed")
+}
+
+/// The number of descriptors `pid` holds and the number of its children (from `/proc`).
+pub fn descriptors_and_children(pid: u32) -> (usize, usize) {
+    let descriptors = fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(Iterator::count)
+        .unwrap_or(0);
+    let children = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .map(|text| text.split_whitespace().count())
+        .unwrap_or(0);
+    (descriptors, children)
 }

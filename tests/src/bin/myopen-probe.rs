@@ -1,4 +1,5 @@
 //! A protocol-level client for tests: `myopen-probe <helper> <path> <flags> [data]`.
+//! `<helper>` may be `daemon:SOCKET`: then the request goes to `myopend` at SOCKET alone.
 //!
 //! Opens through `helper` with the library; on success writes `data` (if given) to the file, then
 //! copies what it can read to stdout, exit 0. On failure prints `errno N` (the errno the caller
@@ -7,6 +8,7 @@
 #![deny(unsafe_code)]
 
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -19,7 +21,11 @@ fn main() -> ExitCode {
         eprintln!("flags must be a decimal number");
         return ExitCode::from(2);
     };
-    match myopen::Helper::at(helper).open(path, flags) {
+    let opened = match helper.as_encoded_bytes().strip_prefix(b"daemon:") {
+        Some(socket) => myopen::Daemon::at(std::ffi::OsStr::from_bytes(socket)).open(path, flags),
+        None => myopen::Helper::at(helper).open(path, flags),
+    };
+    match opened {
         Ok(fd) => {
             let mut file = std::fs::File::from(fd);
             if let Some(data) = rest.first()

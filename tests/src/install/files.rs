@@ -79,10 +79,15 @@ pub(crate) fn install_helpers() {
                     set_file_capabilities(&path, "cap_dac_read_search,cap_dac_override+p");
                     chmod(&path, 0o755);
                 }
-                Install::Plain => chmod(&path, 0o755),
+                Install::Plain | Install::Daemon | Install::DaemonActivated => chmod(&path, 0o755),
             }
         }
         install_program(&workspace_binary("mycat"), &it_mycat(), "0755");
         install_program(&workspace_binary("myopen-probe"), &it_probe(), "0755");
+        install_program(
+            &workspace_binary("myopen-daemon-connect"),
+            &it_daemon_connect(),
+            "0755",
+        );
     });
 }

@@ -86,7 +86,7 @@ pub(crate) fn probe_command(
     flags: i32,
     data: Option<&[u8]>,
 ) -> Command {
-    probe_helper_command(user, &install.helper(), path, flags, data)
+    probe_helper_command(user, install.probe_target(), path, flags, data)
 }
 
 /// Runs `myopen-probe <install's helper> path flags [data]` as `user`; the raw output.
@@ -172,12 +172,12 @@ impl<'a> Expect<'a> {
     }
 }
 
-/// For each of [`Install::PRIVILEGED`] in turn, makes every request of `cases` in order and
+/// For each of [`Install::SERVED`] in turn, makes every request of `cases` in order and
 /// fails the test, naming the install, user, path, flags and the case's `why`, at the first
 /// outcome that is not the expected one.
 #[track_caller]
 pub fn expect_outcomes(cases: &[Expect<'_>]) {
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         for case in cases {
             let output = probe_output(case.user, install, case.path, case.flags, case.data);
             let writing = case
@@ -224,7 +224,13 @@ where
     S: AsRef<OsStr>,
 {
     let mut command = command_as(user, it_mycat());
-    command.arg("--helper").arg(install.helper()).args(files);
+    match install.daemon_socket() {
+        Some(socket) => command
+            .env(myopen::SOCKET_ENV, socket)
+            .env(myopen::HELPER_ENV, install.helper()),
+        None => command.arg("--helper").arg(install.helper()),
+    };
+    command.args(files);
     run(&mut command)
 }
 

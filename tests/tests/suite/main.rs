@@ -7,6 +7,7 @@
 //! process, and `privileged_installs` swaps the panic hook.
 
 mod capi;
+mod daemon;
 mod helper_argv;
 mod helper_failures;
 mod interop;

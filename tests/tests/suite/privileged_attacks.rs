@@ -74,7 +74,7 @@ fn symlink_as(user: &TestUser, target: impl AsRef<OsStr>, link: impl AsRef<OsStr
 /// secret stays out of the output and returns the two outcomes' common value.
 fn attempt(secret: &Secret, user: &TestUser, path: impl AsRef<OsStr>, flags: i32) -> Outcome {
     let mut outcomes = Vec::new();
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         let output = probe_output(user, install, path.as_ref(), flags, None);
         secret.assert_not_in_output(&output);
         outcomes.push(outcome(&output));
@@ -313,7 +313,7 @@ fn fifo_planted_under_an_allowed_path_does_not_hang_the_helper() {
         [OsStr::new("-m"), OsStr::new("0666"), fifo.as_os_str()],
     );
     assert!(output.status.success(), "{output:?}");
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         for user in [bob.clone(), alice()] {
             for flags in [RD, WR, RDWR, RD | libc::O_NONBLOCK] {
                 let started = Instant::now();
@@ -857,7 +857,7 @@ fn odd_paths_get_clean_errors() {
         );
     }
     // An empty path.
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         let output = probe_output(&bob, install, "", RD, None);
         assert_exited_cleanly(&output.status, "the probe");
         assert!(!output.status.success(), "an empty path opened something");

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use myopen_tests::install::{
     ALICE, BOB, DROPIN_DIR, ETC, IT_ROOT, Install, LOG_SOCKET, Outcome, POLICY, POLICY_DIR,
-    PrivilegedEnv, alice, allow_rule, audit_field, audit_lines_for, bob, chmod, chown, denied,
-    deny_rule, helper_says, line_of, outcome, probe, probe_output, probe_within, probe_write,
-    users,
+    PrivilegedEnv, alice, allow_rule, audit_field, audit_lines_for, bob, chmod, chown, daemon_log,
+    denied, deny_rule, helper_says, line_of, outcome, probe, probe_output, probe_within,
+    probe_write, users,
 };
 use myopen_tests::privileged_env;
 
@@ -46,14 +46,18 @@ fn assert_fails_closed(
 
     break_it(env);
 
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         let output = probe_output(&alice(), install, &file, RD, None);
         assert_eq!(
             outcome(&output),
             denied(),
             "{install:?}: must fail closed ({culprit})"
         );
-        let stderr = text(&output.stderr);
+        // A daemon's worker tells its own log (the journal), not the client.
+        let stderr = match install.is_daemon() {
+            true => daemon_log(install),
+            false => text(&output.stderr),
+        };
         assert!(
             stderr.contains(culprit),
             "{install:?}: the helper's message should name {culprit}:\n{stderr}"
@@ -191,7 +195,7 @@ fn sticky_root_owned_directories_above_the_policy_count_as_safe() {
     // them. (policy.d itself is another matter: anyone could add a drop-in to a sticky one.)
     chmod(IT_ROOT, 0o1777);
     chmod(ETC, 0o1777);
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         let output = probe_output(&alice(), install, &file, RD, None);
         assert_eq!(
             outcome(&output),
@@ -326,7 +330,7 @@ fn a_grant_is_one_notice_line_with_every_field() {
     let alice = alice();
     let _ = env.audit_lines();
 
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         assert!(probe(&alice, install, &file, RD | libc::O_NOFOLLOW).is_opened());
         let lines = env.audit_lines();
         let line = one_line_for(&lines, &file);
@@ -396,7 +400,7 @@ fn a_denial_is_one_warning_line_with_rule_and_reason() {
     let deny = format!("{POLICY}:{}", line_of(&policy, "[[deny]]"));
     let bob = bob();
     let _ = env.audit_lines();
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         for (path, flags, rule) in [
             (&private, RD, Some(deny.as_str())),
             (&elsewhere, RD, Some("none")),
@@ -440,7 +444,7 @@ fn audit_escapes_control_characters_and_cuts_long_paths() {
     let missing_with_newline = env.path("d/forged\ndecision=granted uid=0");
     let _ = env.audit_lines();
 
-    for install in Install::PRIVILEGED {
+    for install in Install::SERVED {
         assert_eq!(
             probe(&alice(), install, &odd, RD),
             Outcome::opened("odd\n"),
@@ -518,7 +522,7 @@ fn decisions_stand_without_a_working_syslog() {
     // Returns how many grants were served (each must have had its record delivered).
     let check = |what: &str| {
         let mut served = 0;
-        for install in Install::PRIVILEGED {
+        for install in Install::SERVED {
             match probe_within(&alice(), install, &file, RD, None, limit) {
                 Some(Outcome::Opened(content)) if content == b"allowed\n" => served += 1,
                 Some(Outcome::Errno(libc::EAGAIN)) => {}

@@ -1,0 +1,424 @@
+//! `myopend` itself: identity from the kernel, hostile clients, limits, load, restart. The
+//! decisions and audit lines it shares with the helper are checked by the table-driven privileged
+//! suites, which iterate `Install::SERVED` (the daemon started both ways among them).
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use myopen::fdpass::{recv_with_fds, send_with_fds};
+use myopen::wire::session::{HELLO_LEN, Hello, MAX_REQUEST_LEN, Origin, REPLY_LEN, Reply};
+use myopen::{Daemon, Error, Helper, Session};
+use myopen_tests::install::{
+    ALICE, Install, Outcome, PrivilegedEnv, TestUser, alice, audit_field, audit_lines_for, bob,
+    command_as, connection_made_by, connection_to_made_by, daemon_log, denied,
+    descriptors_and_children, ensure_daemon, it_probe, outcome, probe, start_daemon, stop_daemon,
+};
+use myopen_tests::{privileged_env, run};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
+
+const RD: i32 = libc::O_RDONLY;
+
+/// A root-only file alice may read by the policy.
+fn alices_file(env: &PrivilegedEnv) -> std::path::PathBuf {
+    let file = env.file("d/report", b"for alice\n", 0o600, None);
+    env.allow_reading("d/report", &[ALICE]);
+    file
+}
+
+fn socket_of(install: Install) -> std::path::PathBuf {
+    install.daemon_socket().expect("a daemon install")
+}
+
+/// A connection made by this process (root), its hello read.
+fn connect_raw(install: Install) -> OwnedFd {
+    ensure_daemon(install);
+    connect_to(&socket_of(install))
+}
+
+/// A connection to the daemon at `path`, its hello read.
+fn connect_to(path: &Path) -> OwnedFd {
+    let connection = connected(path).expect("connect");
+    read_hello(&connection);
+    connection
+}
+
+/// A connection to `path`, nothing read.
+fn connected(path: &Path) -> nix::Result<OwnedFd> {
+    let connection = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    connect(connection.as_raw_fd(), &UnixAddr::new(path)?)?;
+    Ok(connection)
+}
+
+fn read_hello(connection: &OwnedFd) -> Hello {
+    let mut hello = [0u8; HELLO_LEN + 1];
+    let received = recv_with_fds(connection, &mut hello, 0).expect("hello");
+    Hello::decode(&hello[..received.bytes]).expect("a hello")
+}
+
+/// Sends `packet` (with `fds`) and reads one reply: the reply and whether a descriptor came.
+fn exchange(connection: &OwnedFd, packet: &[u8], fds: &[std::os::fd::BorrowedFd<'_>]) -> Reply {
+    send_with_fds(connection, packet, fds).expect("send");
+    let mut reply = [0u8; REPLY_LEN + 1];
+    let received = recv_with_fds(connection, &mut reply, 1).expect("reply");
+    Reply::decode(&reply[..received.bytes], received.fds.len()).expect("a reply")
+}
+
+fn request(path: &Path, flags: i32) -> Vec<u8> {
+    myopen::wire::session::SessionRequest {
+        flags,
+        mode: 0o666,
+        path: path.as_os_str().as_encoded_bytes(),
+    }
+    .encode()
+}
+
+/// Whether the daemon `pid` gets back to at most `before` (descriptors, children) within 10 s:
+/// workers of closed connections exit and are reaped a moment after the client goes.
+fn settles_within(pid: u32, before: (usize, usize)) -> bool {
+    let started = Instant::now();
+    loop {
+        let now = descriptors_and_children(pid);
+        if now.0 <= before.0 && now.1 <= before.1 {
+            return true;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_user_namespace_root_gets_only_its_outer_uids_grants() {
+    let Some(env) = privileged_env!() else { return };
+    let file = alices_file(&env);
+    for install in [Install::Daemon, Install::DaemonActivated] {
+        let target = install.probe_target();
+        let through_namespace = |user: &TestUser| {
+            outcome(&run(command_as(user, "unshare")
+                .args(["--user", "--map-root-user", "--"])
+                .arg(it_probe())
+                .arg(&target)
+                .arg(&file)
+                .arg(RD.to_string())))
+        };
+        assert_eq!(
+            through_namespace(&bob()),
+            denied(),
+            "{install:?}: bob as root of his own namespace is still bob"
+        );
+        assert_eq!(
+            through_namespace(&alice()),
+            Outcome::opened("for alice\n"),
+            "{install:?}: alice in a namespace keeps her own grants"
+        );
+    }
+    let lines = env.audit_lines();
+    let uids: Vec<String> = audit_lines_for(&lines, &file)
+        .iter()
+        .filter_map(|line| audit_field(line, "uid"))
+        .collect();
+    assert!(
+        uids.contains(&bob().uid.to_string()) && !uids.contains(&"0".to_owned()),
+        "the audit log names the outer uid: {lines:#?}"
+    );
+}
+
+#[test]
+fn a_passed_connection_keeps_the_connectors_identity() {
+    let Some(env) = privileged_env!() else { return };
+    let file = alices_file(&env);
+    for install in [Install::Daemon, Install::DaemonActivated] {
+        // Bob connects and hands the connection to this process (root): bob's request.
+        let bobs = connection_made_by(&bob(), install);
+        read_hello(&bobs);
+        assert_eq!(
+            exchange(&bobs, &request(&file, RD), &[]),
+            Reply::refused(libc::EACCES, Origin::Policy),
+            "{install:?}: a connection bob made asks as bob, whoever speaks on it"
+        );
+        // Alice's connection, used by root, asks as alice.
+        let alices = connection_made_by(&alice(), install);
+        read_hello(&alices);
+        assert_eq!(
+            exchange(&alices, &request(&file, RD), &[]),
+            Reply::Opened,
+            "{install:?}: a connection alice made asks as alice"
+        );
+    }
+    let lines = env.audit_lines();
+    for line in audit_lines_for(&lines, &file) {
+        assert_eq!(
+            audit_field(line, "mode").as_deref(),
+            Some("daemon"),
+            "{line}"
+        );
+        assert!(audit_field(line, "peer_pid").is_some(), "{line}");
+        assert_ne!(audit_field(line, "uid").as_deref(), Some("0"), "{line}");
+    }
+}
+
+#[test]
+fn hostile_frames_and_descriptors_are_refused_and_others_are_still_served() {
+    let Some(env) = privileged_env!() else { return };
+    let file = alices_file(&env);
+    let install = Install::Daemon;
+    // A descriptor sent to the daemon is closed unread; the request itself is judged as usual.
+    let connection = connect_raw(install);
+    let sent_along = std::fs::File::open("/dev/null").expect("/dev/null");
+    let probe_pipe = nix::unistd::pipe().expect("pipe");
+    assert_eq!(
+        exchange(&connection, &request(&file, RD), &[probe_pipe.1.as_fd()]),
+        Reply::refused(libc::EACCES, Origin::Policy),
+        "root is not alice"
+    );
+    drop(probe_pipe.1);
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        nix::unistd::read(&probe_pipe.0, &mut byte),
+        Ok(0),
+        "the daemon kept no copy of the descriptor it was sent"
+    );
+    drop(sent_along);
+    // Oversized and empty frames: EINVAL, origin request, and the session ends.
+    for frame in [vec![0u8; MAX_REQUEST_LEN + 1], Vec::new()] {
+        let connection = connect_raw(install);
+        assert_eq!(
+            exchange(&connection, &frame, &[]),
+            Reply::refused(libc::EINVAL, Origin::Request)
+        );
+        let mut rest = [0u8; 4];
+        assert_eq!(
+            recv_with_fds(&connection, &mut rest, 0)
+                .map(|r| r.bytes)
+                .ok(),
+            Some(0),
+            "the session ended"
+        );
+    }
+    // A client that never sends, and 1,000 connections opened and dropped, delay nobody.
+    let silent = connect_raw(install);
+    let daemon_pid = ensure_daemon(install);
+    let before = descriptors_and_children(daemon_pid);
+    for _ in 0..1000 {
+        drop(connected(&socket_of(install)));
+    }
+    let started = Instant::now();
+    assert_eq!(
+        probe(&alice(), install, &file, RD),
+        Outcome::opened("for alice\n")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "served in time"
+    );
+    // The dropped connections' workers end; the daemon is back where it was.
+    assert!(
+        settles_within(daemon_pid, before),
+        "no descriptor or worker left behind: {:?} after, {before:?} before",
+        descriptors_and_children(daemon_pid)
+    );
+    drop(silent);
+    drop(env);
+}
+
+#[test]
+fn the_per_uid_limit_refuses_clearly_and_others_are_served() {
+    let Some(env) = privileged_env!() else { return };
+    let file = alices_file(&env);
+    let daemon = start_daemon(Install::Daemon, &["--per-uid", "2"]);
+    let socket = socket_of(Install::Daemon);
+    // Alice's connections (kept open here): two are her limit, the third is refused. Alice
+    // made none before, so no connection of hers is still winding down.
+    let first = connection_to_made_by(&alice(), &socket);
+    let second = connection_to_made_by(&alice(), &socket);
+    read_hello(&first);
+    read_hello(&second);
+    let third = connection_to_made_by(&alice(), &socket);
+    let mut record = [0u8; HELLO_LEN + 1];
+    let received = recv_with_fds(&third, &mut record, 0).expect("the daemon's answer");
+    assert_eq!(
+        Reply::decode(&record[..received.bytes], 0),
+        Ok(Reply::refused(libc::EUSERS, Origin::System)),
+        "the third connection of one uid is refused, in place of the hello"
+    );
+    // Root is another uid: served.
+    let session = Session::with_daemon(Some(Daemon::at(&socket)), Helper::at("/nonexistent"));
+    assert!(session.is_ok(), "root is another uid: {session:?}");
+    let target = format!("daemon:{}", socket.display());
+    let served = outcome(&run(command_as(&bob(), it_probe())
+        .arg(&target)
+        .arg(&file)
+        .arg(RD.to_string())));
+    assert_eq!(
+        served,
+        denied(),
+        "another uid is served (and judged: bob is not listed)"
+    );
+    drop((first, second, third));
+    assert!(
+        daemon_log(Install::Daemon).contains("connections (the limit)"),
+        "the refusal is logged"
+    );
+    stop_daemon(daemon);
+}
+
+#[test]
+fn a_killed_worker_is_a_clear_error_and_the_daemon_goes_on() {
+    let Some(env) = privileged_env!() else { return };
+    let file = alices_file(&env);
+    let install = Install::Daemon;
+    let daemon_pid = ensure_daemon(install);
+    let session = Session::with_daemon(Some(Daemon::at(socket_of(install))), Helper::at("/x"))
+        .expect("session");
+    // Root's request, refused by policy: the worker is now busy serving this session.
+    assert!(matches!(
+        session.open(&file, RD),
+        Err(Error::PolicyRefused { .. })
+    ));
+    let children =
+        std::fs::read_to_string(format!("/proc/{daemon_pid}/task/{daemon_pid}/children"))
+            .expect("children");
+    // The busy worker is the one whose descriptors include a connected socket of ours: the
+    // newest child that is not idle. Kill every child; idle ones are replaced, the busy one is
+    // the session's.
+    for pid in children.split_whitespace() {
+        let pid: i32 = pid.parse().expect("pid");
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    match session.open(&file, RD) {
+        Err(Error::DaemonUnreachable { .. }) | Err(Error::PolicyRefused { .. }) => {}
+        other => panic!("a killed worker is a clear error (or a new session): {other:?}"),
+    }
+    assert_eq!(
+        probe(&alice(), install, &file, RD),
+        Outcome::opened("for alice\n"),
+        "the daemon serves the next client"
+    );
+    let settled = Instant::now();
+    while !daemon_log(install).contains("killed by SIGKILL")
+        && settled.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        daemon_log(install).contains("killed by SIGKILL"),
+        "{}",
+        daemon_log(install)
+    );
+}
+
+#[test]
+fn an_idle_connection_is_closed_after_the_timeout() {
+    let Some(_env) = privileged_env!() else {
+        return;
+    };
+    let daemon = start_daemon(Install::Daemon, &["--idle-timeout", "1"]);
+    let connection = connect_to(&socket_of(Install::Daemon));
+    let started = Instant::now();
+    let mut byte = [0u8; 4];
+    let received = recv_with_fds(&connection, &mut byte, 0).expect("end of file");
+    assert_eq!(received.bytes, 0, "the daemon closed the idle connection");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    stop_daemon(daemon);
+}
+
+#[test]
+fn load_64_clients_leave_no_descriptor_or_worker_behind() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d/load", b"x", 0o600, None);
+    env.allow_reading("d/load", &["root"]);
+    let install = Install::Daemon;
+    let daemon_pid = ensure_daemon(install);
+    let before = descriptors_and_children(daemon_pid);
+    let socket = socket_of(install);
+    let opens_per_client = 2000;
+    let failures: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..64)
+            .map(|_| {
+                let (socket, file) = (&socket, &file);
+                scope.spawn(move || {
+                    let session =
+                        Session::with_daemon(Some(Daemon::at(socket)), Helper::at("/nonexistent"))
+                            .expect("session");
+                    (0..opens_per_client)
+                        .filter(|_| session.open(file, RD).is_err())
+                        .count()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("client"))
+            .sum()
+    });
+    assert_eq!(failures, 0, "every open of 64 x {opens_per_client} served");
+    assert!(
+        settles_within(daemon_pid, before),
+        "no descriptor or worker left behind: {:?} after, {before:?} before",
+        descriptors_and_children(daemon_pid)
+    );
+}
+
+#[test]
+fn sigterm_loses_no_reply_silently_and_a_restarted_daemon_serves() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d/restart", b"x", 0o600, None);
+    env.allow_reading("d/restart", &["root"]);
+    let daemon = start_daemon(Install::Daemon, &[]);
+    let socket = socket_of(Install::Daemon);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (served, errors) = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let (socket, file, stop) = (&socket, &file, &stop);
+                scope.spawn(move || {
+                    let (mut served, mut errors) = (0, Vec::new());
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        match Daemon::at(socket).open(file, RD) {
+                            Ok(_) => served += 1,
+                            Err(error) => errors.push(error),
+                        }
+                    }
+                    (served, errors)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let status = stop_daemon(daemon);
+        assert!(status.is_some_and(|status| status.success()), "{status:?}");
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        clients
+            .into_iter()
+            .map(|client| client.join().expect("client"))
+            .fold((0, Vec::new()), |(served, mut errors), (s, e)| {
+                errors.extend(e);
+                (served + s, errors)
+            })
+    });
+    assert!(served > 0, "clients were served before the stop");
+    for error in &errors {
+        assert!(
+            matches!(
+                error,
+                Error::DaemonUnreachable { .. } | Error::DaemonRefused { .. }
+            ),
+            "every failure is a clear daemon error: {error:?}"
+        );
+    }
+    let restarted = start_daemon(Install::Daemon, &[]);
+    assert!(
+        Daemon::at(&socket).open(&file, RD).is_ok(),
+        "a restarted daemon serves the next request"
+    );
+    stop_daemon(restarted);
+}
