@@ -8,10 +8,9 @@ use myopen::wire::OneShotRequest;
 
 use crate::admin;
 use crate::command::Command;
-use crate::diagnostics::{Exit, fail, refuse_arguments};
+use crate::diagnostics::{Exit, adopt_request_socket, fail, refuse_arguments};
 use crate::hardening;
 use crate::privilege::Privilege;
-use crate::reply::ReplySocket;
 use crate::service::Service;
 use crate::session;
 
@@ -47,14 +46,9 @@ fn one_shot(
     privilege: &Privilege,
 ) -> Exit {
     // The socket comes first, so that every later refusal can be reported on it as well.
-    let socket = match ReplySocket::adopt(raw) {
+    let socket = match adopt_request_socket(raw) {
         Ok(socket) => socket,
-        Err(errno) => {
-            return fail(
-                errno,
-                &format!("descriptor {raw} is not a Unix-domain socket"),
-            );
-        }
+        Err(exit) => return exit,
     };
     let request = match request {
         Ok(request) => request,

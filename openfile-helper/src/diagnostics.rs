@@ -83,6 +83,17 @@ pub fn usage(why: &str) -> Exit {
     Exit::USAGE
 }
 
+/// The inherited socket `raw` a request came with, or, when it is not a Unix-domain socket, the
+/// exit that says so (with its errno: there is nothing to answer on).
+pub fn adopt_request_socket(raw: std::os::fd::RawFd) -> Result<ReplySocket, Exit> {
+    ReplySocket::adopt(raw).map_err(|errno| {
+        fail(
+            errno,
+            &format!("descriptor {raw} is not a Unix-domain socket"),
+        )
+    })
+}
+
 /// Refuses a request whose arguments are wrong: the status byte on `socket` when there is one,
 /// the reason and the synopsis on stderr, the errno as exit status.
 pub fn refuse_arguments(socket: Option<&ReplySocket>, error: &ArgumentError) -> Exit {

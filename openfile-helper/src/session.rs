@@ -12,21 +12,16 @@ use myopen::wire::session::{
 use nix::errno::Errno;
 use nix::sys::socket::SockType;
 
-use crate::diagnostics::{Exit, complain, fail};
+use crate::diagnostics::{Exit, adopt_request_socket, complain, fail};
 use crate::privilege::Privilege;
 use crate::reply::ReplySocket;
 use crate::service::Service;
 
 /// Serves a session on inherited descriptor `raw`.
 pub fn run(raw: RawFd, privilege: &Privilege) -> Exit {
-    let socket = match ReplySocket::adopt(raw) {
+    let socket = match adopt_request_socket(raw) {
         Ok(socket) => socket,
-        Err(errno) => {
-            return fail(
-                errno,
-                &format!("descriptor {raw} is not a Unix-domain socket"),
-            );
-        }
+        Err(exit) => return exit,
     };
     // Only packets keep requests apart; on a stream a bad length would desynchronise everything.
     if socket.kind() != Ok(SockType::SeqPacket) {
