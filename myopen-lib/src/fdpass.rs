@@ -33,6 +33,31 @@ pub struct Received {
     pub discarded_fds: usize,
 }
 
+/// The error inside the [`io::Error`] a receive returns when the control data was truncated
+/// (`MSG_CTRUNC`): the sender passed more descriptors than there was room for. A receiver that
+/// must answer such a message (a server refusing it) finds it with
+/// `error.get_ref().and_then(|inner| inner.downcast_ref::<ControlTruncated>())`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlTruncated {
+    /// The room offered, in descriptors.
+    pub expected: usize,
+    /// How many arrived (all of them already closed).
+    pub arrived: usize,
+}
+
+impl std::fmt::Display for ControlTruncated {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "control message truncated (MSG_CTRUNC): the sender passed more descriptors than the \
+             {} expected; the {} that arrived were closed",
+            self.expected, self.arrived
+        )
+    }
+}
+
+impl std::error::Error for ControlTruncated {}
+
 /// Sends `data` and passes `fds` with it, in one `sendmsg`.
 ///
 /// ```
@@ -151,10 +176,10 @@ fn receive(
     let arrived = raw.fds.len();
     if raw.control_truncated {
         drop(raw.fds);
-        return Err(io::Error::other(format!(
-            "control message truncated (MSG_CTRUNC): the sender passed more descriptors than the \
-             {max_fds} expected; the {arrived} that arrived were closed"
-        )));
+        return Err(io::Error::other(ControlTruncated {
+            expected: max_fds,
+            arrived,
+        }));
     }
     let mut fds = raw.fds;
     let discarded_fds = fds.len().saturating_sub(max_fds);
@@ -313,6 +338,13 @@ mod tests {
         drop(write_end);
         let error = recv_with_fds(&right, &mut [0u8; 1], 1).unwrap_err();
         assert!(error.to_string().contains("MSG_CTRUNC"), "{error}");
+        // How many fit depends on the control buffer's alignment padding, not on what was asked.
+        let truncated = error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<ControlTruncated>())
+            .expect("a server can tell this error from others, to answer the message");
+        assert_eq!(truncated.expected, 1);
+        assert!(truncated.arrived < 5, "{truncated:?}");
         assert!(
             every_write_end_closed(&read_end),
             "a descriptor from the truncated message leaked"

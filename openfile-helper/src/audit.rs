@@ -80,7 +80,18 @@ pub struct Record<'a> {
     /// Why, in words (for refusals and failures).
     pub reason: &'a str,
     /// The connection's peer process, when a `myopend` worker decided (`mode=daemon`).
-    pub daemon_peer: Option<i32>,
+    pub daemon_peer: Option<DaemonPeer>,
+}
+
+/// The process at the other end of a `myopend` connection, as the kernel named it at connect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DaemonPeer {
+    /// `SO_PEERCRED`'s pid, in the daemon's pid namespace.
+    pub pid: i32,
+    /// The inode number of the peer's pidfd (`SO_PEERPIDFD`, Linux 6.5; pidfs, 6.9), which
+    /// names one process for the whole boot where a pid is reused; systemd's journal records the
+    /// same number as `_PIDFDID`. `None` on kernels without it.
+    pub pidfd_id: Option<u64>,
 }
 
 impl Record<'_> {
@@ -119,8 +130,11 @@ impl Record<'_> {
         if !self.reason.is_empty() {
             let _ = write!(line, " reason=\"{}\"", escape(self.reason.as_bytes()));
         }
-        if let Some(pid) = self.daemon_peer {
-            let _ = write!(line, " mode=daemon peer_pid={pid}");
+        if let Some(peer) = self.daemon_peer {
+            let _ = write!(line, " mode=daemon peer_pid={}", peer.pid);
+            if let Some(id) = peer.pidfd_id {
+                let _ = write!(line, " peer_pidfd_id={id}");
+            }
         }
         line
     }
@@ -413,11 +427,29 @@ mod tests {
     #[test]
     fn a_daemon_workers_line_names_the_mode_and_the_peer() {
         let line = Record {
-            daemon_peer: Some(4242),
+            daemon_peer: Some(DaemonPeer {
+                pid: 4242,
+                pidfd_id: Some(9000),
+            }),
             ..record(true)
         }
         .message();
-        assert!(line.ends_with(" mode=daemon peer_pid=4242"), "{line}");
+        assert!(
+            line.ends_with(" mode=daemon peer_pid=4242 peer_pidfd_id=9000"),
+            "{line}"
+        );
+        let without_pidfd = Record {
+            daemon_peer: Some(DaemonPeer {
+                pid: 4242,
+                pidfd_id: None,
+            }),
+            ..record(true)
+        }
+        .message();
+        assert!(
+            without_pidfd.ends_with(" mode=daemon peer_pid=4242"),
+            "{without_pidfd}"
+        );
         assert!(!record(true).message().contains("mode="));
     }
 

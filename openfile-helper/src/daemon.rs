@@ -32,6 +32,7 @@ use nix::sys::socket::{
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, geteuid};
 
+use crate::audit::DaemonPeer;
 use crate::hardening;
 use crate::policy::Identity;
 use crate::privilege::{Peer, Privilege};
@@ -691,7 +692,7 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
 
 /// Serves one connection: the peer from the kernel, the credential switch, the session loop.
 fn serve(connection: OwnedFd, control: BorrowedFd<'_>, idle_timeout: Duration) -> u8 {
-    let peer = match peer_of(&connection) {
+    let (peer, process) = match peer_of(&connection) {
         Ok(peer) => peer,
         Err(errno) => {
             log(&format!("cannot read the peer's credentials: {errno}"));
@@ -719,7 +720,7 @@ fn serve(connection: OwnedFd, control: BorrowedFd<'_>, idle_timeout: Duration) -
         gid: peer.gid,
         groups: peer.groups.clone(),
     };
-    let service = match Service::for_peer(&privilege, who, peer.pid) {
+    let service = match Service::for_peer(&privilege, who, process) {
         Ok(service) => service,
         Err(not_serving) => {
             log(&not_serving.why);
@@ -770,17 +771,38 @@ fn wait_for_request(
     }
 }
 
-/// The connection's peer as the kernel recorded it at connect time; nothing the client sends
-/// and nothing under `/proc/<pid>` is read.
-fn peer_of(connection: &OwnedFd) -> Result<Peer, Errno> {
+/// The connection's peer as the kernel recorded it at connect time, and its process for the
+/// audit line; nothing the client sends and nothing under `/proc/<pid>` is read.
+fn peer_of(connection: &OwnedFd) -> Result<(Peer, DaemonPeer), Errno> {
     let credentials = getsockopt(connection, sockopt::PeerCredentials)?;
     let groups = sys::peer_groups(connection.as_fd())?;
-    Ok(Peer {
+    let process = DaemonPeer {
+        pid: credentials.pid(),
+        pidfd_id: peer_pidfd_id(connection),
+    };
+    let peer = Peer {
         uid: credentials.uid(),
         gid: credentials.gid(),
         groups,
         pid: credentials.pid(),
-    })
+    };
+    Ok((peer, process))
+}
+
+/// The inode number of the peer's pidfd, which names its process for the whole boot. Only the
+/// audit line uses it, so a kernel without `SO_PEERPIDFD` (before 6.5) or any failure leaves it
+/// out rather than refusing the connection; the pidfd itself is closed at once. Before pidfs
+/// (6.9) every pidfd is the one anonymous inode, whose number names nothing: left out too.
+fn peer_pidfd_id(connection: &OwnedFd) -> Option<u64> {
+    const PIDFS_MAGIC: u64 = 0x5049_4446;
+    let pidfd = getsockopt(connection, sockopt::PeerPidfd).ok()?;
+    let file_system = nix::sys::statfs::fstatfs(&pidfd).ok()?;
+    if file_system.filesystem_type().0 as u64 != PIDFS_MAGIC {
+        return None;
+    }
+    nix::sys::stat::fstat(&pidfd)
+        .ok()
+        .map(|status| status.st_ino)
 }
 
 #[cfg(test)]

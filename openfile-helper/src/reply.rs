@@ -12,6 +12,15 @@ use nix::sys::stat::{SFlag, fstat};
 
 use crate::sys;
 
+/// One record a session client sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// A record of this many bytes (0: an empty one), to be decoded as a request.
+    Request(usize),
+    /// A record that came with descriptors (already closed): not a request, whatever its bytes.
+    CarriedDescriptors,
+}
+
 /// The socket a one-shot request arrived with: an `AF_UNIX` stream or seqpacket socket.
 #[derive(Debug)]
 pub struct ReplySocket {
@@ -63,12 +72,25 @@ impl ReplySocket {
     }
 
     /// Receives one record of a seqpacket socket into `buffer`, closing any descriptor the caller
-    /// sent along (a request never carries one). Returns the bytes received, which may be 0 (an
-    /// empty record); `None` when the caller sends no more (end-of-file).
-    pub fn receive(&self, buffer: &mut [u8]) -> Result<Option<usize>, Errno> {
-        myopen::fdpass::recv_record(&self.socket, buffer, 0)
-            .map(|record| record.map(|received| received.bytes))
-            .map_err(|error| Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)))
+    /// sent along: a request never carries one, so such a record is not a request. `None` when
+    /// the caller sends no more (end-of-file).
+    pub fn receive(&self, buffer: &mut [u8]) -> Result<Option<Record>, Errno> {
+        match myopen::fdpass::recv_record(&self.socket, buffer, 0) {
+            Ok(None) => Ok(None),
+            Ok(Some(received)) if received.discarded_fds > 0 => {
+                Ok(Some(Record::CarriedDescriptors))
+            }
+            Ok(Some(received)) => Ok(Some(Record::Request(received.bytes))),
+            // More descriptors than the room offered: all closed, the record consumed.
+            Err(error)
+                if error
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<myopen::fdpass::ControlTruncated>()) =>
+            {
+                Ok(Some(Record::CarriedDescriptors))
+            }
+            Err(error) => Err(Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO))),
+        }
     }
 
     /// Sends `data`, with `fds` attached.

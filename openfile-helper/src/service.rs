@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 
-use crate::audit::{self, Auditor, Delivery, Record, Verdict};
+use crate::audit::{self, Auditor, DaemonPeer, Delivery, Record, Verdict};
 use crate::config;
 use crate::diagnostics::complain;
 use crate::fence;
@@ -53,7 +53,7 @@ pub struct Service<'privilege> {
     policy: RefCell<(PolicyState, Instant)>,
     auditor: Auditor,
     /// The peer process of a `myopend` connection, for the audit line; `None` for the helper.
-    daemon_peer: Option<i32>,
+    daemon_peer: Option<DaemonPeer>,
 }
 
 impl<'privilege> Service<'privilege> {
@@ -71,20 +71,20 @@ impl<'privilege> Service<'privilege> {
     }
 
     /// [`Service::start`] for a `myopend` worker: `who` is the connection's peer as the kernel
-    /// recorded it (`SO_PEERCRED`, `SO_PEERGROUPS`), `peer_pid` its process, named in every
+    /// recorded it (`SO_PEERCRED`, `SO_PEERGROUPS`), `peer` its process, named in every
     /// audit line with `mode=daemon`.
     pub fn for_peer(
         privilege: &'privilege Privilege,
         who: Identity,
-        peer_pid: i32,
+        peer: DaemonPeer,
     ) -> Result<Service<'privilege>, NotServing> {
-        Service::serving(privilege, who, Some(peer_pid))
+        Service::serving(privilege, who, Some(peer))
     }
 
     fn serving(
         privilege: &'privilege Privilege,
         who: Identity,
-        daemon_peer: Option<i32>,
+        daemon_peer: Option<DaemonPeer>,
     ) -> Result<Service<'privilege>, NotServing> {
         if let Standing::Refused { found } = privilege.standing() {
             return Err(NotServing {

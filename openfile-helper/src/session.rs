@@ -14,7 +14,7 @@ use nix::sys::socket::SockType;
 
 use crate::diagnostics::{Exit, adopt_request_socket, complain, fail};
 use crate::privilege::Privilege;
-use crate::reply::ReplySocket;
+use crate::reply::{Record, ReplySocket};
 use crate::service::Service;
 
 /// Serves a session on inherited descriptor `raw`.
@@ -64,7 +64,15 @@ pub fn serve_session(
         // An empty record is not the end: it is answered as malformed, like any frame too short.
         let length = match socket.receive(&mut packet) {
             Ok(None) => return Exit::SUCCESS,
-            Ok(Some(length)) => length,
+            Ok(Some(Record::Request(length))) => length,
+            Ok(Some(Record::CarriedDescriptors)) => {
+                // Refused, not served: the framing is intact, so the session goes on.
+                complain("request refused: it carried a descriptor (requests carry none)");
+                match reply(socket, Errno::EINVAL, Origin::Request) {
+                    Ok(()) => continue,
+                    Err(errno) => return Exit::for_errno(errno),
+                }
+            }
             Err(errno) => return Exit::for_errno(errno),
         };
         let answered = match SessionRequest::decode(&packet[..length.min(MAX_REQUEST_LEN + 1)]) {

@@ -146,7 +146,7 @@ pub(crate) fn peer_groups(socket: std::os::fd::BorrowedFd<'_>) -> Result<Vec<u32
             libc::getsockopt(
                 socket.as_raw_fd(),
                 libc::SOL_SOCKET,
-                SO_PEERGROUPS,
+                libc::SO_PEERGROUPS,
                 groups.as_mut_ptr().cast(),
                 &mut length,
             )
@@ -162,6 +162,3 @@ pub(crate) fn peer_groups(socket: std::os::fd::BorrowedFd<'_>) -> Result<Vec<u32
         }
     }
 }
-
-/// The option number of `SO_PEERGROUPS` (asm-generic/socket.h; the same on x86 and arm).
-const SO_PEERGROUPS: libc::c_int = 59;

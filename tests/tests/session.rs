@@ -317,7 +317,9 @@ fn refused_values_are_answered_and_the_session_goes_on() {
         vec![libc::ENAMETOOLONG as u8, Origin::System as u8]
     );
 
-    // A descriptor sent along with a request is closed by the helper, not kept.
+    // A descriptor sent along with a request is refused: the request is answered EINVAL (the
+    // client is not speaking the protocol: requests carry none) and not served, the descriptor
+    // is closed, not kept, and the session goes on.
     let (read_end, write_end) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK).unwrap();
     send_with_fds(
@@ -330,14 +332,36 @@ fn refused_values_are_answered_and_the_session_goes_on() {
     let mut buffer = [0u8; 4];
     let received = recv_with_fds(&session.socket, &mut buffer, 1).unwrap();
     assert_eq!(
-        (buffer[0], received.fds.len()),
-        (0, 1),
-        "the request itself was served"
+        (&buffer[..received.bytes], received.fds.len()),
+        (&[libc::EINVAL as u8, Origin::Request as u8][..], 0),
+        "the request that carried a descriptor was refused, not served"
     );
     assert_eq!(
         nix::unistd::read(&read_end, &mut buffer),
         Ok(0),
         "the helper kept no copy of the pipe"
+    );
+    // More descriptors than the helper offers room for (the kernel truncates the control data):
+    // refused the same way, none kept.
+    let (read_end, write_end) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK).unwrap();
+    send_with_fds(
+        &session.socket,
+        &request(b"/etc/hostname"),
+        &[write_end.as_fd(); 3],
+    )
+    .unwrap();
+    drop(write_end);
+    let received = recv_with_fds(&session.socket, &mut buffer, 1).unwrap();
+    assert_eq!(
+        (&buffer[..received.bytes], received.fds.len()),
+        (&[libc::EINVAL as u8, Origin::Request as u8][..], 0),
+        "a request with three descriptors was refused, not served"
+    );
+    assert_eq!(
+        nix::unistd::read(&read_end, &mut buffer),
+        Ok(0),
+        "the helper kept none of the three"
     );
 
     assert_eq!(

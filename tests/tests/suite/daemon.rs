@@ -153,15 +153,54 @@ fn a_passed_connection_keeps_the_connectors_identity() {
         );
     }
     let lines = env.audit_lines();
+    let mut peers = Vec::new();
     for line in audit_lines_for(&lines, &file) {
         assert_eq!(
             audit_field(line, "mode").as_deref(),
             Some("daemon"),
             "{line}"
         );
-        assert!(audit_field(line, "peer_pid").is_some(), "{line}");
         assert_ne!(audit_field(line, "uid").as_deref(), Some("0"), "{line}");
+        let pid = audit_field(line, "peer_pid").expect("peer_pid");
+        // SO_PEERPIDFD (Linux 6.5) names the connector's process by its pidfs inode, which,
+        // unlike a pid, is never reused while the system runs.
+        let pidfd_id = audit_field(line, "peer_pidfd_id");
+        if kernel_has_peer_pidfd() {
+            let pidfd_id = pidfd_id.unwrap_or_else(|| panic!("peer_pidfd_id missing: {line}"));
+            assert!(pidfd_id.parse::<u64>().is_ok_and(|id| id > 0), "{line}");
+            peers.push((pid, pidfd_id));
+        } else {
+            assert_eq!(pidfd_id, None, "{line}");
+        }
     }
+    peers.sort();
+    peers.dedup();
+    assert!(
+        !kernel_has_peer_pidfd() || peers.len() >= 4,
+        "bob's and alice's connector processes, two installs: {peers:?}"
+    );
+    let processes: std::collections::BTreeSet<_> = peers.iter().map(|(_, id)| id).collect();
+    assert_eq!(
+        processes.len(),
+        peers.len(),
+        "each connecting process has its own peer_pidfd_id: {peers:?}"
+    );
+}
+
+/// Whether this kernel answers `SO_PEERPIDFD` (Linux 6.5) with a pidfd on pidfs (6.9), whose
+/// inode numbers name processes.
+fn kernel_has_peer_pidfd() -> bool {
+    let (left, _right) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair");
+    nix::sys::socket::getsockopt(&left, nix::sys::socket::sockopt::PeerPidfd)
+        .ok()
+        .and_then(|pidfd| nix::sys::statfs::fstatfs(&pidfd).ok())
+        .is_some_and(|file_system| file_system.filesystem_type().0 == 0x5049_4446)
 }
 
 #[test]
@@ -169,14 +208,21 @@ fn hostile_frames_and_descriptors_are_refused_and_others_are_still_served() {
     let Some(env) = privileged_env!() else { return };
     let file = alices_file(&env);
     let install = Install::Daemon;
-    // A descriptor sent to the daemon is closed unread; the request itself is judged as usual.
+    // A descriptor sent to the daemon is closed unread and its request refused (EINVAL, origin
+    // request: requests carry no descriptor), not judged: for root the policy would say EACCES.
+    // The session goes on.
     let connection = connect_raw(install);
     let sent_along = std::fs::File::open("/dev/null").expect("/dev/null");
     let probe_pipe = nix::unistd::pipe().expect("pipe");
     assert_eq!(
         exchange(&connection, &request(&file, RD), &[probe_pipe.1.as_fd()]),
+        Reply::refused(libc::EINVAL, Origin::Request),
+        "a request carrying a descriptor is refused"
+    );
+    assert_eq!(
+        exchange(&connection, &request(&file, RD), &[]),
         Reply::refused(libc::EACCES, Origin::Policy),
-        "root is not alice"
+        "the next request on the connection is judged as usual (root is not alice)"
     );
     drop(probe_pipe.1);
     let mut byte = [0u8; 1];
