@@ -532,12 +532,15 @@ fn refuse(connection: &OwnedFd, errno: Errno) {
 }
 
 /// The listener keeps only what it hands to workers: CAP_SETUID and CAP_SETGID (to become each
-/// peer) and the two DAC capabilities (which workers keep, permitted only). The bounding set is
-/// trimmed to those four when CAP_SETPCAP allows it.
+/// peer), the two DAC capabilities (which workers keep, permitted only) and, when it has it,
+/// CAP_SETPCAP, with which each worker trims its bounding set to the two DAC capabilities
+/// before it becomes its peer, as the setuid helper does; the listener's own bounding set is
+/// trimmed to those five.
 fn prepare_listener_capabilities() -> Result<(), String> {
     let needed = [
         Capability::CAP_SETUID,
         Capability::CAP_SETGID,
+        Capability::CAP_SETPCAP,
         Capability::CAP_DAC_READ_SEARCH,
         Capability::CAP_DAC_OVERRIDE,
     ];

@@ -468,3 +468,110 @@ fn sigterm_loses_no_reply_silently_and_a_restarted_daemon_serves() {
     );
     stop_daemon(restarted);
 }
+
+/// The `/proc/<pid>/status` fields of `pid`, as (key, value) pairs.
+fn status_of(pid: u32) -> Vec<(String, String)> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.to_owned(), value.trim().to_owned()))
+        .collect()
+}
+
+fn status_field(status: &[(String, String)], key: &str) -> String {
+    status
+        .iter()
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.clone())
+        .unwrap_or_default()
+}
+
+/// The daemon's children whose real uid is `uid`: the workers serving that user.
+fn workers_serving(daemon_pid: u32, uid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{daemon_pid}/task/{daemon_pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|pid| pid.parse().ok())
+        .filter(|pid| {
+            status_field(&status_of(*pid), "Uid")
+                .split_whitespace()
+                .next()
+                .is_some_and(|real| real == uid.to_string())
+        })
+        .collect()
+}
+
+/// P6 for the daemon, observed from outside as `privileged_state` observes the helpers: a
+/// worker serving alice holds every uid and gid and exactly the supplementary groups the kernel
+/// recorded for her connection, only the two DAC capabilities permitted (nothing effective,
+/// inheritable or ambient, the bounding set trimmed to them), no_new_privs, the seccomp fence,
+/// and is not dumpable (its /proc files belong to root, so alice cannot ptrace or read it).
+#[test]
+fn a_worker_reaches_the_setuid_helpers_reduced_state_before_the_hello() {
+    let Some(_env) = privileged_env!() else {
+        return;
+    };
+    let user = alice();
+    let ids = |id: u32| format!("{id}\t{id}\t{id}\t{id}");
+    for install in [Install::Daemon, Install::DaemonActivated] {
+        let daemon_pid = ensure_daemon(install);
+        let connection = connection_made_by(&user, install);
+        // The hello is sent only after the switch and the fence.
+        read_hello(&connection);
+        let workers = workers_serving(daemon_pid, user.uid);
+        assert_eq!(workers.len(), 1, "{install:?}: one worker serves alice");
+        let worker = workers[0];
+        let status = status_of(worker);
+        let field = |key: &str| status_field(&status, key);
+        assert_eq!(field("Uid"), ids(user.uid), "{install:?}: uids");
+        assert_eq!(field("Gid"), ids(user.gid), "{install:?}: gids");
+        let mut groups: Vec<u32> = field("Groups")
+            .split_whitespace()
+            .filter_map(|group| group.parse().ok())
+            .collect();
+        groups.sort_unstable();
+        let mut expected: Vec<u32> = nix::unistd::getgrouplist(
+            &std::ffi::CString::new(user.name).expect("name"),
+            nix::unistd::Gid::from_raw(user.gid),
+        )
+        .expect("alice's groups")
+        .into_iter()
+        .map(nix::unistd::Gid::as_raw)
+        .collect();
+        expected.sort_unstable();
+        expected.dedup();
+        assert_eq!(groups, expected, "{install:?}: supplementary groups");
+        assert_eq!(
+            field("CapPrm"),
+            "0000000000000006",
+            "{install:?}: permitted"
+        );
+        assert_eq!(
+            field("CapEff"),
+            "0000000000000000",
+            "{install:?}: effective"
+        );
+        assert_eq!(
+            field("CapInh"),
+            "0000000000000000",
+            "{install:?}: inheritable"
+        );
+        assert_eq!(field("CapAmb"), "0000000000000000", "{install:?}: ambient");
+        assert_eq!(
+            field("CapBnd"),
+            "0000000000000006",
+            "{install:?}: bounding set"
+        );
+        assert_eq!(field("NoNewPrivs"), "1", "{install:?}");
+        assert_eq!(field("Seccomp"), "2", "{install:?}: the seccomp fence");
+        let owner = std::os::unix::fs::MetadataExt::uid(
+            &std::fs::metadata(format!("/proc/{worker}/status")).expect("worker status"),
+        );
+        assert_eq!(
+            owner, 0,
+            "{install:?}: not dumpable (its /proc belongs to root)"
+        );
+        drop(connection);
+    }
+}
