@@ -575,3 +575,113 @@ fn a_worker_reaches_the_setuid_helpers_reduced_state_before_the_hello() {
         drop(connection);
     }
 }
+
+/// The daemon's first record on `connection`, as a reply (a refusal comes in place of the hello).
+fn refusal_in_place_of_hello(connection: &OwnedFd) -> Result<Reply, String> {
+    let mut record = [0u8; HELLO_LEN + 1];
+    let received = recv_with_fds(connection, &mut record, 0).map_err(|error| error.to_string())?;
+    Reply::decode(&record[..received.bytes], 0).map_err(|error| format!("{error:?}"))
+}
+
+#[test]
+fn the_total_worker_cap_refuses_with_eagain_and_serves_again_when_a_client_leaves() {
+    let Some(_env) = privileged_env!() else {
+        return;
+    };
+    let daemon = start_daemon(Install::Daemon, &["--max-workers", "2"]);
+    let socket = socket_of(Install::Daemon);
+    let first = connect_to(&socket);
+    let second = connect_to(&socket);
+    let third = connected(&socket).expect("connect");
+    assert_eq!(
+        refusal_in_place_of_hello(&third),
+        Ok(Reply::refused(libc::EAGAIN, Origin::System)),
+        "two workers busy: the third connection is refused, in place of the hello"
+    );
+    drop(first);
+    // The first worker ends and is reaped; then a connection is served again.
+    let started = Instant::now();
+    loop {
+        let next = connected(&socket).expect("connect");
+        let mut record = [0u8; HELLO_LEN + 1];
+        let received = recv_with_fds(&next, &mut record, 0).expect("an answer");
+        if Hello::decode(&record[..received.bytes]).is_some() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a worker freed by a client that left serves again"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        daemon_log(Install::Daemon).contains("workers busy (the limit)"),
+        "the refusal is logged"
+    );
+    drop((second, third));
+    stop_daemon(daemon);
+}
+
+/// CPU time (user + system, in clock ticks) process `pid` has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5); after the name, 12 and 13 (1-based 3..).
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+#[test]
+fn running_out_of_descriptors_pauses_accept_without_spinning_and_recovers() {
+    let Some(_env) = privileged_env!() else {
+        return;
+    };
+    let daemon = start_daemon(Install::Daemon, &[]);
+    let pid = daemon.id();
+    let socket = socket_of(Install::Daemon);
+    let target = nix::unistd::Pid::from_raw(pid as i32);
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let soft: u64 = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|soft| soft.parse().ok())
+        .expect("the daemon's soft descriptor limit");
+    // No descriptor number left for the listener (0-2 are taken): accept fails with EMFILE
+    // while clients wait in the backlog.
+    prlimit_nofile(target, 3);
+    let waiting: Vec<OwnedFd> = (0..4)
+        .map(|_| connected(&socket).expect("connect: the backlog takes it"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let spent = cpu_ticks(pid) - before;
+    assert!(
+        spent < 10,
+        "the listener spun while accept failed: {spent} ticks of CPU in one second"
+    );
+    assert!(
+        daemon_log(Install::Daemon).contains("accept: Too many open files; not accepting"),
+        "the failure is logged: {}",
+        daemon_log(Install::Daemon)
+    );
+    // Descriptors back: the clients that waited are served.
+    prlimit_nofile(target, soft);
+    for connection in &waiting {
+        read_hello(connection);
+    }
+    drop(waiting);
+    stop_daemon(daemon);
+}
+
+/// Sets the soft descriptor limit of process `pid` (same uid, so no privilege is needed).
+fn prlimit_nofile(pid: nix::unistd::Pid, soft: u64) {
+    let status = std::process::Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg(format!("--nofile={soft}:"))
+        .status()
+        .expect("prlimit");
+    assert!(status.success(), "prlimit --nofile={soft}: for {pid}");
+}
