@@ -685,3 +685,36 @@ fn prlimit_nofile(pid: nix::unistd::Pid, soft: u64) {
         .expect("prlimit");
     assert!(status.success(), "prlimit --nofile={soft}: for {pid}");
 }
+
+#[test]
+fn clients_gone_mid_request_end_their_workers_cleanly_and_others_are_served() {
+    let Some(env) = privileged_env!() else { return };
+    let file = alices_file(&env);
+    let daemon = start_daemon(Install::Daemon, &[]);
+    let pid = daemon.id();
+    let socket = socket_of(Install::Daemon);
+    let before = descriptors_and_children(pid);
+    // Each sends a request and is gone before the reply: its worker's send meets a closed
+    // socket (EPIPE, never SIGPIPE) and the worker ends.
+    for _ in 0..50 {
+        let connection = connect_to(&socket);
+        send_with_fds(&connection, &request(&file, RD), &[]).expect("send");
+        drop(connection);
+    }
+    assert!(
+        settles_within(pid, before),
+        "every worker of a vanished client ended: {:?} after, {before:?} before",
+        descriptors_and_children(pid)
+    );
+    assert_eq!(
+        probe(&alice(), Install::Daemon, &file, RD),
+        Outcome::opened("for alice\n"),
+        "the daemon serves the next client"
+    );
+    let log = daemon_log(Install::Daemon);
+    assert!(
+        !log.contains("killed by"),
+        "no worker died of a signal: {log}"
+    );
+    stop_daemon(daemon);
+}
