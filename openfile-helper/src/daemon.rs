@@ -703,6 +703,19 @@ fn serve(connection: OwnedFd, control: BorrowedFd<'_>, idle_timeout: Duration) -
             return 1;
         }
     };
+    // Before the switch, while the peer cannot touch this process (its limits, its signals):
+    // a lookup it made fail would otherwise read as "no such id" or "no groups".
+    let listed_groups = match judged_identity(&peer) {
+        Ok(listed_groups) => listed_groups,
+        Err(why) => {
+            log(&format!(
+                "uid {} (pid {}): {why}; connection refused",
+                peer.uid, peer.pid
+            ));
+            refuse(&connection, Errno::EPERM);
+            return 1;
+        }
+    };
     let privilege = match Privilege::become_peer(&peer) {
         Ok(privilege) => privilege,
         Err(errno) => {
@@ -722,6 +735,7 @@ fn serve(connection: OwnedFd, control: BorrowedFd<'_>, idle_timeout: Duration) -
         uid: peer.uid,
         gid: peer.gid,
         groups: peer.groups.clone(),
+        listed_groups,
     };
     let service = match Service::for_peer(&privilege, who, process) {
         Ok(service) => service,
@@ -790,6 +804,42 @@ fn peer_of(connection: &OwnedFd) -> Result<(Peer, DaemonPeer), Errno> {
         pid: credentials.pid(),
     };
     Ok((peer, process))
+}
+
+/// Refuses a peer with a subordinate id and returns the groups its denies match as well.
+///
+/// A user with subordinate ids (`subuid(5)`, `subgid(5)`; newuidmap and newgidmap map them)
+/// can make a user namespace that allows setgroups, and there become one of those ids or drop
+/// the groups it holds; the kernel then reports exactly that. A subordinate id names nobody in
+/// the policy, so an allow for everyone would reach it past every deny naming the user: such a
+/// peer (uid, gid or a group in a range) is refused. Dropped groups are covered by matching
+/// denies against the groups the database lists for the uid ([`Identity::listed_groups`]).
+/// Sub-ids an NSS `subid` service keeps elsewhere are not seen.
+fn judged_identity(peer: &Peer) -> Result<Vec<u32>, String> {
+    let subuid = std::path::Path::new(crate::config::SYSCONFDIR).join("subuid");
+    let subgid = std::path::Path::new(crate::config::SYSCONFDIR).join("subgid");
+    if crate::identity::SubordinateRanges::read(&subuid)?.contains(peer.uid) {
+        return Err(format!(
+            "a subordinate uid ({}): a user-namespace identity",
+            subuid.display()
+        ));
+    }
+    let subordinate_gids = crate::identity::SubordinateRanges::read(&subgid)?;
+    if let Some(gid) = std::iter::once(&peer.gid)
+        .chain(&peer.groups)
+        .find(|gid| subordinate_gids.contains(**gid))
+    {
+        return Err(format!(
+            "group {gid} is a subordinate gid ({}): a user-namespace identity",
+            subgid.display()
+        ));
+    }
+    crate::identity::listed_groups(peer.uid).map_err(|errno| {
+        format!(
+            "cannot read its groups from the user database: {}",
+            myopen::strerror(errno as i32)
+        )
+    })
 }
 
 /// The inode number of the peer's pidfd, which names its process for the whole boot. Only the

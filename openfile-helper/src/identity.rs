@@ -17,6 +17,7 @@ pub fn caller() -> Result<Identity, Errno> {
         uid: getuid().as_raw(),
         gid: getgid().as_raw(),
         groups,
+        listed_groups: Vec::new(),
     })
 }
 
@@ -35,7 +36,75 @@ pub fn of_user(name: &str) -> Result<Option<Identity>, Errno> {
         uid: user.uid.as_raw(),
         gid: user.gid.as_raw(),
         groups,
+        listed_groups: Vec::new(),
     }))
+}
+
+/// The groups the user database lists for `uid` (its passwd entry's primary group and the
+/// groups /etc/group names it in); none for a uid without an entry. For `myopend` peers, whose
+/// denies match these too ([`Identity::listed_groups`]).
+pub fn listed_groups(uid: u32) -> Result<Vec<u32>, Errno> {
+    let Some(user) = User::from_uid(Uid::from_raw(uid))? else {
+        return Ok(Vec::new());
+    };
+    let c_name = std::ffi::CString::new(user.name).map_err(|_| Errno::EINVAL)?;
+    Ok(nix::unistd::getgrouplist(&c_name, user.gid)?
+        .into_iter()
+        .map(Gid::as_raw)
+        .collect())
+}
+
+/// Subordinate id ranges (`subuid(5)`, `subgid(5)`): `name:first:count` lines, each the ids a
+/// user may map into user namespaces it makes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SubordinateRanges {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl SubordinateRanges {
+    /// Reads `file`; a missing file lists no range. A line that does not parse makes the whole
+    /// file an error: a range left out would let its ids through.
+    pub fn read(file: &std::path::Path) -> Result<SubordinateRanges, String> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(SubordinateRanges::default());
+            }
+            Err(error) => return Err(format!("{}: {error}", file.display())),
+        };
+        SubordinateRanges::parse(&text)
+            .map_err(|line| format!("{}:{line}: not name:first:count", file.display()))
+    }
+
+    /// Parses the text of a subuid or subgid file; the number of the first bad line on error.
+    pub fn parse(text: &str) -> Result<SubordinateRanges, usize> {
+        let mut ranges = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut fields = line.split(':');
+            let (Some(_name), Some(first), Some(count), None) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                return Err(number + 1);
+            };
+            match (first.parse::<u64>(), count.parse::<u64>()) {
+                (Ok(first), Ok(count)) => ranges.push((first, first.saturating_add(count))),
+                _ => return Err(number + 1),
+            }
+        }
+        Ok(SubordinateRanges { ranges })
+    }
+
+    /// Whether `id` lies in one of the ranges.
+    pub fn contains(&self, id: u32) -> bool {
+        let id = u64::from(id);
+        self.ranges
+            .iter()
+            .any(|&(first, end)| first <= id && id < end)
+    }
 }
 
 /// The login name of `uid`, for the audit log.
@@ -86,5 +155,46 @@ impl NameResolver for SystemNames {
         cached(&self.groups, name, || {
             Ok(Group::from_name(name)?.map(|group| group.gid.as_raw()))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SubordinateRanges;
+
+    #[test]
+    fn subordinate_ranges_cover_first_to_first_plus_count() {
+        let ranges = SubordinateRanges::parse("alice:100000:65536\n\n# note\nbob:300000:10\n")
+            .expect("parses");
+        assert!(!ranges.contains(99_999));
+        assert!(ranges.contains(100_000));
+        assert!(ranges.contains(165_535));
+        assert!(!ranges.contains(165_536));
+        assert!(ranges.contains(300_009));
+        assert!(!ranges.contains(300_010));
+        assert!(!ranges.contains(1000));
+        assert_eq!(
+            SubordinateRanges::parse(""),
+            Ok(SubordinateRanges::default())
+        );
+    }
+
+    #[test]
+    fn a_bad_line_makes_the_whole_file_an_error() {
+        assert_eq!(
+            SubordinateRanges::parse("alice:100000:65536\nbob:x:1\n"),
+            Err(2)
+        );
+        assert_eq!(SubordinateRanges::parse("alice:100000\n"), Err(1));
+        assert_eq!(SubordinateRanges::parse("alice:1:2:3\n"), Err(1));
+        assert_eq!(SubordinateRanges::parse("alice:1:-2\n"), Err(1));
+    }
+
+    #[test]
+    fn a_missing_file_lists_no_range() {
+        assert_eq!(
+            SubordinateRanges::read(std::path::Path::new("/nonexistent/subuid")),
+            Ok(SubordinateRanges::default())
+        );
     }
 }

@@ -880,6 +880,7 @@ mod tests {
             uid: nix::unistd::getuid().as_raw(),
             gid: nix::unistd::getgid().as_raw(),
             groups: vec![],
+            listed_groups: Vec::new(),
         }
     }
 
@@ -946,16 +947,19 @@ mod tests {
             uid: owner,
             gid: owner.wrapping_add(1),
             groups: vec![],
+            listed_groups: Vec::new(),
         };
         let as_group = Identity {
             uid: owner.wrapping_add(1),
             gid: group,
             groups: vec![],
+            listed_groups: Vec::new(),
         };
         let as_other = Identity {
             uid: owner.wrapping_add(1),
             gid: group.wrapping_add(1),
             groups: vec![],
+            listed_groups: Vec::new(),
         };
         let read = AccessSet::EMPTY.with(crate::policy::Access::Read);
         let write = AccessSet::EMPTY.with(crate::policy::Access::Write);

@@ -40,6 +40,7 @@ fuzz_target!(|text: &str| {
         uid: 1000,
         gid: 1000,
         groups: vec![4],
+        listed_groups: vec![27],
     };
     for path in [&b"/"[..], b"/var/log/syslog", b"/a/b/c", b"/x"] {
         // O_RDONLY, and O_WRONLY|O_CREAT|O_TRUNC.

@@ -118,8 +118,13 @@ pub(crate) fn decide(
             .collect(),
         None => rules.iter().collect(),
     };
-    let applies =
-        |rule: &Rule| rule.subjects.matches(who) && rule.path.matches_components(&components);
+    let applies = |rule: &Rule| {
+        let subjects_match = match rule.kind {
+            RuleKind::Allow => rule.subjects.matches(who),
+            RuleKind::Deny => rule.subjects.matches_for_deny(who),
+        };
+        subjects_match && rule.path.matches_components(&components)
+    };
 
     for rule in candidates.iter().filter(|rule| rule.kind == RuleKind::Deny) {
         // Before the type is known, only a deny that is not limited by type can act; a

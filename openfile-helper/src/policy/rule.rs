@@ -141,12 +141,23 @@ pub struct Identity {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
+    /// Groups a deny matches as well as the ones held: for a `myopend` peer, those the user
+    /// database lists for its uid. A peer may have dropped groups it holds inside a user
+    /// namespace that allows setgroups (newgidmap makes such namespaces), which no helper
+    /// caller can do without privilege; a deny naming a group is meant for its members. Empty
+    /// for the helper's callers.
+    pub listed_groups: Vec<u32>,
 }
 
 impl Identity {
     /// Whether `gid` is the primary group or one of the supplementary groups.
     pub fn in_group(&self, gid: u32) -> bool {
         self.gid == gid || self.groups.contains(&gid)
+    }
+
+    /// Whether a deny naming `gid` applies: a group held, or one the database lists.
+    pub fn in_group_for_deny(&self, gid: u32) -> bool {
+        self.in_group(gid) || self.listed_groups.contains(&gid)
     }
 }
 
@@ -197,10 +208,19 @@ impl Subjects {
         }
     }
 
+    /// Whether an allow with these subjects grants `who`: by the groups it holds.
     pub fn matches(&self, who: &Identity) -> bool {
         self.everyone
             || self.uids.contains(&who.uid)
             || self.gids.iter().any(|gid| who.in_group(*gid))
+    }
+
+    /// Whether a deny with these subjects applies to `who`: by the groups it holds and those the
+    /// database lists for it ([`Identity::listed_groups`]).
+    pub fn matches_for_deny(&self, who: &Identity) -> bool {
+        self.everyone
+            || self.uids.contains(&who.uid)
+            || self.gids.iter().any(|gid| who.in_group_for_deny(*gid))
     }
 
     /// True if no identity at all can match.
@@ -271,6 +291,7 @@ mod tests {
             uid: 1000,
             gid: 100,
             groups: vec![4, 27],
+            listed_groups: vec![50],
         };
         let by_uid = Subjects {
             uids: vec![1000],
@@ -299,6 +320,18 @@ mod tests {
         assert!(Subjects::everyone().matches(&who));
         assert!(!Subjects::default().matches(&who));
         assert!(Subjects::default().is_nobody());
+        // A group only the database lists (a myopend peer that dropped it): denies, never grants.
+        let by_listed = Subjects {
+            gids: vec![50],
+            ..Subjects::default()
+        };
+        assert!(!by_listed.matches(&who), "an allow needs the group held");
+        assert!(
+            by_listed.matches_for_deny(&who),
+            "a deny reaches its members"
+        );
+        assert!(!other.matches_for_deny(&who));
+        assert!(by_supplementary.matches_for_deny(&who));
     }
 
     #[test]

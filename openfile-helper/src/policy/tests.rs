@@ -18,6 +18,7 @@ fn alice() -> Identity {
         uid: 1000,
         gid: 1000,
         groups: vec![4],
+        listed_groups: Vec::new(),
     }
 }
 
@@ -26,6 +27,7 @@ fn bob() -> Identity {
         uid: 1001,
         gid: 1001,
         groups: vec![],
+        listed_groups: Vec::new(),
     }
 }
 
@@ -418,6 +420,7 @@ access = ["read"]
         uid: 1002,
         gid: 1002,
         groups: vec![5],
+        listed_groups: Vec::new(),
     };
     assert!(!policy.decide(&carol, b"/x", set(&[Read]), None).allowed);
 }

@@ -10,9 +10,10 @@ use myopen::fdpass::{recv_with_fds, send_with_fds};
 use myopen::wire::session::{HELLO_LEN, Hello, MAX_REQUEST_LEN, Origin, REPLY_LEN, Reply};
 use myopen::{Daemon, Error, Helper, Session};
 use myopen_tests::install::{
-    ALICE, Install, Outcome, PrivilegedEnv, TestUser, alice, audit_field, audit_lines_for, bob,
-    command_as, connection_made_by, connection_to_made_by, daemon_log, denied,
-    descriptors_and_children, ensure_daemon, it_probe, outcome, probe, start_daemon, stop_daemon,
+    ALICE, ETC, Install, Outcome, PrivilegedEnv, READERS, TestUser, alice, audit_field,
+    audit_lines_for, bob, command_as, connection_made_by, connection_to_made_by, daemon_log,
+    denied, descriptors_and_children, ensure_daemon, it_probe, outcome, probe, readers_gid,
+    start_daemon, stop_daemon,
 };
 use myopen_tests::{privileged_env, run};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
@@ -24,6 +25,28 @@ fn alices_file(env: &PrivilegedEnv) -> std::path::PathBuf {
     let file = env.file("d/report", b"for alice\n", 0o600, None);
     env.allow_reading("d/report", &[ALICE]);
     file
+}
+
+/// A daemon this test started on the `Daemon` install's socket, stopped when dropped: a failed
+/// assertion must not leave it running (with a lowered limit, say) for the tests after it.
+struct Started(Option<std::process::Child>);
+
+impl Started {
+    fn daemon(extra: &[&str]) -> Started {
+        Started(Some(start_daemon(Install::Daemon, extra)))
+    }
+
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.take() {
+            stop_daemon(child);
+        }
+    }
 }
 
 fn socket_of(install: Install) -> std::path::PathBuf {
@@ -278,7 +301,7 @@ fn hostile_frames_and_descriptors_are_refused_and_others_are_still_served() {
 fn the_per_uid_limit_refuses_clearly_and_others_are_served() {
     let Some(env) = privileged_env!() else { return };
     let file = alices_file(&env);
-    let daemon = start_daemon(Install::Daemon, &["--per-uid", "2"]);
+    let daemon = Started::daemon(&["--per-uid", "2"]);
     let socket = socket_of(Install::Daemon);
     // Alice's connections (kept open here): two are her limit, the third is refused. Alice
     // made none before, so no connection of hers is still winding down.
@@ -312,7 +335,7 @@ fn the_per_uid_limit_refuses_clearly_and_others_are_served() {
         daemon_log(Install::Daemon).contains("connections (the limit)"),
         "the refusal is logged"
     );
-    stop_daemon(daemon);
+    drop(daemon);
 }
 
 #[test]
@@ -368,14 +391,14 @@ fn an_idle_connection_is_closed_after_the_timeout() {
     let Some(_env) = privileged_env!() else {
         return;
     };
-    let daemon = start_daemon(Install::Daemon, &["--idle-timeout", "1"]);
+    let daemon = Started::daemon(&["--idle-timeout", "1"]);
     let connection = connect_to(&socket_of(Install::Daemon));
     let started = Instant::now();
     let mut byte = [0u8; 4];
     let received = recv_with_fds(&connection, &mut byte, 0).expect("end of file");
     assert_eq!(received.bytes, 0, "the daemon closed the idle connection");
     assert!(started.elapsed() < Duration::from_secs(5));
-    stop_daemon(daemon);
+    drop(daemon);
 }
 
 #[test]
@@ -588,7 +611,7 @@ fn the_total_worker_cap_refuses_with_eagain_and_serves_again_when_a_client_leave
     let Some(_env) = privileged_env!() else {
         return;
     };
-    let daemon = start_daemon(Install::Daemon, &["--max-workers", "2"]);
+    let daemon = Started::daemon(&["--max-workers", "2"]);
     let socket = socket_of(Install::Daemon);
     let first = connect_to(&socket);
     let second = connect_to(&socket);
@@ -619,7 +642,7 @@ fn the_total_worker_cap_refuses_with_eagain_and_serves_again_when_a_client_leave
         "the refusal is logged"
     );
     drop((second, third));
-    stop_daemon(daemon);
+    drop(daemon);
 }
 
 /// CPU time (user + system, in clock ticks) process `pid` has used.
@@ -637,7 +660,7 @@ fn running_out_of_descriptors_pauses_accept_without_spinning_and_recovers() {
     let Some(_env) = privileged_env!() else {
         return;
     };
-    let daemon = start_daemon(Install::Daemon, &[]);
+    let daemon = Started::daemon(&[]);
     let pid = daemon.id();
     let socket = socket_of(Install::Daemon);
     let target = nix::unistd::Pid::from_raw(pid as i32);
@@ -673,7 +696,7 @@ fn running_out_of_descriptors_pauses_accept_without_spinning_and_recovers() {
         read_hello(connection);
     }
     drop(waiting);
-    stop_daemon(daemon);
+    drop(daemon);
 }
 
 /// Sets the soft descriptor limit of process `pid` (same uid, so no privilege is needed).
@@ -690,7 +713,7 @@ fn prlimit_nofile(pid: nix::unistd::Pid, soft: u64) {
 fn clients_gone_mid_request_end_their_workers_cleanly_and_others_are_served() {
     let Some(env) = privileged_env!() else { return };
     let file = alices_file(&env);
-    let daemon = start_daemon(Install::Daemon, &[]);
+    let daemon = Started::daemon(&[]);
     let pid = daemon.id();
     let socket = socket_of(Install::Daemon);
     let before = descriptors_and_children(pid);
@@ -716,5 +739,139 @@ fn clients_gone_mid_request_end_their_workers_cleanly_and_others_are_served() {
         !log.contains("killed by"),
         "no worker died of a signal: {log}"
     );
-    stop_daemon(daemon);
+    drop(daemon);
+}
+
+/// Connects to the daemon at `socket` from a user namespace and asks for `file`: `outer` is the
+/// user who makes the namespace, `maps` what root writes into its uid_map and gid_map (with
+/// setgroups allowed, as newuidmap and newgidmap leave it), and (uid, gid, groups) the ids the
+/// process then takes inside. What it got: `opened`, `refused <errno>` for a request refused, or
+/// `connection refused <errno>` for a refusal in place of the hello.
+fn ask_from_a_user_namespace(
+    socket: &Path,
+    file: &Path,
+    outer: &TestUser,
+    maps: (&str, &str),
+    inside: (u32, u32, &[u32]),
+) -> String {
+    const CLIENT: &str = r#"
+import ctypes, os, socket, struct, sys
+sock, path, uid, gid, groups, uid_map, gid_map, in_uid, in_gid, in_groups = sys.argv[1:]
+ids = lambda text: [int(i) for i in text.split(",") if i]
+ready, go = os.pipe(), os.pipe()
+child = os.fork()
+if child == 0:
+    os.setgroups(ids(groups)); os.setresgid(int(gid), int(gid), int(gid))
+    os.setresuid(int(uid), int(uid), int(uid))
+    assert ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0, "unshare"
+    os.write(ready[1], b"x"); os.read(go[0], 1)
+    os.setgroups(ids(in_groups)); os.setresgid(int(in_gid), int(in_gid), int(in_gid))
+    os.setresuid(int(in_uid), int(in_uid), int(in_uid))
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); connection.connect(sock)
+    first = connection.recv(16)
+    if len(first) == 2:
+        print("connection refused", first[0]); os._exit(0)
+    connection.send(struct.pack("<iII", 0, 0, len(path)) + path.encode())
+    reply, ancillary, _, _ = connection.recvmsg(16, socket.CMSG_SPACE(4))
+    print("opened" if ancillary and reply[0] == 0 else "refused %d" % reply[0]); os._exit(0)
+os.read(ready[0], 1)
+open("/proc/%d/uid_map" % child, "w").write(uid_map.replace(";", "\n"))
+open("/proc/%d/setgroups" % child, "w").write("allow\n")
+open("/proc/%d/gid_map" % child, "w").write(gid_map.replace(";", "\n"))
+os.write(go[1], b"x")
+_, status = os.waitpid(child, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let list = |ids: &[u32]| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let outer_groups: Vec<u32> = nix::unistd::getgrouplist(
+        &std::ffi::CString::new(outer.name).expect("name"),
+        nix::unistd::Gid::from_raw(outer.gid),
+    )
+    .expect("groups")
+    .into_iter()
+    .map(nix::unistd::Gid::as_raw)
+    .collect();
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(CLIENT)
+        .arg(socket)
+        .arg(file)
+        .arg(outer.uid.to_string())
+        .arg(outer.gid.to_string())
+        .arg(list(&outer_groups))
+        .arg(maps.0)
+        .arg(maps.1)
+        .arg(inside.0.to_string())
+        .arg(inside.1.to_string())
+        .arg(list(inside.2))
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "the user-namespace client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Removes a file when dropped (the sub-id files this test writes into the test tree).
+struct Removed(std::path::PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A user with subordinate ids (newuidmap, newgidmap) can make a user namespace in which it may
+/// still call setgroups: there it can drop the groups it holds, or become one of its
+/// subordinate ids, and the daemon sees the result as the kernel maps it. Neither may escape a
+/// deny: a deny naming a group matches the groups the user database lists for the peer's uid
+/// too, and a peer whose uid, gid or groups lie in a subordinate range is refused.
+#[test]
+fn user_namespace_ids_never_escape_a_deny() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d/guarded", b"guarded\n", 0o600, None);
+    env.write_policy(&format!(
+        "[[allow]]\npath = \"{dir}/**\"\nusers = [\"*\"]\naccess = [\"read\"]\n\n\
+         [[deny]]\npath = \"{dir}/**\"\ngroups = [\"{READERS}\"]\n",
+        dir = env.path("d").display()
+    ));
+    let subuid = Removed(Path::new(ETC).join("subuid"));
+    let subgid = Removed(Path::new(ETC).join("subgid"));
+    std::fs::write(&subuid.0, format!("{ALICE}:300000:65536\n")).expect("subuid");
+    std::fs::write(&subgid.0, format!("{ALICE}:300000:65536\n")).expect("subgid");
+    let user = alice();
+    let readers = readers_gid();
+    for install in [Install::Daemon, Install::DaemonActivated] {
+        ensure_daemon(install);
+        let socket = socket_of(install);
+        assert_eq!(
+            probe(&user, install, &file, RD).errno(),
+            Some(libc::EACCES),
+            "{install:?}: alice is in {READERS}: denied"
+        );
+        // Her own uid and gid, the group she holds dropped inside the namespace.
+        let own = (
+            format!("0 {} 1", user.uid),
+            format!("0 {} 1;1 {readers} 1", user.gid),
+        );
+        assert_eq!(
+            ask_from_a_user_namespace(&socket, &file, &user, (&own.0, &own.1), (0, 0, &[])),
+            format!("refused {}", libc::EACCES),
+            "{install:?}: alice without {READERS} in her groups is still a member by the database"
+        );
+        // One of her subordinate ids.
+        let subordinate = ("0 300000 65536", "0 300000 65536");
+        assert_eq!(
+            ask_from_a_user_namespace(&socket, &file, &user, subordinate, (7, 5, &[])),
+            format!("connection refused {}", libc::EPERM),
+            "{install:?}: a subordinate uid is a user-namespace identity: refused"
+        );
+    }
+    assert!(
+        daemon_log(Install::Daemon).contains("subordinate"),
+        "the refusal is logged: {}",
+        daemon_log(Install::Daemon)
+    );
 }
