@@ -12,7 +12,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use myopen_tests::install::{SystemSyslog, alice, bob, chmod, run_as};
+use myopen_tests::install::{
+    ALICE, ETC, LOG_SOCKET, Outcome, SystemSyslog, alice, allow_rule, bob, chmod, command_as,
+    probe_helper_output, run_as, stop_daemon, users,
+};
 use myopen_tests::packaging::{
     SYSTEM_PATHS, capabilities, has_helper_capabilities, have, last_line, make, make_ok,
     mode_owner, root_or_skip, run_within, skip, system_build, system_lock, text, workspace_root,
@@ -813,5 +816,424 @@ fn make_demo_shows_mycat_at_work_and_leaves_nothing() {
             .flatten()
             .is_none(),
         "the demo user is left"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon's systemd units
+
+/// The directory `make install` puts the units in for `PREFIX=/usr` (its default,
+/// `$(PREFIX)/lib/systemd/system`).
+const STAGED_UNIT_DIR: &str = "usr/lib/systemd/system";
+
+/// Every value of `key` in unit text `unit`, in order (`Key=value` lines, comments skipped).
+fn unit_values<'a>(unit: &'a str, key: &str) -> Vec<&'a str> {
+    unit.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+        .map(str::trim)
+        .collect()
+}
+
+/// The one value of `key` in `unit`.
+fn unit_value<'a>(unit: &'a str, key: &str) -> &'a str {
+    match unit_values(unit, key)[..] {
+        [value] => value,
+        ref values => panic!("{key}= in the unit: {values:?} (expected one)\n{unit}"),
+    }
+}
+
+/// `systemd-analyze verify` on installed units: no complaint at all. The man pages they name are
+/// not in this machine's manual database, so that check (and only that) is off.
+fn assert_units_verify(units: &[PathBuf], root: Option<&Path>) {
+    let mut command = Command::new("systemd-analyze");
+    command.args(["verify", "--man=no"]);
+    if let Some(root) = root {
+        command.arg(format!("--root={}", root.display()));
+    }
+    let output = run_within(command.args(units), Duration::from_secs(120));
+    assert!(
+        output.status.success() && text(&output).trim().is_empty(),
+        "systemd-analyze verify {units:?}:\n{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn daemon_install_bakes_its_runstatedir_into_the_socket_unit_the_daemon_and_the_library() {
+    let Some(env) = myopen_tests::privileged_env!() else {
+        return;
+    };
+    assert!(
+        have("systemd-analyze"),
+        "systemd-analyze is missing: make deps (scripts/install-deps.sh) installs systemd"
+    );
+    // Not /run: a directory of this test, which no default could hit by chance.
+    let run_state = env.path("state");
+    fs::create_dir(&run_state).expect("mkdir the run state directory");
+    chmod(&run_state, 0o755);
+    let stage = env.path("stage");
+    let args = [
+        "install".to_owned(),
+        format!("DESTDIR={}", stage.display()),
+        "PRIVILEGE=daemon".to_owned(),
+        "PREFIX=/usr".to_owned(),
+        "LIBEXECDIR=/usr/libexec".to_owned(),
+        format!("SYSCONFDIR={ETC}"),
+        format!("SYSLOG_SOCKET={LOG_SOCKET}"),
+        format!("RUNSTATEDIR={}", run_state.display()),
+        "HELPER_LINK=dynamic".to_owned(),
+        "TARGET_DIR=target/pkg-runstatedir".to_owned(),
+    ];
+    let log = text(&make_ok(&args));
+
+    // The units: this build's socket and daemon, nothing left to substitute.
+    let units = stage.join(STAGED_UNIT_DIR);
+    let socket_unit = fs::read_to_string(units.join("myopen.socket")).expect("myopen.socket");
+    let service_unit = fs::read_to_string(units.join("myopen.service")).expect("myopen.service");
+    let socket = run_state.join("myopen/socket");
+    assert_eq!(
+        Path::new(unit_value(&socket_unit, "ListenSequentialPacket")),
+        socket,
+        "the socket unit listens where RUNSTATEDIR says (install log:\n{log})"
+    );
+    assert_eq!(
+        unit_value(&service_unit, "ExecStart"),
+        "/usr/libexec/myopend"
+    );
+    for (name, unit) in [("myopen.socket", &socket_unit), ("myopen.service", &service_unit)] {
+        assert!(!unit.contains('@'), "{name} keeps a placeholder:\n{unit}");
+        assert_eq!(mode_owner(&units.join(name)), (0o644, 0, 0), "{name}");
+    }
+    assert_units_verify(
+        &[units.join("myopen.socket"), units.join("myopen.service")],
+        Some(&stage),
+    );
+    // PRIVILEGE=daemon: the helper has no privilege at all.
+    let helper = stage.join("usr/libexec/openfile-helper");
+    assert_eq!(mode_owner(&helper), (0o755, 0, 0));
+    assert_eq!(capabilities(&helper), "");
+
+    // The daemon, started without --socket, binds the unit's path; the library in mycat, told
+    // nothing, connects there. Only the daemon can have read the root-only file: the helper
+    // beside it is unprivileged.
+    let secret = env.file("d/report", b"served by the daemon\n", 0o600, None);
+    env.allow_reading("d/report", &[ALICE]);
+    let mut daemon = Command::new(stage.join("usr/libexec/myopend"));
+    daemon
+        .args(["--pool", "1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(env.path("myopend.log")).expect("the daemon's log"));
+    let daemon = daemon.spawn().expect("start the staged myopend");
+    let daemon = RunningDaemon(Some(daemon));
+    let started = std::time::Instant::now();
+    while !answers(&socket) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no daemon answers at {} (the unit's path) after 10 s: {}",
+            socket.display(),
+            fs::read_to_string(env.path("myopend.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.audit_lines();
+    let mut mycat = command_as(&alice(), stage.join("usr/bin/mycat"));
+    mycat
+        .arg(&secret)
+        .env_remove("MYOPEN_SOCKET")
+        .env_remove("MYOPEN_HELPER")
+        .env_remove("LD_LIBRARY_PATH");
+    let read = run(&mut mycat);
+    assert!(read.status.success(), "alice's mycat:\n{}", text(&read));
+    assert_eq!(String::from_utf8_lossy(&read.stdout), "served by the daemon\n");
+    let lines = env.audit_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("decision=granted") && line.contains("mode=daemon")),
+        "a daemon's audit line for the grant: {lines:?}"
+    );
+    drop(daemon);
+}
+
+/// A daemon started by a test; SIGTERM and a bounded wait when it goes.
+struct RunningDaemon(Option<std::process::Child>);
+
+impl Drop for RunningDaemon {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.take() {
+            stop_daemon(child);
+        }
+    }
+}
+
+/// Whether a daemon at `socket` gives a session's hello.
+fn answers(socket: &Path) -> bool {
+    myopen::Session::with_daemon(
+        Some(myopen::Daemon::at(socket)),
+        myopen::Helper::at("/nonexistent"),
+    )
+    .is_ok()
+}
+
+/// The system calls a program made, from `strace -f -o FILE`'s output: the name at the start of
+/// every call line (`PID name(...`), resumed halves and signal and exit lines skipped.
+fn traced_calls(trace: &str) -> std::collections::BTreeSet<String> {
+    trace
+        .lines()
+        .filter_map(|line| {
+            let call = line.split_once(' ')?.1.trim_start();
+            let (name, _) = call.split_once('(')?;
+            let plain = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_');
+            plain.then(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// The system calls of `name`: itself, or a `@group` expanded (recursively) the way
+/// `systemd-analyze syscall-filter` lists it.
+fn filter_set_members(name: &str) -> Vec<String> {
+    if !name.starts_with('@') {
+        return vec![name.to_owned()];
+    }
+    let listing = text(&run_within(
+        Command::new("systemd-analyze").args(["syscall-filter", "--no-pager", name]),
+        Duration::from_secs(60),
+    ));
+    let members: Vec<String> = listing
+        .lines()
+        .filter(|line| line.starts_with("    ") && !line.trim_start().starts_with('#'))
+        .flat_map(|line| filter_set_members(line.trim()))
+        .collect();
+    assert!(!members.is_empty(), "systemd-analyze knows no {name}:\n{listing}");
+    members
+}
+
+/// What the `SystemCallFilter=` lines of `unit` let through, as systemd reads them: the first
+/// (an allow list) starts the set, `~` lines take from it, later plain lines add to it; plus the
+/// calls systemd.exec(5) says are always allowed (execve, exit, exit_group, getrlimit,
+/// rt_sigreturn, sigreturn, and those that read the time or sleep).
+fn system_call_filter_allows(unit: &str) -> std::collections::BTreeSet<String> {
+    let lines = unit_values(unit, "SystemCallFilter");
+    assert!(
+        lines.first().is_some_and(|first| !first.starts_with('~')),
+        "the service's system call filter is an allow list: {lines:?}"
+    );
+    let mut allowed = std::collections::BTreeSet::new();
+    for line in lines {
+        let (removing, names) = match line.strip_prefix('~') {
+            Some(names) => (true, names),
+            None => (false, line),
+        };
+        for call in names.split_whitespace().flat_map(filter_set_members) {
+            if removing {
+                allowed.remove(&call);
+            } else {
+                allowed.insert(call);
+            }
+        }
+    }
+    allowed.extend(
+        [
+            "execve",
+            "exit",
+            "exit_group",
+            "getrlimit",
+            "rt_sigreturn",
+            "sigreturn",
+            "clock_gettime",
+            "clock_getres",
+            "clock_nanosleep",
+            "gettimeofday",
+            "nanosleep",
+            "time",
+        ]
+        .map(str::to_owned),
+    );
+    allowed
+}
+
+/// The pid of the child of `parent` named `comm`, if there is one.
+fn child_named(parent: u32, comm: &str) -> Option<u32> {
+    fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+        let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+        let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent && name == comm).then_some(pid)
+    })
+}
+
+/// The test's strace, killed and reaped if the test fails before the daemon under it exits.
+struct Tracer(Option<std::process::Child>);
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            if let Some(daemon) = child_named(child.id(), "myopend") {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(daemon as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// systemd's filter answers a call outside it with EPERM, which no test run outside systemd
+/// would see: a worker whose seccomp(2) or Landlock calls fail cannot draw its fence and serves
+/// nothing. So the daemon runs under strace through what its tests exercise (grant, refusal,
+/// creation, a descriptor sent to it, SIGTERM), and every call it made must pass the unit's
+/// filter, expanded by systemd-analyze itself.
+#[test]
+fn service_system_call_filter_allows_every_call_myopend_makes() {
+    let Some(env) = myopen_tests::privileged_env!() else {
+        return;
+    };
+    for tool in ["strace", "systemd-analyze"] {
+        assert!(
+            have(tool),
+            "{tool} is missing: make deps (scripts/install-deps.sh) installs it"
+        );
+    }
+    let report = env.file("d/report", b"for alice\n", 0o600, None);
+    let out = env.dir("d/out", 0o700, None);
+    let secret = env.secret();
+    env.write_policy(&format!(
+        "{}{}",
+        allow_rule(env.path("d/report"), &users(&[ALICE]), &["read"], &[]),
+        allow_rule(out.join("*"), &users(&[ALICE]), &["write", "create"], &[])
+    ));
+    let run_dir = env.dir("run", 0o755, None);
+    let socket = run_dir.join("myopen/socket");
+    let trace = env.path("trace");
+    let tracer = Command::new("strace")
+        .args(["-f", "-qq", "-o"])
+        .arg(&trace)
+        .arg(myopen_tests::install::it_daemon_binary())
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--pool", "1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(env.path("myopend.log")).expect("the daemon's log"))
+        .spawn()
+        .expect("start myopend under strace");
+    let mut tracer = Tracer(Some(tracer));
+    let started = std::time::Instant::now();
+    while !answers(&socket) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "myopend under strace does not answer: {}",
+            fs::read_to_string(env.path("myopend.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let mut target = std::ffi::OsString::from("daemon:");
+    target.push(&socket);
+    let target = Path::new(&target);
+    let alice = alice();
+    let outcome = |path: &Path, flags: i32, data: Option<&[u8]>| {
+        myopen_tests::install::outcome(&probe_helper_output(&alice, target, path, flags, data))
+    };
+    assert_eq!(
+        outcome(&report, libc::O_RDONLY, None),
+        Outcome::opened("for alice\n")
+    );
+    assert_eq!(
+        outcome(&secret.path, libc::O_RDONLY, None),
+        Outcome::Errno(libc::EACCES)
+    );
+    assert!(
+        outcome(
+            &out.join("new"),
+            libc::O_WRONLY | libc::O_CREAT,
+            Some(b"created\n")
+        )
+        .is_opened(),
+        "alice creates d/out/new through the daemon"
+    );
+    // A descriptor sent with a request: closed unread, the request refused.
+    let connection = myopen::Session::with_daemon(
+        Some(myopen::Daemon::at(&socket)),
+        myopen::Helper::at("/nonexistent"),
+    );
+    assert!(connection.is_ok(), "a root session: {connection:?}");
+    drop(connection);
+    sent_descriptor_is_refused(&socket, &report);
+
+    let tracer_pid = tracer.0.as_ref().map(std::process::Child::id).expect("tracer");
+    let daemon = child_named(tracer_pid, "myopend").expect("myopend under strace");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM to myopend");
+    let child = tracer.0.take().expect("tracer");
+    let output = myopen_tests::wait_output(child, Duration::from_secs(30));
+    assert!(
+        output.status.success(),
+        "strace (exit status of myopend) after SIGTERM: {:?}, {}",
+        output.status,
+        fs::read_to_string(env.path("myopend.log")).unwrap_or_default()
+    );
+
+    let used = traced_calls(&fs::read_to_string(&trace).expect("the trace"));
+    for expected in ["accept4", "setresuid", "seccomp", "landlock_restrict_self", "openat2"] {
+        assert!(
+            used.contains(expected),
+            "the trace shows the workers at work ({expected}): {used:?}"
+        );
+    }
+    let service =
+        fs::read_to_string(workspace_root().join("packaging/systemd/myopen.service")).expect("unit");
+    let allowed = system_call_filter_allows(&service);
+    let refused: Vec<&String> = used.difference(&allowed).collect();
+    assert!(
+        refused.is_empty(),
+        "myopend made system calls myopen.service's SystemCallFilter= refuses (EPERM under \
+         systemd): {refused:?}"
+    );
+}
+
+/// Sends a request with a descriptor to the daemon at `socket` as root: the reply is a refusal.
+fn sent_descriptor_is_refused(socket: &Path, path: &Path) {
+    use myopen::wire::session::{HELLO_LEN, REPLY_LEN, Reply, SessionRequest};
+    use std::os::fd::AsFd;
+    let raw = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    nix::sys::socket::connect(
+        std::os::fd::AsRawFd::as_raw_fd(&raw),
+        &nix::sys::socket::UnixAddr::new(socket).expect("address"),
+    )
+    .expect("connect");
+    let mut hello = [0u8; HELLO_LEN + 1];
+    myopen::fdpass::recv_with_fds(&raw, &mut hello, 0).expect("hello");
+    let request = SessionRequest {
+        flags: libc::O_RDONLY,
+        mode: 0o666,
+        path: path.as_os_str().as_encoded_bytes(),
+    }
+    .encode();
+    let extra = fs::File::open("/dev/null").expect("/dev/null");
+    myopen::fdpass::send_with_fds(&raw, &request, &[extra.as_fd()]).expect("send");
+    let mut reply = [0u8; REPLY_LEN + 1];
+    let received = myopen::fdpass::recv_with_fds(&raw, &mut reply, 1).expect("reply");
+    let reply = Reply::decode(&reply[..received.bytes], received.fds.len());
+    assert!(
+        matches!(reply, Ok(Reply::Refused { .. })),
+        "a request with a descriptor is refused: {reply:?}"
     );
 }
