@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use myopen_tests::install::{
-    ALICE, ETC, LOG_SOCKET, Outcome, SystemSyslog, alice, allow_rule, bob, chmod, command_as,
+    ALICE, ETC, IT_ROOT, LOG_SOCKET, Outcome, SystemSyslog, alice, allow_rule, bob, chmod, command_as,
     probe_helper_output, run_as, stop_daemon, users,
 };
 use myopen_tests::packaging::{
@@ -462,8 +462,9 @@ fn deb_is_lintian_clean_with_the_expected_contents() {
             &deb.display().to_string(),
         ],
     );
-    // Errors and warnings fail; the info tag hardening-no-fortify-functions is explained in
-    // packaging/README.md (Rust does not use glibc's _FORTIFY_SOURCE wrappers).
+    // Errors and warnings fail; the info tags hardening-no-fortify-functions (Rust does not use
+    // glibc's _FORTIFY_SOURCE wrappers) and package-supports-alternative-init-but-no-init.d-script
+    // (without systemd the capability helper serves) are explained in packaging/README.md.
     let problems: Vec<&str> = lintian
         .lines()
         .filter(|line| line.starts_with("E:") || line.starts_with("W:"))
@@ -474,7 +475,9 @@ fn deb_is_lintian_clean_with_the_expected_contents() {
         .filter(|line| line.starts_with("I:") || line.starts_with("P:"))
     {
         assert!(
-            line.contains("hardening-no-fortify-functions") || is_machine_code_misspelling(line),
+            line.contains("hardening-no-fortify-functions")
+                || is_machine_code_misspelling(line)
+                || line.contains("package-supports-alternative-init-but-no-init.d-script"),
             "a lintian tag that packaging/README.md does not justify: {line}"
         );
     }
@@ -596,6 +599,7 @@ fn man_pages_are_lint_clean_and_document_every_key_and_word() {
         "my_open.3",
         "myopen-run.1",
         "myopen-policy.5",
+        "myopend.8",
         "openfile-helper.8",
     ]
     .map(|page| man.join(page));
@@ -612,8 +616,10 @@ fn man_pages_are_lint_clean_and_document_every_key_and_word() {
                 !(line.contains("referenced manual not found")
                     && [
                         "mycat 1",
+                        "my_open 3",
                         "myopen-run 1",
                         "myopen-policy 5",
+                        "myopend 8",
                         "openfile-helper 8",
                     ]
                     .iter()
@@ -668,12 +674,48 @@ fn man_pages_are_lint_clean_and_document_every_key_and_word() {
         "Cm fifo",
         "Cm socket",
         "Sh SECURITY MODEL",
+        "Sh INSTALL MODES",
+        "Cm caps",
+        "Cm setuid",
+        "Cm daemon",
+        "MYOPEN_SOCKET Ns = Ns Li none",
+        "/run/myopen/socket:/run/myopen/socket",
         "Sh EXAMPLES",
     ] {
         assert!(
             policy_page.contains(word),
             "myopen-policy(5) lacks {word:?}"
         );
+    }
+    // myopend(8): every option of its usage line, its signals, exit statuses and audit fields.
+    let daemon_page = fs::read_to_string(man.join("myopend.8")).expect("read");
+    let usage = run(Command::new(workspace_binary("myopend")).arg("--help"));
+    let usage = String::from_utf8_lossy(&usage.stdout).into_owned();
+    let options: Vec<&str> = usage
+        .split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == '|')
+        .filter_map(|word| word.strip_prefix("--"))
+        .collect();
+    assert!(options.len() >= 7, "myopend --help: {usage}");
+    for option in options {
+        assert!(
+            daemon_page.contains(&format!("Fl -{option}")),
+            "myopend(8) lacks --{option}"
+        );
+    }
+    for word in [
+        "Sh SIGNALS",
+        "Dv SIGTERM",
+        "Sh EXIT STATUS",
+        "Sh LIMITS",
+        "Sh ENVIRONMENT",
+        "Er EUSERS",
+        "Er EAGAIN",
+        "Li mode=daemon",
+        "peer_pid=",
+        "RUNSTATEDIR",
+        "MYOPEN_SOCKET Ns = Ns Li none",
+    ] {
+        assert!(daemon_page.contains(word), "myopend(8) lacks {word:?}");
     }
 }
 
@@ -868,10 +910,9 @@ fn daemon_install_bakes_its_runstatedir_into_the_socket_unit_the_daemon_and_the_
         have("systemd-analyze"),
         "systemd-analyze is missing: make deps (scripts/install-deps.sh) installs systemd"
     );
-    // Not /run: a directory of this test, which no default could hit by chance.
-    let run_state = env.path("state");
-    fs::create_dir(&run_state).expect("mkdir the run state directory");
-    chmod(&run_state, 0o755);
+    // Not /run: a directory of this test, which no default could hit by chance (short: a
+    // socket's path has at most 107 bytes).
+    let run_state = fresh_run_dir("run-pkg-runstatedir");
     let stage = env.path("stage");
     let args = [
         "install".to_owned(),
@@ -955,6 +996,15 @@ fn daemon_install_bakes_its_runstatedir_into_the_socket_unit_the_daemon_and_the_
         "a daemon's audit line for the grant: {lines:?}"
     );
     drop(daemon);
+}
+
+/// An empty directory `IT_ROOT/name` (root, 0755) for a daemon's socket.
+fn fresh_run_dir(name: &str) -> PathBuf {
+    let dir = Path::new(IT_ROOT).join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir(&dir).unwrap_or_else(|error| panic!("mkdir {}: {error}", dir.display()));
+    chmod(&dir, 0o755);
+    dir
 }
 
 /// A daemon started by a test; SIGTERM and a bounded wait when it goes.
@@ -1110,8 +1160,7 @@ fn service_system_call_filter_allows_every_call_myopend_makes() {
         allow_rule(env.path("d/report"), &users(&[ALICE]), &["read"], &[]),
         allow_rule(out.join("*"), &users(&[ALICE]), &["write", "create"], &[])
     ));
-    let run_dir = env.dir("run", 0o755, None);
-    let socket = run_dir.join("myopen/socket");
+    let socket = fresh_run_dir("run-pkg-trace").join("myopen/socket");
     let trace = env.path("trace");
     let tracer = Command::new("strace")
         .args(["-f", "-qq", "-o"])
@@ -1145,7 +1194,9 @@ fn service_system_call_filter_allows_every_call_myopend_makes() {
     };
     assert_eq!(
         outcome(&report, libc::O_RDONLY, None),
-        Outcome::opened("for alice\n")
+        Outcome::opened("for alice\n"),
+        "{:?}",
+        env.audit_lines()
     );
     assert_eq!(
         outcome(&secret.path, libc::O_RDONLY, None),
@@ -1236,4 +1287,254 @@ fn sent_descriptor_is_refused(socket: &Path, path: &Path) {
         matches!(reply, Ok(Reply::Refused { .. })),
         "a request with a descriptor is refused: {reply:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The .deb's daemon
+
+const MYOPEND: &str = "/usr/libexec/myopend";
+/// Where deb-systemd-helper enables the socket (its `WantedBy=sockets.target`).
+const SOCKET_ENABLED_LINK: &str = "/etc/systemd/system/sockets.target.wants/myopen.socket";
+
+/// The directory of the .deb's units: where `myopen.socket` is in its listing.
+fn deb_unit_dir(deb: &Path) -> PathBuf {
+    let contents = output_of("dpkg-deb", &["--contents", &deb.display().to_string()]);
+    let socket = contents
+        .lines()
+        .filter_map(|line| line.split_whitespace().last())
+        .find(|entry| entry.ends_with("/myopen.socket"))
+        .unwrap_or_else(|| panic!("no myopen.socket in the .deb:\n{contents}"));
+    Path::new(socket.trim_start_matches('.'))
+        .parent()
+        .expect("the unit's directory")
+        .to_owned()
+}
+
+/// Takes the administrator's `dpkg-statoverride` entry for the helper away when the test ends.
+struct HelperStatOverride;
+
+impl Drop for HelperStatOverride {
+    fn drop(&mut self) {
+        let _ = run(Command::new("dpkg-statoverride").args(["--remove", HELPER]));
+    }
+}
+
+#[test]
+fn deb_units_are_where_systemd_looks_with_the_system_paths_and_verify_clean() {
+    let Some(()) = root_or_skip("deb_units_are_where_systemd_looks_with_the_system_paths_and_verify_clean")
+    else {
+        return;
+    };
+    let _lock = system_lock();
+    let deb = built_deb();
+    let unit_dir = deb_unit_dir(&deb);
+    let search_path = output_of("systemd-analyze", &["unit-paths"]);
+    assert!(
+        search_path.lines().any(|line| Path::new(line.trim()) == unit_dir),
+        "{} is not among the directories systemd reads units from:\n{search_path}",
+        unit_dir.display()
+    );
+    let scratch = Scratch::new();
+    let tree = scratch.path().join("tree");
+    let extracted = run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree));
+    assert!(extracted.status.success(), "dpkg-deb -x: {}", text(&extracted));
+    let units = tree.join(unit_dir.strip_prefix("/").expect("absolute"));
+    let socket_unit = fs::read_to_string(units.join("myopen.socket")).expect("myopen.socket");
+    let service_unit = fs::read_to_string(units.join("myopen.service")).expect("myopen.service");
+    // The packages are built with RUNSTATEDIR=/run, the library and the daemon with it.
+    assert_eq!(unit_value(&socket_unit, "ListenSequentialPacket"), "/run/myopen/socket");
+    assert_eq!(unit_value(&service_unit, "ExecStart"), MYOPEND);
+    assert_eq!(unit_value(&socket_unit, "WantedBy"), "sockets.target");
+    assert_units_verify(
+        &[units.join("myopen.socket"), units.join("myopen.service")],
+        Some(&tree),
+    );
+    let contents = output_of("dpkg-deb", &["--contents", &deb.display().to_string()]);
+    for (expected, mode) in [
+        (format!(".{MYOPEND}"), "-rwxr-xr-x root/root"),
+        (format!(".{}/myopen.socket", unit_dir.display()), "-rw-r--r-- root/root"),
+        (format!(".{}/myopen.service", unit_dir.display()), "-rw-r--r-- root/root"),
+        ("./usr/share/man/man8/myopend.8.gz".to_owned(), "-rw-r--r-- root/root"),
+    ] {
+        assert!(
+            contents
+                .lines()
+                .any(|line| line.starts_with(mode) && line.ends_with(&expected)),
+            "{expected} ({mode}) in the .deb:\n{contents}"
+        );
+    }
+}
+
+/// The fresh install packaging/README.md promises on a machine without systemd (CI: no systemd
+/// PID 1): dpkg -i succeeds, the helper has its capabilities and serves, the socket is enabled
+/// for the next boot with systemd. Then the installed daemon, started the way the units say,
+/// serves with the helper made unprivileged by the documented switch (which an upgrade keeps);
+/// stopped, nothing serves; the switch back restores the helper; a disabled socket stays
+/// disabled over an upgrade; purge leaves no link.
+#[test]
+fn deb_enables_the_socket_keeps_the_capability_helper_and_switches_as_documented() {
+    let name = "deb_enables_the_socket_keeps_the_capability_helper_and_switches_as_documented";
+    let Some(()) = root_or_skip(name) else {
+        return;
+    };
+    let _lock = system_lock();
+    let _syslog = SystemSyslog::ensure();
+    let deb = built_deb();
+    assert!(
+        !Path::new("/run/systemd/system").exists(),
+        "{name} expects a machine without systemd as PID 1 (CI); this one runs systemd"
+    );
+    if dpkg_installed("myopen") {
+        let _ = run(Command::new("dpkg").args(["--purge", "myopen"]));
+    }
+    let data = PathBuf::from("/tmp/myopen-pkg-daemon-test");
+    let _ = fs::remove_dir_all(&data);
+    let installed = InstalledDeb { data: data.clone() };
+    let install = || {
+        let output = run(Command::new("dpkg").arg("-i").arg(&deb));
+        assert!(output.status.success(), "dpkg -i:\n{}", text(&output));
+        text(&output)
+    };
+    let log = install();
+    assert!(
+        !log.contains("error") && !log.contains("warning"),
+        "the maintainer scripts say nothing alarming without systemd:\n{log}"
+    );
+    let unit_dir = deb_unit_dir(&deb);
+    assert_eq!(
+        fs::read_link(SOCKET_ENABLED_LINK).ok(),
+        Some(unit_dir.join("myopen.socket")),
+        "myopen.socket is enabled for the next boot with systemd"
+    );
+    let helper = Path::new(HELPER);
+    assert!(
+        has_helper_capabilities(helper) || mode_owner(helper).0 == 0o4755,
+        "the helper is privileged: {}",
+        capabilities(helper)
+    );
+
+    fs::create_dir(&data).expect("mkdir data");
+    chmod(&data, 0o755);
+    let allowed = data.join("allowed.txt");
+    fs::write(&allowed, "for alice\n").expect("write");
+    chmod(&allowed, 0o600);
+    let dropin = Path::new("/etc/myopen/policy.d/50-packaging-daemon-test.toml");
+    fs::write(
+        dropin,
+        format!(
+            "[[allow]]\npath = \"{}\"\nusers = [\"{ALICE}\"]\naccess = [\"read\"]\n",
+            allowed.display()
+        ),
+    )
+    .expect("drop-in");
+    chmod(dropin, 0o644);
+    let alice = alice();
+    let mycat = |file: &Path| {
+        let mut command = command_as(&alice, MYCAT);
+        command
+            .arg(file)
+            .env_remove("MYOPEN_SOCKET")
+            .env_remove("MYOPEN_HELPER")
+            .env_remove("LD_LIBRARY_PATH");
+        run(&mut command)
+    };
+    // No daemon: the helper serves.
+    let read = mycat(&allowed);
+    assert!(read.status.success(), "through the helper: {}", text(&read));
+
+    // Daemon only: the documented switch takes the helper's privilege for good.
+    let overridden = HelperStatOverride;
+    let switch = run(Command::new("dpkg-statoverride").args([
+        "--update", "--add", "root", "root", "0755", HELPER,
+    ]));
+    assert!(switch.status.success(), "dpkg-statoverride: {}", text(&switch));
+    assert_eq!(capabilities(helper), "", "the switch leaves no capability");
+    assert_eq!(mode_owner(helper), (0o755, 0, 0));
+    install();
+    assert_eq!(capabilities(helper), "", "an upgrade keeps the helper unprivileged");
+    assert_eq!(mode_owner(helper), (0o755, 0, 0));
+
+    let socket_unit =
+        fs::read_to_string(unit_dir.join("myopen.socket")).expect("the installed myopen.socket");
+    let service_unit =
+        fs::read_to_string(unit_dir.join("myopen.service")).expect("the installed myopen.service");
+    let socket = PathBuf::from(unit_value(&socket_unit, "ListenSequentialPacket"));
+    // What systemd does with the units, minus the sandbox: the directory (DirectoryMode=0755),
+    // the socket (SocketMode=0666), the daemon started on it.
+    let socket_dir = socket.parent().expect("the socket's directory").to_owned();
+    fs::create_dir_all(&socket_dir).expect("mkdir the socket's directory");
+    chmod(&socket_dir, 0o755);
+    let _ = fs::remove_file(&socket);
+    let daemon = Command::new("systemd-socket-activate")
+        .args(["--seqpacket", "-l"])
+        .arg(&socket)
+        .arg(unit_value(&service_unit, "ExecStart"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(data.join("myopend.log")).expect("log"))
+        .spawn()
+        .expect("systemd-socket-activate");
+    let daemon = RunningDaemon(Some(daemon));
+    let started = std::time::Instant::now();
+    while !socket.exists() {
+        assert!(started.elapsed() < Duration::from_secs(10), "{} never appeared", socket.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    chmod(&socket, 0o666);
+    let read = mycat(&allowed);
+    assert!(
+        read.status.success(),
+        "through the daemon, the helper unprivileged: {}{}",
+        text(&read),
+        fs::read_to_string(data.join("myopend.log")).unwrap_or_default()
+    );
+    assert_eq!(String::from_utf8_lossy(&read.stdout), "for alice\n");
+    drop(daemon);
+    let _ = fs::remove_file(&socket);
+    let _ = fs::remove_dir(&socket_dir);
+    let unserved = mycat(&allowed);
+    assert_eq!(
+        unserved.status.code(),
+        Some(1),
+        "neither a daemon nor a privileged helper: {}",
+        text(&unserved)
+    );
+    assert!(unserved.stdout.is_empty());
+
+    // Back: the override goes and the postinst gives the helper its privilege again.
+    drop(overridden);
+    let back = run(Command::new("dpkg-reconfigure").args(["--frontend=noninteractive", "myopen"]));
+    assert!(back.status.success(), "dpkg-reconfigure myopen: {}", text(&back));
+    assert!(
+        has_helper_capabilities(helper) || mode_owner(helper).0 == 0o4755,
+        "the helper is privileged again: {}",
+        capabilities(helper)
+    );
+    let read = mycat(&allowed);
+    assert!(read.status.success(), "through the helper again: {}", text(&read));
+
+    // Helper only: a disabled socket stays disabled over an upgrade.
+    let disable = run(Command::new("systemctl").args(["disable", "myopen.socket"]));
+    assert!(disable.status.success(), "systemctl disable: {}", text(&disable));
+    assert!(fs::symlink_metadata(SOCKET_ENABLED_LINK).is_err());
+    install();
+    assert!(
+        fs::symlink_metadata(SOCKET_ENABLED_LINK).is_err(),
+        "an upgrade enabled the socket the administrator disabled"
+    );
+
+    let purge = run(Command::new("dpkg").args(["--purge", "myopen"]));
+    assert!(purge.status.success(), "dpkg --purge:\n{}", text(&purge));
+    for left in [
+        SOCKET_ENABLED_LINK,
+        "/etc/systemd/system/myopen.socket",
+        "/var/lib/systemd/deb-systemd-helper-enabled/myopen.socket.dsh-also",
+        "/var/lib/systemd/deb-systemd-helper-masked/myopen.socket",
+    ] {
+        assert!(
+            fs::symlink_metadata(left).is_err(),
+            "{left} is left after dpkg --purge"
+        );
+    }
+    drop(installed);
 }
