@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use myopen_tests::install::{
-    ALICE, ETC, IT_ROOT, LOG_SOCKET, Outcome, SystemSyslog, alice, allow_rule, bob, chmod, command_as,
-    probe_helper_output, run_as, stop_daemon, users,
+    ALICE, ETC, IT_ROOT, LOG_SOCKET, Outcome, SystemSyslog, alice, allow_rule, bob, chmod,
+    command_as, probe_helper_output, run_as, stop_daemon, users,
 };
 use myopen_tests::packaging::{
     SYSTEM_PATHS, capabilities, has_helper_capabilities, have, last_line, make, make_ok,
@@ -565,6 +565,10 @@ fn rpm_carries_the_helper_capabilities_and_the_layout() {
         ("/usr/share/man/man5/myopen-policy.5.gz", "-rw-r--r--"),
         ("/usr/share/man/man8/openfile-helper.8.gz", "-rw-r--r--"),
         ("/usr/share/bash-completion/completions/mycat", "-rw-r--r--"),
+        ("/usr/libexec/myopend", "-rwxr-xr-x"),
+        ("/usr/lib/systemd/system/myopen.socket", "-rw-r--r--"),
+        ("/usr/lib/systemd/system/myopen.service", "-rw-r--r--"),
+        ("/usr/share/man/man8/myopend.8.gz", "-rw-r--r--"),
     ] {
         assert!(
             listing.lines().any(|line| {
@@ -586,6 +590,49 @@ fn rpm_carries_the_helper_capabilities_and_the_layout() {
     );
     let configs = output_of("rpm", &["-qp", "--configfiles", &rpm]);
     assert_eq!(configs.trim(), "/etc/myopen/policy.toml");
+
+    // The units, as rpm would install them: the system paths, verify-clean; the scriptlets
+    // leave enabling to the preset, disable on removal, restart a running daemon on upgrade.
+    let scratch = Scratch::new();
+    let copy = scratch.path().join("myopen.rpm");
+    fs::copy(&rpm, &copy).expect("copy the rpm");
+    let archived = run(Command::new("rpm2archive").arg(&copy));
+    assert!(
+        archived.status.success(),
+        "rpm2archive: {}",
+        text(&archived)
+    );
+    let tree = scratch.path().join("tree");
+    fs::create_dir(&tree).expect("mkdir");
+    let unpacked = run(Command::new("tar")
+        .arg("-xzf")
+        .arg(scratch.path().join("myopen.rpm.tgz"))
+        .arg("-C")
+        .arg(&tree));
+    assert!(unpacked.status.success(), "tar: {}", text(&unpacked));
+    let units = tree.join("usr/lib/systemd/system");
+    let socket_unit = fs::read_to_string(units.join("myopen.socket")).expect("myopen.socket");
+    let service_unit = fs::read_to_string(units.join("myopen.service")).expect("myopen.service");
+    assert_eq!(
+        unit_value(&socket_unit, "ListenSequentialPacket"),
+        "/run/myopen/socket"
+    );
+    assert_eq!(
+        unit_value(&service_unit, "ExecStart"),
+        "/usr/libexec/myopend"
+    );
+    assert_units_verify(&units, &tree);
+    let scripts = output_of("rpm", &["-qp", "--scripts", &rpm]);
+    for expected in [
+        "systemctl --no-reload preset myopen.socket",
+        "systemctl --no-reload disable --now myopen.socket myopen.service",
+        "systemctl try-restart myopen.service",
+    ] {
+        assert!(
+            scripts.contains(expected),
+            "{expected} in the scriptlets:\n{scripts}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -885,18 +932,44 @@ fn unit_value<'a>(unit: &'a str, key: &str) -> &'a str {
     }
 }
 
-/// `systemd-analyze verify` on installed units: no complaint at all. The man pages they name are
-/// not in this machine's manual database, so that check (and only that) is off.
-fn assert_units_verify(units: &[PathBuf], root: Option<&Path>) {
-    let mut command = Command::new("systemd-analyze");
-    command.args(["verify", "--man=no"]);
-    if let Some(root) = root {
-        command.arg(format!("--root={}", root.display()));
+/// `systemd-analyze verify` on the units installed in `units` under `root` (a staged tree):
+/// no complaint at all. systemd's `--root` wants a whole system there, so the units are verified
+/// as copies whose `ExecStart=` has `root` in front (that file must exist), beside the copied
+/// socket; the man pages they name are not in this machine's manual database, so that check
+/// (and only that) is off.
+fn assert_units_verify(units: &Path, root: &Path) {
+    let scratch = Scratch::new();
+    let mut copies = Vec::new();
+    for name in ["myopen.socket", "myopen.service"] {
+        let unit = fs::read_to_string(units.join(name))
+            .unwrap_or_else(|error| panic!("{}/{name}: {error}", units.display()));
+        let rooted: String = unit
+            .lines()
+            .map(|line| match line.strip_prefix("ExecStart=") {
+                Some(program) => {
+                    let staged = root.join(program.trim_start_matches('/'));
+                    assert!(
+                        staged.is_file(),
+                        "{name}: ExecStart={program}: no {}",
+                        staged.display()
+                    );
+                    format!("ExecStart={}\n", staged.display())
+                }
+                None => format!("{line}\n"),
+            })
+            .collect();
+        copies.push(scratch.file(name, rooted.as_bytes(), 0o644));
     }
-    let output = run_within(command.args(units), Duration::from_secs(120));
+    let output = run_within(
+        Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .args(&copies),
+        Duration::from_secs(120),
+    );
     assert!(
         output.status.success() && text(&output).trim().is_empty(),
-        "systemd-analyze verify {units:?}:\n{}",
+        "systemd-analyze verify {}:\n{}",
+        units.display(),
         text(&output)
     );
 }
@@ -942,14 +1015,19 @@ fn daemon_install_bakes_its_runstatedir_into_the_socket_unit_the_daemon_and_the_
         unit_value(&service_unit, "ExecStart"),
         "/usr/libexec/myopend"
     );
-    for (name, unit) in [("myopen.socket", &socket_unit), ("myopen.service", &service_unit)] {
-        assert!(!unit.contains('@'), "{name} keeps a placeholder:\n{unit}");
+    for (name, unit) in [
+        ("myopen.socket", &socket_unit),
+        ("myopen.service", &service_unit),
+    ] {
+        for placeholder in ["@LIBEXECDIR@", "@RUNSTATEDIR@"] {
+            assert!(
+                !unit.contains(placeholder),
+                "{name} keeps {placeholder}:\n{unit}"
+            );
+        }
         assert_eq!(mode_owner(&units.join(name)), (0o644, 0, 0), "{name}");
     }
-    assert_units_verify(
-        &[units.join("myopen.socket"), units.join("myopen.service")],
-        Some(&stage),
-    );
+    assert_units_verify(&units, &stage);
     // PRIVILEGE=daemon: the helper has no privilege at all.
     let helper = stage.join("usr/libexec/openfile-helper");
     assert_eq!(mode_owner(&helper), (0o755, 0, 0));
@@ -987,7 +1065,10 @@ fn daemon_install_bakes_its_runstatedir_into_the_socket_unit_the_daemon_and_the_
         .env_remove("LD_LIBRARY_PATH");
     let read = run(&mut mycat);
     assert!(read.status.success(), "alice's mycat:\n{}", text(&read));
-    assert_eq!(String::from_utf8_lossy(&read.stdout), "served by the daemon\n");
+    assert_eq!(
+        String::from_utf8_lossy(&read.stdout),
+        "served by the daemon\n"
+    );
     let lines = env.audit_lines();
     assert!(
         lines
@@ -1059,7 +1140,10 @@ fn filter_set_members(name: &str) -> Vec<String> {
         .filter(|line| line.starts_with("    ") && !line.trim_start().starts_with('#'))
         .flat_map(|line| filter_set_members(line.trim()))
         .collect();
-    assert!(!members.is_empty(), "systemd-analyze knows no {name}:\n{listing}");
+    assert!(
+        !members.is_empty(),
+        "systemd-analyze knows no {name}:\n{listing}"
+    );
     members
 }
 
@@ -1220,7 +1304,11 @@ fn service_system_call_filter_allows_every_call_myopend_makes() {
     drop(connection);
     sent_descriptor_is_refused(&socket, &report);
 
-    let tracer_pid = tracer.0.as_ref().map(std::process::Child::id).expect("tracer");
+    let tracer_pid = tracer
+        .0
+        .as_ref()
+        .map(std::process::Child::id)
+        .expect("tracer");
     let daemon = child_named(tracer_pid, "myopend").expect("myopend under strace");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(daemon as i32),
@@ -1237,14 +1325,20 @@ fn service_system_call_filter_allows_every_call_myopend_makes() {
     );
 
     let used = traced_calls(&fs::read_to_string(&trace).expect("the trace"));
-    for expected in ["accept4", "setresuid", "seccomp", "landlock_restrict_self", "openat2"] {
+    for expected in [
+        "accept4",
+        "setresuid",
+        "seccomp",
+        "landlock_restrict_self",
+        "openat2",
+    ] {
         assert!(
             used.contains(expected),
             "the trace shows the workers at work ({expected}): {used:?}"
         );
     }
-    let service =
-        fs::read_to_string(workspace_root().join("packaging/systemd/myopen.service")).expect("unit");
+    let service = fs::read_to_string(workspace_root().join("packaging/systemd/myopen.service"))
+        .expect("unit");
     let allowed = system_call_filter_allows(&service);
     let refused: Vec<&String> = used.difference(&allowed).collect();
     assert!(
@@ -1321,7 +1415,8 @@ impl Drop for HelperStatOverride {
 
 #[test]
 fn deb_units_are_where_systemd_looks_with_the_system_paths_and_verify_clean() {
-    let Some(()) = root_or_skip("deb_units_are_where_systemd_looks_with_the_system_paths_and_verify_clean")
+    let Some(()) =
+        root_or_skip("deb_units_are_where_systemd_looks_with_the_system_paths_and_verify_clean")
     else {
         return;
     };
@@ -1330,31 +1425,46 @@ fn deb_units_are_where_systemd_looks_with_the_system_paths_and_verify_clean() {
     let unit_dir = deb_unit_dir(&deb);
     let search_path = output_of("systemd-analyze", &["unit-paths"]);
     assert!(
-        search_path.lines().any(|line| Path::new(line.trim()) == unit_dir),
+        search_path
+            .lines()
+            .any(|line| Path::new(line.trim()) == unit_dir),
         "{} is not among the directories systemd reads units from:\n{search_path}",
         unit_dir.display()
     );
     let scratch = Scratch::new();
     let tree = scratch.path().join("tree");
     let extracted = run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree));
-    assert!(extracted.status.success(), "dpkg-deb -x: {}", text(&extracted));
+    assert!(
+        extracted.status.success(),
+        "dpkg-deb -x: {}",
+        text(&extracted)
+    );
     let units = tree.join(unit_dir.strip_prefix("/").expect("absolute"));
     let socket_unit = fs::read_to_string(units.join("myopen.socket")).expect("myopen.socket");
     let service_unit = fs::read_to_string(units.join("myopen.service")).expect("myopen.service");
     // The packages are built with RUNSTATEDIR=/run, the library and the daemon with it.
-    assert_eq!(unit_value(&socket_unit, "ListenSequentialPacket"), "/run/myopen/socket");
+    assert_eq!(
+        unit_value(&socket_unit, "ListenSequentialPacket"),
+        "/run/myopen/socket"
+    );
     assert_eq!(unit_value(&service_unit, "ExecStart"), MYOPEND);
     assert_eq!(unit_value(&socket_unit, "WantedBy"), "sockets.target");
-    assert_units_verify(
-        &[units.join("myopen.socket"), units.join("myopen.service")],
-        Some(&tree),
-    );
+    assert_units_verify(&units, &tree);
     let contents = output_of("dpkg-deb", &["--contents", &deb.display().to_string()]);
     for (expected, mode) in [
         (format!(".{MYOPEND}"), "-rwxr-xr-x root/root"),
-        (format!(".{}/myopen.socket", unit_dir.display()), "-rw-r--r-- root/root"),
-        (format!(".{}/myopen.service", unit_dir.display()), "-rw-r--r-- root/root"),
-        ("./usr/share/man/man8/myopend.8.gz".to_owned(), "-rw-r--r-- root/root"),
+        (
+            format!(".{}/myopen.socket", unit_dir.display()),
+            "-rw-r--r-- root/root",
+        ),
+        (
+            format!(".{}/myopen.service", unit_dir.display()),
+            "-rw-r--r-- root/root",
+        ),
+        (
+            "./usr/share/man/man8/myopend.8.gz".to_owned(),
+            "-rw-r--r-- root/root",
+        ),
     ] {
         assert!(
             contents
@@ -1444,14 +1554,21 @@ fn deb_enables_the_socket_keeps_the_capability_helper_and_switches_as_documented
 
     // Daemon only: the documented switch takes the helper's privilege for good.
     let overridden = HelperStatOverride;
-    let switch = run(Command::new("dpkg-statoverride").args([
-        "--update", "--add", "root", "root", "0755", HELPER,
-    ]));
-    assert!(switch.status.success(), "dpkg-statoverride: {}", text(&switch));
+    let switch = run(Command::new("dpkg-statoverride")
+        .args(["--update", "--add", "root", "root", "0755", HELPER]));
+    assert!(
+        switch.status.success(),
+        "dpkg-statoverride: {}",
+        text(&switch)
+    );
     assert_eq!(capabilities(helper), "", "the switch leaves no capability");
     assert_eq!(mode_owner(helper), (0o755, 0, 0));
     install();
-    assert_eq!(capabilities(helper), "", "an upgrade keeps the helper unprivileged");
+    assert_eq!(
+        capabilities(helper),
+        "",
+        "an upgrade keeps the helper unprivileged"
+    );
     assert_eq!(mode_owner(helper), (0o755, 0, 0));
 
     let socket_unit =
@@ -1477,7 +1594,11 @@ fn deb_enables_the_socket_keeps_the_capability_helper_and_switches_as_documented
     let daemon = RunningDaemon(Some(daemon));
     let started = std::time::Instant::now();
     while !socket.exists() {
-        assert!(started.elapsed() < Duration::from_secs(10), "{} never appeared", socket.display());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{} never appeared",
+            socket.display()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     chmod(&socket, 0o666);
@@ -1510,18 +1631,30 @@ fn deb_enables_the_socket_keeps_the_capability_helper_and_switches_as_documented
     // Back: the override goes and the postinst gives the helper its privilege again.
     drop(overridden);
     let back = run(Command::new("dpkg-reconfigure").args(["--frontend=noninteractive", "myopen"]));
-    assert!(back.status.success(), "dpkg-reconfigure myopen: {}", text(&back));
+    assert!(
+        back.status.success(),
+        "dpkg-reconfigure myopen: {}",
+        text(&back)
+    );
     assert!(
         has_helper_capabilities(helper) || mode_owner(helper).0 == 0o4755,
         "the helper is privileged again: {}",
         capabilities(helper)
     );
     let read = mycat(&allowed);
-    assert!(read.status.success(), "through the helper again: {}", text(&read));
+    assert!(
+        read.status.success(),
+        "through the helper again: {}",
+        text(&read)
+    );
 
     // Helper only: a disabled socket stays disabled over an upgrade.
     let disable = run(Command::new("systemctl").args(["disable", "myopen.socket"]));
-    assert!(disable.status.success(), "systemctl disable: {}", text(&disable));
+    assert!(
+        disable.status.success(),
+        "systemctl disable: {}",
+        text(&disable)
+    );
     assert!(fs::symlink_metadata(SOCKET_ENABLED_LINK).is_err());
     install();
     assert!(
