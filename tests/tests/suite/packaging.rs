@@ -1077,6 +1077,23 @@ fn daemon_install_bakes_its_runstatedir_into_the_socket_unit_the_daemon_and_the_
         "a daemon's audit line for the grant: {lines:?}"
     );
     drop(daemon);
+
+    // make uninstall with the same variables takes the daemon and its units away.
+    let mut uninstall = args.to_vec();
+    uninstall[0] = "uninstall".to_owned();
+    make_ok(&uninstall);
+    for gone in [
+        units.join("myopen.socket"),
+        units.join("myopen.service"),
+        stage.join("usr/libexec/myopend"),
+        stage.join("usr/share/man/man8/myopend.8"),
+    ] {
+        assert!(
+            fs::symlink_metadata(&gone).is_err(),
+            "{} is left after make uninstall",
+            gone.display()
+        );
+    }
 }
 
 /// An empty directory `IT_ROOT/name` (root, 0755) for a daemon's socket.
