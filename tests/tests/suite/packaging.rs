@@ -1593,33 +1593,49 @@ fn deb_enables_the_socket_keeps_the_capability_helper_and_switches_as_documented
     let service_unit =
         fs::read_to_string(unit_dir.join("myopen.service")).expect("the installed myopen.service");
     let socket = PathBuf::from(unit_value(&socket_unit, "ListenSequentialPacket"));
-    // What systemd does with the units, minus the sandbox: the directory (DirectoryMode=0755),
-    // the socket (SocketMode=0666), the daemon started on it.
     let socket_dir = socket.parent().expect("the socket's directory").to_owned();
-    fs::create_dir_all(&socket_dir).expect("mkdir the socket's directory");
-    chmod(&socket_dir, 0o755);
-    let _ = fs::remove_file(&socket);
-    let daemon = Command::new("systemd-socket-activate")
-        .args(["--seqpacket", "-l"])
-        .arg(&socket)
-        .arg(unit_value(&service_unit, "ExecStart"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(fs::File::create(data.join("myopend.log")).expect("log"))
-        .spawn()
-        .expect("systemd-socket-activate");
-    let daemon = RunningDaemon(Some(daemon));
-    let started = std::time::Instant::now();
-    while !socket.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{} never appeared",
-            socket.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    chmod(&socket, 0o666);
-    let read = mycat(&allowed);
+    assert!(
+        socket_dir.starts_with("/run"),
+        "the .deb's socket is under /run: {}",
+        socket.display()
+    );
+    // What systemd does with the units, minus the sandbox: the directory (DirectoryMode=0755),
+    // the socket (SocketMode=0666), the daemon started on it by socket activation. In a mount
+    // namespace of its own with a fresh /run, so that no other program on this machine (other
+    // tests among them) meets this daemon at the system's socket.
+    let script = r#"
+        set -e
+        mount -t tmpfs -o mode=0755 myopen-pkg-test /run
+        mkdir -p -m 0755 "$SOCKET_DIR"
+        systemd-socket-activate --seqpacket -l "$SOCKET" "$DAEMON" </dev/null >/dev/null 2>"$LOG" &
+        daemon=$!
+        tries=0
+        while [ ! -S "$SOCKET" ]; do
+            tries=$((tries + 1))
+            [ "$tries" -lt 500 ] || { echo "$SOCKET never appeared" >&2; exit 3; }
+            sleep 0.02
+        done
+        chmod 0666 "$SOCKET"
+        status=0
+        env -u MYOPEN_SOCKET -u MYOPEN_HELPER -u LD_LIBRARY_PATH /usr/bin/setpriv \
+            --reuid="$USER_ID" --regid="$GROUP_ID" --init-groups -- "$MYCAT" "$FILE" || status=$?
+        kill -TERM "$daemon"
+        wait "$daemon" || true
+        exit "$status"
+    "#;
+    let read = run_within(
+        Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", script])
+            .env("SOCKET", &socket)
+            .env("SOCKET_DIR", &socket_dir)
+            .env("DAEMON", unit_value(&service_unit, "ExecStart"))
+            .env("LOG", data.join("myopend.log"))
+            .env("USER_ID", alice.uid.to_string())
+            .env("GROUP_ID", alice.gid.to_string())
+            .env("MYCAT", MYCAT)
+            .env("FILE", &allowed),
+        Duration::from_secs(60),
+    );
     assert!(
         read.status.success(),
         "through the daemon, the helper unprivileged: {}{}",
@@ -1627,9 +1643,10 @@ fn deb_enables_the_socket_keeps_the_capability_helper_and_switches_as_documented
         fs::read_to_string(data.join("myopend.log")).unwrap_or_default()
     );
     assert_eq!(String::from_utf8_lossy(&read.stdout), "for alice\n");
-    drop(daemon);
-    let _ = fs::remove_file(&socket);
-    let _ = fs::remove_dir(&socket_dir);
+    assert!(
+        fs::symlink_metadata(&socket).is_err(),
+        "the daemon's socket stayed in its own mount namespace"
+    );
     let unserved = mycat(&allowed);
     assert_eq!(
         unserved.status.code(),
