@@ -6,7 +6,7 @@
 #
 # Environment (all set by the Makefile): DESTDIR PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR
 # SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid, daemon or none)
-# SYSTEMDUNITDIR BUILT
+# SYSTEMDUNITDIR RUNSTATEDIR BUILT
 # (the directory holding the built mycat, myopen-run, openfile-helper, myopen-completions and
 # libmyopen) and HELPER_BUILT (the directory holding the helper, when it is built apart: static).
 #
@@ -24,7 +24,7 @@ readonly SOURCE_DIR
 say() { printf 'myopen: %s\n' "$*"; }
 die() { printf 'myopen: error: %s\n' "$*" >&2; exit 1; }
 
-for variable in PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE SYSTEMDUNITDIR; do
+for variable in PREFIX BINDIR LIBEXECDIR LIBDIR INCLUDEDIR SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE SYSTEMDUNITDIR RUNSTATEDIR; do
   [ -n "${!variable:-}" ] || die "$variable is not set (run this through 'make install')"
 done
 DESTDIR="${DESTDIR:-}"
@@ -88,6 +88,19 @@ make_privileged() {
 
 install_file() { # mode source destination
   install -D -m "$1" "$2" "$3"
+}
+
+# A systemd unit with this build's paths: the socket where the library and myopend look
+# ($RUNSTATEDIR/myopen/socket, both built with the same RUNSTATEDIR), the daemon in $LIBEXECDIR.
+install_unit() { # name
+  local destination="$DESTDIR$SYSTEMDUNITDIR/$1"
+  case "$LIBEXECDIR$RUNSTATEDIR" in
+    *'|'* | *'&'* | *'\'*) die "LIBEXECDIR and RUNSTATEDIR may not hold |, & or \\" ;;
+  esac
+  sed -e "s|@LIBEXECDIR@|$LIBEXECDIR|g" -e "s|@RUNSTATEDIR@|$RUNSTATEDIR|g" \
+    "$SOURCE_DIR/systemd/$1" >"$destination.new"
+  chmod 0644 "$destination.new"
+  mv -f "$destination.new" "$destination"
 }
 
 do_install() {
@@ -158,11 +171,8 @@ do_install() {
   if [ "$PRIVILEGE" = daemon ]; then
     install_file 0755 "$BUILT/myopend" "$libexec/myopend"
     install -d -m 0755 "$DESTDIR$SYSTEMDUNITDIR"
-    install_file 0644 "$SOURCE_DIR/systemd/myopen.socket" "$DESTDIR$SYSTEMDUNITDIR/myopen.socket"
-    sed "s|@LIBEXECDIR@|$LIBEXECDIR|" "$SOURCE_DIR/systemd/myopen.service" \
-      >"$DESTDIR$SYSTEMDUNITDIR/myopen.service.new"
-    chmod 0644 "$DESTDIR$SYSTEMDUNITDIR/myopen.service.new"
-    mv -f "$DESTDIR$SYSTEMDUNITDIR/myopen.service.new" "$DESTDIR$SYSTEMDUNITDIR/myopen.service"
+    install_unit myopen.socket
+    install_unit myopen.service
     install_file 0644 "$SOURCE_DIR/man/myopend.8" "$man/man8/myopend.8"
     say "installed myopend in $libexec and myopen.socket, myopen.service in $SYSTEMDUNITDIR:" \
       "enable with systemctl daemon-reload && systemctl enable --now myopen.socket"

@@ -2,9 +2,10 @@
 # Installs what the build, the tests and the benchmarks need on a fresh Debian machine: a C
 # and a C++ compiler, pkg-config and python3 (interop and libmyopen tests), setpriv (running
 # clients as other users), setcap/getcap (file capability installs), hyperfine (benchmarks), the
-# systemd-socket-activate (the socket-activated daemon tests) and systemd-analyze, the
-# unmodified programs the myopen-run tests drive (busybox-static, gawk, gzip, less) and sudo
-# (the myopen-run benchmark compares it). Installs only what is missing; needs root then.
+# systemd-socket-activate (the socket-activated daemon tests), systemd-analyze and strace (the
+# daemon unit's checks), the unmodified programs the myopen-run tests drive (busybox-static,
+# gawk, gzip, less) and sudo (the myopen-run benchmark compares it). Installs only what is
+# missing; needs root then.
 set -euo pipefail
 
 declare -A package_of=(
@@ -26,6 +27,7 @@ declare -A package_of=(
   [mandoc]=mandoc
   [man]=man-db
   [socat]=socat
+  [strace]=strace
   [busybox]=busybox-static
   [gawk]=gawk
   [zcat]=gzip

@@ -11,8 +11,10 @@
 #                                       /usr/libexec/openfile-helper (shipped 0755
 #                                       without privilege: the postinst gives it its capabilities,
 #                                       or setuid root, unless dpkg-statoverride says otherwise),
-#                                       /etc/myopen/policy.toml (a conffile), /etc/myopen/policy.d/,
-#                                       man pages, completions
+#                                       /usr/libexec/myopend and its units myopen.socket,
+#                                       myopen.service (the postinst enables the socket, and starts
+#                                       it where systemd runs), /etc/myopen/policy.toml (a
+#                                       conffile), /etc/myopen/policy.d/, man pages, completions
 #
 # The split is Debian's for shared libraries (policy 8.1, 8.4): the runtime package is named
 # after the soname, so that a future libmyopen1 can be installed beside it.
@@ -37,12 +39,18 @@ architecture="$(dpkg --print-architecture)"
 multiarch="$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)" \
   || die "dpkg-architecture is missing (Debian: apt-get install dpkg-dev)"
 libdir="/usr/lib/$multiarch"
+# The distribution's directory for packaged units, as systemd's pkg-config file says
+# (/lib/systemd/system on bookworm, /usr/lib/systemd/system once /usr is merged for good).
+unitdir="$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || true)"
+unitdir="${unitdir:-/usr/lib/systemd/system}"
 
 rm -rf "$stage" "$out/libmyopen0" "$out/libmyopen-dev"
 mkdir -p "$stage"
+# PRIVILEGE=daemon stages the helper without privilege (the postinst gives it its own) plus
+# myopend and the units.
 make --no-print-directory install HELPER_LINK=dynamic DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
   LIBEXECDIR=/usr/libexec LIBDIR="$libdir" ZSHCOMPDIR=/usr/share/zsh/vendor-completions \
-  PRIVILEGE=none TARGET_DIR="$target_dir"
+  RUNSTATEDIR=/run SYSTEMDUNITDIR="$unitdir" PRIVILEGE=daemon TARGET_DIR="$target_dir"
 
 # The library's files move out of myopen's tree into the two library packages' trees.
 runtime="$out/libmyopen0"
@@ -69,7 +77,8 @@ gzip -9n "$dev/usr/share/man/man3/my_open.3"
 # Debian's rules: stripped binaries, compressed man pages, the copyright and changelog in
 # /usr/share/doc, everything owned by root (dpkg-deb --root-owner-group).
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
-  "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" "$stage/usr/libexec/openfile-helper"
+  "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" "$stage/usr/libexec/openfile-helper" \
+  "$stage/usr/libexec/myopend"
 gzip -9n "$stage"/usr/share/man/man*/*
 changelog_version="$(sed -n '1s/^myopen (\([^)]*\)).*/\1/p' "$debian_dir/changelog")"
 [ "$changelog_version" = "$version" ] \
@@ -101,7 +110,7 @@ shlibdeps() { # files...
   (cd "$shlibs_dir" && dpkg-shlibdeps -O "$@" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
 }
 depends="$(shlibdeps "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" \
-  "$stage/usr/libexec/openfile-helper")"
+  "$stage/usr/libexec/openfile-helper" "$stage/usr/libexec/myopend")"
 [ -n "$depends" ] || die "dpkg-shlibdeps found no dependencies"
 library_depends="$(shlibdeps "$runtime$libdir/libmyopen.so.$version")"
 [ -n "$library_depends" ] || die "dpkg-shlibdeps found no dependencies of libmyopen"

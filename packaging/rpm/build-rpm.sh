@@ -24,11 +24,17 @@ version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)"
 rm -rf "$out"
 mkdir -p "$stage" "$out/BUILD" "$out/BUILDROOT" "$out/RPMS" "$out/SPECS" "$out/SRPMS" "$out/SOURCES"
 libdir="$(rpm --eval '%{_libdir}')"
+# %{_unitdir} comes with systemd-rpm-macros (Fedora, openSUSE); rpm alone (Debian) lacks it.
+unitdir="$(rpm --eval '%{?_unitdir}')"
+unitdir="${unitdir:-/usr/lib/systemd/system}"
+# PRIVILEGE=daemon stages the helper without privilege (the spec's %caps gives it its own) plus
+# myopend and the units.
 make --no-print-directory install HELPER_LINK=dynamic DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
-  LIBEXECDIR=/usr/libexec LIBDIR="$libdir" PRIVILEGE=none TARGET_DIR="$target_dir"
+  LIBEXECDIR=/usr/libexec LIBDIR="$libdir" RUNSTATEDIR=/run SYSTEMDUNITDIR="$unitdir" \
+  PRIVILEGE=daemon TARGET_DIR="$target_dir"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \
   "$stage/usr/bin/mycat" "$stage/usr/bin/myopen-run" "$stage/usr/libexec/openfile-helper" \
-  "$stage$libdir/libmyopen.so.$version"
+  "$stage/usr/libexec/myopend" "$stage$libdir/libmyopen.so.$version"
 strip --strip-debug --enable-deterministic-archives "$stage$libdir/libmyopen.a"
 gzip -9n "$stage"/usr/share/man/man*/*
 
@@ -36,6 +42,7 @@ rpmbuild -bb --quiet \
   --define "_topdir $out" \
   --define "myopen_version $version" \
   --define "myopen_stage $stage" \
+  --define "myopen_unitdir $unitdir" \
   packaging/rpm/myopen.spec
 for package in myopen-libs myopen-devel myopen; do
   rpm="$(find "$out/RPMS" -name "$package-$version-1.*.rpm" | head -n 1)"

@@ -159,17 +159,35 @@ static LOCK: Mutex<()> = Mutex::new(());
 /// Held by every test that touches the system: a process-wide lock plus the `flock` on
 /// `/tmp/myopen-it/lock` that the privileged tests take (see [`crate::install`]), so packages
 /// are never installed while another test process relies on the system's state, or the other
-/// way round.
+/// way round; and the `flock` on [`MACHINE_LOCK`], which test runs of other checkouts (other
+/// `IT_ROOT`s) take too: dpkg, `/usr`, `/etc/myopen` and `make demo`'s user are the machine's.
 pub struct SystemLock {
+    _machine_lock: Flock<fs::File>,
     _file_lock: Flock<fs::File>,
     _guard: MutexGuard<'static, ()>,
 }
+
+/// The lock every checkout's system-touching tests share, in the system's lock directory
+/// (`/run/lock`).
+pub const MACHINE_LOCK: &str = "/run/lock/myopen-system-tests.lock";
 
 /// Takes the [`SystemLock`] (blocks until it is free). Needs root.
 pub fn system_lock() -> SystemLock {
     let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let file_lock = lock_it_root();
+    let lock_dir = Path::new(MACHINE_LOCK).parent().expect("a directory");
+    fs::create_dir_all(lock_dir)
+        .unwrap_or_else(|error| panic!("mkdir {}: {error}", lock_dir.display()));
+    let machine_file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(MACHINE_LOCK)
+        .unwrap_or_else(|error| panic!("open {MACHINE_LOCK}: {error}"));
+    let machine_lock = Flock::lock(machine_file, nix::fcntl::FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, errno)| panic!("flock {MACHINE_LOCK}: {errno}"));
     SystemLock {
+        _machine_lock: machine_lock,
         _file_lock: file_lock,
         _guard: guard,
     }
