@@ -532,15 +532,18 @@ fn refuse(connection: &OwnedFd, errno: Errno) {
 }
 
 /// The listener keeps only what it hands to workers: CAP_SETUID and CAP_SETGID (to become each
-/// peer), the two DAC capabilities (which workers keep, permitted only) and, when it has it,
-/// CAP_SETPCAP, with which each worker trims its bounding set to the two DAC capabilities
-/// before it becomes its peer, as the setuid helper does; the listener's own bounding set is
-/// trimmed to those five.
+/// peer), the two DAC capabilities (which workers keep, permitted only), CAP_KILL (a worker
+/// that became its peer is that user's process: its peer can stop it, and only CAP_KILL lets
+/// the shutdown end it) and, when it has it, CAP_SETPCAP, with which each worker trims its
+/// bounding set to the two DAC capabilities before it becomes its peer, as the setuid helper
+/// does; the listener's own bounding set is trimmed to those six. Workers keep none of the
+/// others past the switch.
 fn prepare_listener_capabilities() -> Result<(), String> {
     let needed = [
         Capability::CAP_SETUID,
         Capability::CAP_SETGID,
         Capability::CAP_SETPCAP,
+        Capability::CAP_KILL,
         Capability::CAP_DAC_READ_SEARCH,
         Capability::CAP_DAC_OVERRIDE,
     ];

@@ -875,3 +875,48 @@ fn user_namespace_ids_never_escape_a_deny() {
         daemon_log(Install::Daemon)
     );
 }
+
+#[test]
+fn sigterm_ends_even_a_stopped_worker_within_the_drain_bound() {
+    let Some(env) = privileged_env!() else { return };
+    alices_file(&env);
+    let mut daemon = Started::daemon(&[]);
+    let pid = daemon.id();
+    let connection = connection_to_made_by(&alice(), &socket_of(Install::Daemon));
+    read_hello(&connection);
+    let workers = workers_serving(pid, alice().uid);
+    assert_eq!(workers.len(), 1, "one worker serves alice");
+    // Alice may stop the worker that serves her (it has her uid): it can finish nothing.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(workers[0] as i32),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .expect("SIGSTOP");
+    let mut child = daemon.0.take().expect("the daemon");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    let started = Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.is_some(),
+        "the listener could not end a stopped worker of another uid: still running after 20 s"
+    );
+    assert!(
+        std::fs::metadata(format!("/proc/{}", workers[0])).is_err(),
+        "the stopped worker is gone"
+    );
+    drop(connection);
+}
