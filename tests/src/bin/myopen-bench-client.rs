@@ -10,6 +10,8 @@
 //! opens for `session-seconds`, so that whatever a session does once a second is in the figures),
 //! `daemon` (one connection to the `myopend` socket `program`, then opens for `session-seconds`),
 //! `connect` (`count` times: connect to the `myopend` socket `program`, hello, one open, close),
+//! `connect-paced` (the same with an untimed pause of [`PACE`] before each, so that the daemon
+//! has refilled its pool of idle workers, as it has between programs that each open one file),
 //! `floor` (the session floor: `fd-floor` at `program` as a child on a socket pair, then opens
 //! for `session-seconds`; it opens with the caller's own rights, so give it a readable file).
 //! Every open is of `file` (or the case's own `<file>`), read-only, and must succeed: a refusal
@@ -19,12 +21,11 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fmt::Write as _;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
-
-use std::os::fd::AsFd;
 
 use myopen::fdpass::{recv_with_fds, send_with_fds};
 use myopen::{Daemon, Helper, Session};
@@ -61,7 +62,8 @@ fn main() -> ExitCode {
             "spawn" => spawn(program, count),
             "session" => session(program, file, duration),
             "daemon" => daemon(program, file, duration),
-            "connect" => connect(program, file, count),
+            "connect" => connect(program, file, count, Duration::ZERO),
+            "connect-paced" => connect(program, file, count, PACE),
             "floor" => floor(program, file, duration),
             other => Err(format!("unknown kind {other:?}")),
         };
@@ -182,14 +184,23 @@ fn daemon(socket: &OsStr, file: &Path, duration: Duration) -> Result<Vec<u128>, 
 
 /// What a program that needs one privileged open pays with a daemon: connect, the hello, the
 /// open, and closing the connection (the worker sees end-of-file and exits).
-fn connect(socket: &OsStr, file: &Path, count: usize) -> Result<Vec<u128>, String> {
+/// The pause before each `connect-paced` connection: the daemon forks a replacement worker after
+/// each hand-over, a few hundred microseconds; this leaves it ample time.
+const PACE: Duration = Duration::from_millis(5);
+
+fn connect(socket: &OsStr, file: &Path, count: usize, pace: Duration) -> Result<Vec<u128>, String> {
     let daemon = Daemon::at(socket);
-    timed(count, || {
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        std::thread::sleep(pace);
+        let start = Instant::now();
         daemon
             .open(file, libc::O_RDONLY)
             .map(drop)
-            .map_err(|error| format!("{}: {error}", file.display()))
-    })
+            .map_err(|error| format!("{}: {error}", file.display()))?;
+        times.push(start.elapsed().as_nanos());
+    }
+    Ok(times)
 }
 
 /// The least a persistent server could cost per open: `fd-floor` receives the path, opens it
