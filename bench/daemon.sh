@@ -15,9 +15,9 @@
 #
 #   sudo bench/daemon.sh       # ROUNDS=5 CONNECTS=200 SESSION_SECONDS=2 RUNS=500 BENCH_USER=nobody
 #
-# TRACE=1 adds where one mycat's time goes: strace -f -ttt of myopend and of mycat during one
-# mycat through the daemon, reduced to the phases of the connection (slowed by strace: read the
-# shares, not the absolute times).
+# TRACE=1 (needs bpftrace) adds where one mycat's time goes: syscall tracepoints of myopend and
+# mycat over TRACE_RUNS=100 paced runs, reduced to the phases of the connection
+# (bench/daemon-phases.bt, bench/daemon-phases.py).
 #
 # myopend runs in the foreground on a socket in the private mktemp directory (--socket); the
 # clients find it with MYOPEN_SOCKET. Everything is removed on every exit path (bench/lib.sh).
@@ -122,33 +122,38 @@ if [ ${#sudo_cat[@]} -eq 0 ]; then
     hyperfine -N --style none --warmup 50 --runs "$runs" --export-json "$work/out/root-cat.json" \
         -n "cat, root-only 4 KiB file, run by root (no sudo here)" "cat $work/data/secret" >/dev/null
 fi
+results=("$work/out/mycat.json")
 if [ ${#sudo_cat[@]} -gt 0 ]; then
-    versus_root=("$work/out/mycat.json"
-        --ratio "mycat, root-only 4 KiB file, daemon / sudo cat, root-only 4 KiB file")
+    versus_root=(--ratio "mycat, root-only 4 KiB file, daemon / sudo cat, root-only 4 KiB file")
 else
-    versus_root=("$work/out/mycat.json" "$work/out/root-cat.json")
+    results+=("$work/out/root-cat.json")
+    versus_root=(--ratio "mycat, root-only 4 KiB file, daemon / cat, root-only 4 KiB file, run by root (no sudo here)")
 fi
-python3 "$summarise" hyperfine "${versus_root[@]}" \
+python3 "$summarise" hyperfine "${results[@]}" \
     --title "Whole processes, run by $user (hyperfine -N, output to /dev/null)" \
     --ratio "mycat, root-only 4 KiB file, daemon / cat, readable 4 KiB file <= 1.2" \
     --ratio "mycat, root-only 4 KiB file, setuid helper / cat, readable 4 KiB file" \
     --ratio "mycat, root-only 4 KiB file, daemon / mycat, root-only 4 KiB file, setuid helper" \
     --ratio "mycat, readable 4 KiB file (no privilege asked) / cat, readable 4 KiB file" \
-    --ratio "mycat, root-only 4 KiB file, daemon / mycat, readable 4 KiB file (no privilege asked)"
+    --ratio "mycat, root-only 4 KiB file, daemon / mycat, readable 4 KiB file (no privilege asked)" \
+    "${versus_root[@]}"
 
 [ "${TRACE:-0}" = 1 ] || exit 0
-command -v strace >/dev/null || bench_fail "TRACE=1 needs strace"
-trace=$work/out/trace
-# The listener and its idle workers, forked before the tracer attached.
-attach=()
-for pid in "$daemon" $(pgrep -P "$daemon"); do attach+=(-p "$pid"); done
-strace -f -ttt -T -qq -o "$trace.daemon" "${attach[@]}" &
+# Where the time of one mycat through the daemon goes: syscall tracepoints (bpftrace, which stops
+# nothing and adds well under a microsecond an event) over TRACE_RUNS paced runs, reduced to the
+# phases of the connection by bench/daemon-phases.py.
+command -v bpftrace >/dev/null || bench_fail "TRACE=1 needs bpftrace (apt-get install bpftrace)"
+trace=$work/out/phases
+bpftrace bench/daemon-phases.bt > "$trace" 2> "$work/bpftrace.log" &
 tracer=$!
 bench_kill_on_exit "$tracer"
+for _ in $(seq 100); do grep -q '^Attaching' "$trace" 2>/dev/null && break; sleep 0.1; done
 sleep 1
-"${as_user[@]}" env MYOPEN_SOCKET="$socket" \
-    strace -f -ttt -T -qq -o "$trace.mycat" "$mycat" "$work/data/secret" >/dev/null
+for _ in $(seq "${TRACE_RUNS:-100}"); do
+    "${as_user[@]}" env MYOPEN_SOCKET="$socket" "$mycat" "$work/data/secret" >/dev/null
+    sleep 0.02
+done
 sleep 0.5
 kill -INT "$tracer"
 wait "$tracer" 2>/dev/null || true
-python3 bench/daemon-trace.py "$trace.mycat" "$trace.daemon" "$work/data/secret"
+python3 bench/daemon-phases.py "$trace"
