@@ -31,10 +31,8 @@ connects=${CONNECTS:-200}
 session_seconds=${SESSION_SECONDS:-2}
 runs=${RUNS:-500}
 bench_caller
-summarise=bench/summarise.py
 
-bench_build_helper
-cargo build --release --locked -q -p mycat -p myopen-tests --bins
+bench_build
 
 install -d -m 0755 "$work/bin" "$work/etc" "$work/etc/myopen" "$work/data" "$work/run"
 install -d -m 0755 -o "$uid" -g "$gid" "$work/out"

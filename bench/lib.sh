@@ -3,7 +3,9 @@
 #   source bench/lib.sh
 #   bench_start NAME "why it needs root" TOOL...   # root and tools checked, $work made, trap set
 #   bench_caller                                   # $user $uid $gid, "${as_user[@]}" (BENCH_USER)
-#   bench_build_helper                             # $helper_build: openfile-helper and myopend
+#   $summarise                                     # bench/summarise.py, the one summariser
+#   bench_build                                    # $helper_build: openfile-helper, myopend;
+#                                                  # target/release: mycat, the bench clients
 #   bench_start_syslog                             # a socat reader on $work/log.sock
 #   bench_on_exit COMMAND...                       # run by the exit trap, last added first
 #   bench_kill_on_exit PID                         # killed and reaped by the exit trap
@@ -13,6 +15,7 @@
 # ($work/log.sock) inside it, so no system policy is touched.
 
 bench_name=bench
+summarise=bench/summarise.py
 bench_exit_commands=()
 bench_exit_pids=()
 
@@ -63,8 +66,9 @@ bench_caller() {
 }
 
 # The helper and myopend as `make install` builds them: static PIEs (HELPER_LINK=static, the
-# default), with the policy and the syslog socket in $work.
-bench_build_helper() {
+# default), with the policy and the syslog socket in $work; mycat and myopen-tests' programs
+# (myopen-bench-client, fd-floor) as release builds.
+bench_build() {
     local host
     host=$(rustc -vV | sed -n 's/^host: //p')
     MYOPEN_SYSCONFDIR=$work/etc MYOPEN_SYSLOG_SOCKET=$work/log.sock \
@@ -72,6 +76,7 @@ bench_build_helper() {
         cargo build --release --locked -q -p openfile-helper --bins --target "$host" \
           --target-dir target/bench-helper
     helper_build=target/bench-helper/$host/release
+    cargo build --release --locked -q -p mycat -p myopen-tests --bins
 }
 
 # The helper refuses a grant whose audit record cannot be delivered, so a socat reader stands in

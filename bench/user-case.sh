@@ -24,10 +24,8 @@ rounds=${ROUNDS:-5}
 oneshots=${ONESHOTS:-200}
 session_seconds=${SESSION_SECONDS:-2}
 bench_caller
-summarise=bench/summarise.py
 
-bench_build_helper
-cargo build --release --locked -q -p mycat -p myopen-tests --bins
+bench_build
 # The book's helper, compiled here from tests/c/ (not found in cargo's build directory by mtime).
 unp_openfile=$work/unp_openfile
 cc -O2 -Wall -Wextra -o "$unp_openfile" tests/c/unp_openfile.c
