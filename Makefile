@@ -8,7 +8,8 @@
 #   make demo           as root: build, install into a temporary prefix, show mycat at work, clean up
 #   make deb, make rpm  the packages, in $(TARGET_DIR)/debian and $(TARGET_DIR)/rpm
 #   make test           every test (installs missing test tools first when run as root)
-#   make bench          the benchmarks (bench/fence-cost.sh: the kernel fence's cost); figures go
+#   make bench          the benchmarks (bench/fence-cost.sh: the kernel fence's cost;
+#                       bench/daemon.sh: myopend against the helper, cat and sudo); figures go
 #                       to BENCHMARKS.md by hand
 #
 # Paths are baked into the binaries at build time, like autotools' sysconfdir/libexecdir: the
@@ -117,6 +118,8 @@ bench: deps
 	else echo "NOT RUN: bench/oneshot-static-vs-dynamic.sh needs root (it installs setuid helpers)"; fi
 	@if [ "$$(id -u)" -eq 0 ]; then bench/fence-cost.sh; \
 	else echo "NOT RUN: bench/fence-cost.sh needs root (it installs a setuid helper)"; fi
+	@if [ "$$(id -u)" -eq 0 ]; then bench/daemon.sh; \
+	else echo "NOT RUN: bench/daemon.sh needs root (it runs myopend and installs a setuid helper)"; fi
 
 clean:
 	$(CARGO) clean

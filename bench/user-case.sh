@@ -16,44 +16,23 @@
 # socat reader stands in for syslog.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" -eq 0 ] || { echo "user-case.sh: needs root (it installs setuid and file-capability helpers)" >&2; exit 1; }
-for tool in hyperfine socat setcap setpriv python3 cc; do
-    command -v "$tool" >/dev/null || { echo "user-case.sh: $tool is missing (make deps)" >&2; exit 1; }
-done
+source bench/lib.sh
+bench_start user-case.sh "it installs setuid and file-capability helpers" \
+    hyperfine socat setcap setpriv python3 cc
 
 rounds=${ROUNDS:-5}
 oneshots=${ONESHOTS:-200}
 session_seconds=${SESSION_SECONDS:-2}
-user=${BENCH_USER:-nobody}
-uid=$(id -u "$user")
-gid=$(id -g "$user")
-as_user=(setpriv "--reuid=$uid" "--regid=$gid" --init-groups --)
-summarise=bench/summarise.py
+bench_caller
 
-work=$(mktemp -d /tmp/myopen-bench.XXXXXX)
-receiver=
-cleanup() {
-    if [ -n "$receiver" ]; then kill "$receiver" 2>/dev/null || true; wait "$receiver" 2>/dev/null || true; fi
-    rm -rf -- "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-chmod 0755 "$work"
-
-# The helper as `make install` builds it: a static PIE (HELPER_LINK=static, the default).
-host=$(rustc -vV | sed -n 's/^host: //p')
-MYOPEN_SYSCONFDIR=$work/etc MYOPEN_SYSLOG_SOCKET=$work/log.sock \
-  RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked -q -p openfile-helper --bins --target "$host" \
-      --target-dir target/bench-helper
-cargo build --release --locked -q -p mycat -p myopen-tests --bins
+bench_build
 # The book's helper, compiled here from tests/c/ (not found in cargo's build directory by mtime).
 unp_openfile=$work/unp_openfile
 cc -O2 -Wall -Wextra -o "$unp_openfile" tests/c/unp_openfile.c
 
 install -d -m 0755 "$work/bin" "$work/etc" "$work/etc/myopen" "$work/data" "$work/policies"
 install -d -m 0755 -o "$uid" -g "$gid" "$work/out"
-helper=target/bench-helper/$host/release/openfile-helper
+helper=$helper_build/openfile-helper
 install -m 4755 "$helper" "$work/bin/setuid-helper"
 install -m 0755 "$helper" "$work/bin/caps-helper"
 setcap cap_dac_read_search,cap_dac_override+p "$work/bin/caps-helper"
@@ -66,10 +45,7 @@ chmod 0600 "$work/data/secret"
 head -c 4096 /dev/urandom > "$work/data/readable"
 chmod 0644 "$work/data/readable"
 
-socat -u "UNIX-RECV:$work/log.sock,perm=0666" OPEN:/dev/null &
-receiver=$!
-for _ in $(seq 50); do [ -S "$work/log.sock" ] && break; sleep 0.1; done
-[ -S "$work/log.sock" ] || { echo "user-case.sh: the syslog receiver did not start" >&2; exit 1; }
+bench_start_syslog
 
 # Policies of 1, 200 and 10,000 rules: allows naming a group and a numeric id, per-user home
 # rules, service directories, and denies, in the shapes sudoers-sized sites write; the rule that
@@ -96,9 +72,8 @@ use_policy() { # rules
     mv -f "$work/etc/myopen/policy.toml.new" "$work/etc/myopen/policy.toml"
 }
 
-echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); caller: $user; $rounds rounds" \
-    "of $oneshots one-shot opens per case and ${session_seconds}s of session opens per case"
+bench_header "$rounds rounds of $oneshots one-shot opens per case and ${session_seconds}s of" \
+    "session opens per case"
 echo "# policy sizes (bytes): $(for rules in 1 200 10000; do printf '%s rules %s; ' "$rules" "$(wc -c < "$work/policies/$rules.toml")"; done)"
 
 samples=$work/out/samples
