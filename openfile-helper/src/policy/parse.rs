@@ -303,7 +303,10 @@ impl<'text> Parser<'text, '_> {
         if self.peek().is_none() || self.newline()? {
             Ok(())
         } else {
-            Err(self.invalid(format!("expected the end of the line, found {}", self.found())))
+            Err(self.invalid(format!(
+                "expected the end of the line, found {}",
+                self.found()
+            )))
         }
     }
 
@@ -480,7 +483,9 @@ impl<'text> Parser<'text, '_> {
             Some(b'{') => ValueType::Table,
             _ if word == b"true" || word == b"false" => ValueType::Boolean,
             _ if matches!(
-                word.strip_prefix(b"+").or(word.strip_prefix(b"-")).unwrap_or(word),
+                word.strip_prefix(b"+")
+                    .or(word.strip_prefix(b"-"))
+                    .unwrap_or(word),
                 b"inf" | b"nan"
             ) =>
             {
@@ -539,7 +544,10 @@ impl<'text> Parser<'text, '_> {
             return Err(self.invalid(format!("invalid integer {word:?}")));
         }
         let mut value: i128 = 0;
-        for digit in digits.chars().filter_map(|character| character.to_digit(radix)) {
+        for digit in digits
+            .chars()
+            .filter_map(|character| character.to_digit(radix))
+        {
             match value
                 .checked_mul(i128::from(radix))
                 .and_then(|value| value.checked_add(i128::from(digit)))
@@ -663,7 +671,7 @@ impl<'text> Parser<'text, '_> {
         }
         let form = forms.of(kind);
         if *form != Form::Unused {
-            return Err(self.error(line, format!("invalid TOML: duplicate key {kind:?}")));
+            return Err(self.error(line, format!("invalid TOML: duplicate key \"{kind}\"")));
         }
         *form = Form::InlineArray;
         self.array(|parser, item_type, item_line| {

@@ -445,4 +445,3 @@ impl Context<'_> {
 
 const ACCESS_WORDS: &str = "read, write, append, create, truncate";
 const TYPE_WORDS: &str = "file, dir, char, block, fifo, socket";
-
