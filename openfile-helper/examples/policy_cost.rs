@@ -86,5 +86,7 @@ fn main() -> ExitCode {
         "{} rules; pre-check: {lexical}; final: {last}",
         loaded.policy.rules().len()
     );
+    // As the one-shot helper does (cli.rs): the process ends here, so the policy is not freed.
+    std::mem::forget(loaded);
     ExitCode::SUCCESS
 }

@@ -14,6 +14,7 @@
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::access::{Access, AccessSet};
 use super::error::{PolicyError, Warning};
@@ -50,6 +51,7 @@ pub fn parse_policy(
         position: 0,
         line: 1,
         file,
+        shared_file: file.into(),
         resolver,
         rules: Vec::new(),
         warnings: Vec::new(),
@@ -207,6 +209,8 @@ struct Parser<'text, 'context> {
     /// The 1-based line of `position`.
     line: u32,
     file: &'context Path,
+    /// `file`, once for all the rules' origins.
+    shared_file: Arc<Path>,
     resolver: &'context dyn NameResolver,
     rules: Vec<Rule>,
     warnings: Vec<Warning>,
@@ -379,6 +383,16 @@ impl<'text> Parser<'text, '_> {
         }
         self.position += 1;
         let start = self.position;
+        // Most strings have nothing to decode: find their end in one scan, and borrow them.
+        let plain_end = self.bytes[start..].iter().position(|byte| {
+            *byte == quote || *byte == b'\\' || (*byte < 0x20 && *byte != b'\t') || *byte == 0x7f
+        });
+        if let Some(length) = plain_end
+            && self.bytes[start + length] == quote
+        {
+            self.position = start + length + 1;
+            return Ok(Cow::Borrowed(&self.text[start..start + length]));
+        }
         let mut decoded: Option<String> = None;
         loop {
             let Some(byte) = self.peek() else {
@@ -471,29 +485,23 @@ impl<'text> Parser<'text, '_> {
     /// The type of the value that starts here, without reading it. Anything that is not a TOML
     /// value at all is a syntax error.
     fn value_type(&self) -> Result<ValueType, PolicyError> {
-        let word = self.bytes[self.position..]
+        match self.peek() {
+            Some(b'"' | b'\'') => return Ok(ValueType::String),
+            Some(b'[') => return Ok(ValueType::Array),
+            Some(b'{') => return Ok(ValueType::Table),
+            _ => {}
+        }
+        let rest = &self.bytes[self.position..];
+        let word = &rest[..rest
             .iter()
             .position(|byte| !is_word_byte(*byte))
-            .map_or(&self.bytes[self.position..], |end| {
-                &self.bytes[self.position..self.position + end]
-            });
-        Ok(match self.peek() {
-            Some(b'"' | b'\'') => ValueType::String,
-            Some(b'[') => ValueType::Array,
-            Some(b'{') => ValueType::Table,
-            _ if word == b"true" || word == b"false" => ValueType::Boolean,
-            _ if matches!(
-                word.strip_prefix(b"+")
-                    .or(word.strip_prefix(b"-"))
-                    .unwrap_or(word),
-                b"inf" | b"nan"
-            ) =>
-            {
-                ValueType::Float
-            }
-            Some(b'0'..=b'9' | b'+' | b'-') => {
-                let digits = word.strip_prefix(b"+").or(word.strip_prefix(b"-"));
-                let unsigned = digits.unwrap_or(word);
+            .unwrap_or(rest.len())];
+        let digits = word.strip_prefix(b"+").or(word.strip_prefix(b"-"));
+        let unsigned = digits.unwrap_or(word);
+        Ok(match word {
+            b"true" | b"false" => ValueType::Boolean,
+            _ if unsigned == b"inf" || unsigned == b"nan" => ValueType::Float,
+            [b'0'..=b'9' | b'+' | b'-', ..] => {
                 if word.contains(&b':')
                     || (digits.is_none() && unsigned.len() > 4 && unsigned[4] == b'-')
                 {
@@ -1059,7 +1067,7 @@ impl<'text> Parser<'text, '_> {
             access,
             types,
             origin: RuleOrigin {
-                file: self.file.to_path_buf(),
+                file: Arc::clone(&self.shared_file),
                 line,
             },
         });

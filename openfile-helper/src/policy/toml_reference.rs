@@ -255,7 +255,7 @@ impl Context<'_> {
             access,
             types,
             origin: RuleOrigin {
-                file: self.file.to_path_buf(),
+                file: self.file.into(),
                 line: self.line(header.start),
             },
         })

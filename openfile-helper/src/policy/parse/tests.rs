@@ -75,7 +75,7 @@ path = "/var/log/private/**"
     assert_eq!(
         allow.origin,
         RuleOrigin {
-            file: PathBuf::from(FILE),
+            file: Path::new(FILE).into(),
             line: 3
         }
     );
