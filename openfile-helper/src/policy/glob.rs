@@ -92,34 +92,53 @@ impl Glob {
         let Some(rest) = pattern.strip_prefix('/') else {
             return Err(GlobError::NotAbsolute);
         };
-        // Every metacharacter and NUL is ASCII, so a byte scan finds them as a char scan would;
-        // a metacharacter anywhere is named before a NUL.
-        let is_metacharacter = |byte: &u8| matches!(byte, b'?' | b'[' | b']' | b'{' | b'}' | b'\\');
-        if let Some(at) = pattern
-            .bytes()
-            .position(|byte| byte == 0 || is_metacharacter(&byte))
-        {
-            let bytes = &pattern.as_bytes()[at..];
-            return Err(match bytes.iter().find(|byte| is_metacharacter(byte)) {
-                Some(byte) => GlobError::UnsupportedMetacharacter(char::from(*byte)),
-                None => GlobError::NulByte,
-            });
+        // One pass over the bytes (every metacharacter, NUL and `/` is ASCII), reporting what it
+        // finds in a fixed order: a metacharacter anywhere, then a NUL, then a trailing `/`, then
+        // the first bad component.
+        let bytes = pattern.as_bytes();
+        let mut metacharacter = None;
+        let mut nul = false;
+        let mut bad_component = None;
+        let mut component_start = 1;
+        let mut double_star = false;
+        for index in 1..=bytes.len() {
+            match bytes.get(index) {
+                Some(b'/') | None => {
+                    let component = &bytes[component_start..index];
+                    let problem = match component {
+                        b"" => Some(GlobError::EmptyComponent),
+                        b"." => Some(GlobError::DotComponent),
+                        b".." => Some(GlobError::DotDotComponent),
+                        b"**" => None,
+                        _ if double_star => Some(GlobError::DoubleStarInComponent),
+                        _ => None,
+                    };
+                    if bad_component.is_none() {
+                        bad_component = problem;
+                    }
+                    component_start = index + 1;
+                    double_star = false;
+                }
+                Some(0) => nul = true,
+                Some(byte @ (b'?' | b'[' | b']' | b'{' | b'}' | b'\\')) => {
+                    metacharacter.get_or_insert(char::from(*byte));
+                }
+                Some(b'*') if bytes[index - 1] == b'*' => double_star = true,
+                Some(_) => {}
+            }
+        }
+        if let Some(character) = metacharacter {
+            return Err(GlobError::UnsupportedMetacharacter(character));
+        }
+        if nul {
+            return Err(GlobError::NulByte);
         }
         if !rest.is_empty() {
             if rest.ends_with('/') {
                 return Err(GlobError::TrailingSlash);
             }
-            for component in rest.as_bytes().split(|byte| *byte == b'/') {
-                match component {
-                    b"" => return Err(GlobError::EmptyComponent),
-                    b"." => return Err(GlobError::DotComponent),
-                    b".." => return Err(GlobError::DotDotComponent),
-                    b"**" => {}
-                    _ if component.windows(2).any(|pair| pair == b"**") => {
-                        return Err(GlobError::DoubleStarInComponent);
-                    }
-                    _ => {}
-                }
+            if let Some(problem) = bad_component {
+                return Err(problem);
             }
         }
         Ok(Glob {

@@ -34,10 +34,15 @@ impl PrefixIndex {
         self.earlier.reserve(rules.len());
         self.last_by_prefix.reserve(rules.len());
         for (offset, rule) in rules.iter().enumerate() {
-            let prefix = rule.path.literal_prefix();
-            let depth = prefix.iter().filter(|byte| **byte == b'/').count();
+            let (hash, depth) = rule
+                .path
+                .literal_prefix()
+                .iter()
+                .fold((PrefixHash::EMPTY, 0), |(hash, depth), byte| {
+                    (hash.then(byte), depth + usize::from(*byte == b'/'))
+                });
             self.deepest = self.deepest.max(depth);
-            let hash = prefix.iter().fold(PrefixHash::EMPTY, PrefixHash::then).0;
+            let hash = hash.0;
             self.earlier
                 .push(self.last_by_prefix.insert(hash, first + offset));
         }
