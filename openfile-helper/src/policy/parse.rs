@@ -4,7 +4,7 @@
 //! needs, written for it: `[[allow]]` and `[[deny]]` tables (or `allow = [{ ... }]` arrays of
 //! inline tables), keys bare or quoted, basic strings with every TOML escape, literal strings,
 //! integers in every TOML notation, arrays over several lines with comments and a trailing
-//! comma, comments, LF or CRLF line ends. Anything else, valid TOML or not, is an error naming
+//! comma, comments, LF or CRLF line ends, a byte order mark at the start. Anything else, valid TOML or not, is an error naming
 //! the file and line: a policy is never read more generously than it was meant.
 //!
 //! It reads the text once, front to back, and builds each rule as its table ends, with no
@@ -576,6 +576,10 @@ impl<'text> Parser<'text, '_> {
             deny: Form::Unused,
         };
         let mut table: Option<RuleDraft> = None;
+        // A byte order mark some editors write is not part of the text (TOML readers skip it).
+        if self.text.starts_with('\u{feff}') {
+            self.position = '\u{feff}'.len_utf8();
+        }
         loop {
             self.skip_spaces();
             match self.peek() {

@@ -470,6 +470,18 @@ fn comments_blank_lines_and_crlf() {
 }
 
 #[test]
+fn a_byte_order_mark_starts_the_file_and_nothing_else() {
+    let (rules, _) = parse_ok("\u{feff}[[deny]]\npath = \"/x\"\n");
+    assert_eq!(rules[0].origin.line, 1);
+    assert!(parse_ok("\u{feff}").0.is_empty());
+    let message = error_of("[[deny]]\n\u{feff}path = \"/x\"\n");
+    assert!(
+        message.starts_with(&format!("{FILE}:2: invalid TOML: expected a key")),
+        "{message}"
+    );
+}
+
+#[test]
 fn keys_quoted_spaced_and_headers_spaced() {
     let text = "[[ allow ]]\n\"path\" = \"/x\"\n'users'=[\"*\"]\n  access\t=\t[ \"read\" ]\n[[\"deny\"]]\npath = \"/y\"\n";
     let (rules, _) = parse_ok(text);
@@ -1026,6 +1038,9 @@ fn generated_policy(bytes: &[u8]) -> String {
     };
     let newline = if choices.chance(40) { "\r\n" } else { "\n" };
     let mut text = String::new();
+    if choices.chance(10) {
+        text.push('\u{feff}');
+    }
     if choices.chance(50) {
         text.push_str(&format!("# policy{newline}{newline}"));
     }
