@@ -3,7 +3,6 @@
 
 use super::*;
 use proptest::prelude::*;
-use std::path::PathBuf;
 
 /// A fixed user database: alice=1000, bob=1001; groups adm=4, staff=50.
 pub(crate) struct FakeResolver;
