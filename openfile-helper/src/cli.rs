@@ -62,7 +62,12 @@ fn one_shot(
         }
     };
     // The UNP protocol carries no mode: a created file gets 0666 less the caller's umask.
-    let errno = match service.handle(&request.path, request.flags, 0o666) {
+    let outcome = service.handle(&request.path, request.flags, 0o666);
+    // One request, then the process exits: its policy (a few small allocations per rule) is not
+    // freed piece by piece, which cost a large policy a tenth of its load. Sessions and daemon
+    // workers drop theirs on every reread.
+    std::mem::forget(service);
+    let errno = match outcome {
         Ok(opened) => {
             // One-shot: no further open will need the capabilities, so none outlive the open.
             privilege.drop_all();

@@ -18,19 +18,21 @@ use std::fmt;
 /// Longest pattern accepted, in bytes; the same as PATH_MAX, since no longer path can be opened.
 pub const MAX_PATTERN_LEN: usize = 4096;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Segment {
+/// One step of a pattern, borrowed from its source while a path is matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Segment<'pattern> {
     /// One component; `*` bytes are wildcards, everything else is literal.
-    Component(Vec<u8>),
+    Component(&'pattern [u8]),
     /// `**`: zero or more components.
     AnyDepth,
 }
 
-/// A compiled path glob.
+/// A path glob, checked when it is made. It keeps only the pattern: the steps a match walks are
+/// taken from it when a path is matched, so a policy pays for splitting a pattern only for the
+/// rules a request could concern (those its index returns), not for every rule on every load.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Glob {
     source: String,
-    segments: Vec<Segment>,
 }
 
 /// Why a pattern was refused.
@@ -90,43 +92,57 @@ impl Glob {
         let Some(rest) = pattern.strip_prefix('/') else {
             return Err(GlobError::NotAbsolute);
         };
-        if let Some(character) = pattern
-            .chars()
-            .find(|character| matches!(character, '?' | '[' | ']' | '{' | '}' | '\\'))
-        {
+        // One pass over the bytes (every metacharacter, NUL and `/` is ASCII), reporting what it
+        // finds in a fixed order: a metacharacter anywhere, then a NUL, then a trailing `/`, then
+        // the first bad component.
+        let bytes = pattern.as_bytes();
+        let mut metacharacter = None;
+        let mut nul = false;
+        let mut bad_component = None;
+        let mut component_start = 1;
+        let mut double_star = false;
+        for index in 1..=bytes.len() {
+            match bytes.get(index) {
+                Some(b'/') | None => {
+                    let component = &bytes[component_start..index];
+                    let problem = match component {
+                        b"" => Some(GlobError::EmptyComponent),
+                        b"." => Some(GlobError::DotComponent),
+                        b".." => Some(GlobError::DotDotComponent),
+                        b"**" => None,
+                        _ if double_star => Some(GlobError::DoubleStarInComponent),
+                        _ => None,
+                    };
+                    if bad_component.is_none() {
+                        bad_component = problem;
+                    }
+                    component_start = index + 1;
+                    double_star = false;
+                }
+                Some(0) => nul = true,
+                Some(byte @ (b'?' | b'[' | b']' | b'{' | b'}' | b'\\')) => {
+                    metacharacter.get_or_insert(char::from(*byte));
+                }
+                Some(b'*') if bytes[index - 1] == b'*' => double_star = true,
+                Some(_) => {}
+            }
+        }
+        if let Some(character) = metacharacter {
             return Err(GlobError::UnsupportedMetacharacter(character));
         }
-        if pattern.contains('\0') {
+        if nul {
             return Err(GlobError::NulByte);
         }
-        let mut segments = Vec::new();
         if !rest.is_empty() {
             if rest.ends_with('/') {
                 return Err(GlobError::TrailingSlash);
             }
-            for component in rest.split('/') {
-                segments.push(match component {
-                    "" => return Err(GlobError::EmptyComponent),
-                    "." => return Err(GlobError::DotComponent),
-                    ".." => return Err(GlobError::DotDotComponent),
-                    "**" => Segment::AnyDepth,
-                    _ if component.contains("**") => {
-                        return Err(GlobError::DoubleStarInComponent);
-                    }
-                    _ => Segment::Component(component.as_bytes().to_vec()),
-                });
+            if let Some(problem) = bad_component {
+                return Err(problem);
             }
-        }
-        // A trailing `**` must match at least one component (`/a/**` does not cover `/a`):
-        // compile it as "any one component, then any depth".
-        if segments.last() == Some(&Segment::AnyDepth) {
-            segments.pop();
-            segments.push(Segment::Component(b"*".to_vec()));
-            segments.push(Segment::AnyDepth);
         }
         Ok(Glob {
             source: pattern.to_owned(),
-            segments,
         })
     }
 
@@ -135,33 +151,58 @@ impl Glob {
         &self.source
     }
 
+    /// The steps of the pattern. A trailing `**` must match at least one component (`/a/**`
+    /// does not cover `/a`), so it is walked as "any one component, then any depth".
+    fn segments(&self) -> Vec<Segment<'_>> {
+        let rest = &self.source.as_bytes()[1..];
+        let mut segments: Vec<Segment<'_>> = if rest.is_empty() {
+            Vec::new()
+        } else {
+            rest.split(|byte| *byte == b'/')
+                .map(|component| match component {
+                    b"**" => Segment::AnyDepth,
+                    _ => Segment::Component(component),
+                })
+                .collect()
+        };
+        if segments.last() == Some(&Segment::AnyDepth) {
+            segments.pop();
+            segments.push(Segment::Component(b"*"));
+            segments.push(Segment::AnyDepth);
+        }
+        segments
+    }
+
     /// Whether `path` matches. `path` must be absolute and lexically clean (no empty, `.` or
     /// `..` components, no trailing `/`, no NUL); anything else simply does not match.
     pub fn matches(&self, path: &[u8]) -> bool {
         let Some(components) = clean_components(path) else {
             return false;
         };
-        match_segments(&self.segments, &components)
+        self.matches_components(&components)
     }
 
     /// The longest leading run of whole literal components, as written (`/srv/app` for
     /// `/srv/app/**/*.log`, empty for `/*/x` and for `/`): every path this glob matches starts
     /// with these components, which is what lets a policy index its rules by it.
     pub(crate) fn literal_prefix(&self) -> &[u8] {
+        let source = self.source.as_bytes();
         let mut end = 0;
-        for segment in &self.segments {
-            match segment {
-                Segment::Component(bytes) if !bytes.contains(&b'*') => end += 1 + bytes.len(),
-                _ => break,
+        if source.len() > 1 {
+            for component in source[1..].split(|byte| *byte == b'/') {
+                if component.contains(&b'*') {
+                    break;
+                }
+                end += 1 + component.len();
             }
         }
-        &self.source.as_bytes()[..end]
+        &source[..end]
     }
 
     /// [`Glob::matches`] on a path already split by [`clean_components`], so that a decision
     /// splits the requested path once, not once per rule.
     pub(crate) fn matches_components(&self, components: &[&[u8]]) -> bool {
-        match_segments(&self.segments, components)
+        match_segments(&self.segments(), components)
     }
 }
 
@@ -198,7 +239,7 @@ pub(crate) fn clean_components(path: &[u8]) -> Option<Vec<&[u8]>> {
 }
 
 /// Greedy matching of segments against components; `AnyDepth` plays the role of `*`.
-fn match_segments(segments: &[Segment], components: &[&[u8]]) -> bool {
+fn match_segments(segments: &[Segment<'_>], components: &[&[u8]]) -> bool {
     let mut segment_index = 0;
     let mut component_index = 0;
     // (segment index just after the latest `**`, component index it is retried from)

@@ -25,11 +25,11 @@ use super::{LoadedPolicy, Policy};
 /// Largest policy file read, in bytes. A typical policy is a few kilobytes; the cap keeps a
 /// mistake (or a huge file dropped in by root) from making the helper allocate without bound.
 /// Sized for real large policies: a rule takes about 85 bytes, so 1 MiB holds some 12,000 rules
-/// (sites with sudoers files of thousands of lines have hundreds to a few thousand rules), and
-/// loading a file that size costs every one-shot open about 40 MB of peak memory and 40-50 ms
-/// (measured with `--check` on a 10,000-rule, 826 KB file: 31.6 MB, 193 million instructions),
-/// which is as much as a per-exec load should ever be allowed to cost. More rules than that
-/// can still be written, as drop-ins (each under the cap), at the same cost per rule.
+/// (sites with sudoers files of thousands of lines have hundreds to a few thousand rules). Every
+/// helper start reads the whole policy, and the cap bounds what one file can make each request
+/// pay: a 10,000-rule, 826 KB file costs its load 55 million instructions and 6 MB of peak
+/// memory (`bench/policy-cost.sh`), a file at the cap some 70 million and 7 MB. More rules than
+/// that can still be written, as drop-ins (each under the cap), at the same cost per rule.
 pub const MAX_POLICY_FILE_SIZE: u64 = 1 << 20;
 
 const GROUP_OR_OTHER_WRITE: u32 = 0o022;

@@ -8,7 +8,7 @@
 //! | `access` | access words, and open(2) flags to the access a request needs |
 //! | `glob` | `*` / `**` path globs, matched on bytes in bounded time |
 //! | `rule` | file types, identities, subjects, rules and where they came from |
-//! | `parse` | TOML text to rules, errors and warnings with file:line |
+//! | `parse` | policy text (a subset of TOML) to rules, errors and warnings with file:line |
 //! | `decide` | which rule decides a request, and why |
 //! | `index` | which rules could match a path, by the literal prefix of their globs |
 //! | `load` | reading the policy files through checked descriptors (P7) |
@@ -22,6 +22,8 @@ mod index;
 mod load;
 mod parse;
 mod rule;
+#[cfg(test)]
+pub(crate) mod toml_reference;
 
 use std::path::{Path, PathBuf};
 

@@ -1,14 +1,20 @@
-//! The policy file parser: TOML text to rules, with file:line on every error and warning.
+//! The policy file parser: text to rules, with file:line on every error and warning.
 //!
-//! The `toml` crate is used with only its `parse` feature: its span-carrying document tree
-//! (`DeTable`) gives byte offsets for every key and value, and leaves out serde entirely, which
-//! keeps the code that runs as root small.
+//! A policy file is TOML, and this is a parser for exactly the part of TOML (v1.1) a policy
+//! needs, written for it: `[[allow]]` and `[[deny]]` tables (or `allow = [{ ... }]` arrays of
+//! inline tables), keys bare or quoted, basic strings with every TOML escape, literal strings,
+//! integers in every TOML notation, arrays over several lines with comments and a trailing
+//! comma, comments, LF or CRLF line ends, a byte order mark at the start. Anything else, valid TOML or not, is an error naming
+//! the file and line: a policy is never read more generously than it was meant.
+//!
+//! It reads the text once, front to back, and builds each rule as its table ends, with no
+//! document tree in between: the helper parses the whole policy on every start, so the cost per
+//! rule is what a large policy pays on every open. `toml_reference` (tests and fuzzing only)
+//! reads the same language through the `toml` crate, and the two are checked against each other.
 
-use std::ops::Range;
+use std::borrow::Cow;
 use std::path::Path;
-
-use toml::Spanned;
-use toml::de::{DeArray, DeTable, DeValue};
+use std::sync::Arc;
 
 use super::access::{Access, AccessSet};
 use super::error::{PolicyError, Warning};
@@ -39,79 +45,85 @@ pub fn parse_policy(
     file: &Path,
     resolver: &dyn NameResolver,
 ) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
-    let mut context = Context {
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        position: 0,
+        line: 1,
         file,
+        shared_file: file.into(),
         resolver,
-        line_starts: line_starts(text),
+        rules: Vec::new(),
         warnings: Vec::new(),
     };
-    let document = DeTable::parse(text).map_err(|error| {
-        let offset = error.span().map_or(0, |span| span.start);
-        let message = error.message().trim_end().to_owned();
-        context.error(offset, format!("invalid TOML: {message}"))
-    })?;
-    let mut rules = Vec::new();
-    for (key, value) in sorted_entries(document.get_ref()) {
-        let kind = match key.get_ref().as_ref() {
-            "allow" => RuleKind::Allow,
-            "deny" => RuleKind::Deny,
-            other => {
-                return Err(context.error(
-                    key.span().start,
-                    format!("unknown top-level key {other:?} (expected [[allow]] or [[deny]])"),
-                ));
-            }
-        };
-        let DeValue::Array(tables) = value.get_ref() else {
-            return Err(context.error(
-                key.span().start,
-                format!("{kind} must be written as [[{kind}]] tables"),
-            ));
-        };
-        for item in tables.iter() {
-            let DeValue::Table(table) = item.get_ref() else {
-                return Err(context.error(
-                    item.span().start,
-                    format!("entries of {kind} must be tables, written [[{kind}]]"),
-                ));
-            };
-            rules.push((item.span().start, context.rule(kind, table, item.span())?));
+    parser.document()?;
+    Ok((parser.rules, parser.warnings))
+}
+
+/// How the rules of one kind have been written so far. TOML has two forms for an array of
+/// tables, and a file may use only one of them for a given key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Unused,
+    /// `allow = [{ ... }, ...]` at the top of the file.
+    InlineArray,
+    /// `[[allow]]` headers.
+    Headers,
+}
+
+/// The form of `allow` and of `deny`.
+struct Forms {
+    allow: Form,
+    deny: Form,
+}
+
+impl Forms {
+    fn of(&mut self, kind: RuleKind) -> &mut Form {
+        match kind {
+            RuleKind::Allow => &mut self.allow,
+            RuleKind::Deny => &mut self.deny,
         }
     }
-    // Allow and deny arrays come out of the TOML tree separately; restore the file's order.
-    rules.sort_by_key(|(offset, _)| *offset);
-    let rules = rules.into_iter().map(|(_, rule)| rule).collect();
-    Ok((rules, context.warnings))
 }
 
-fn line_starts(text: &str) -> Vec<usize> {
-    std::iter::once(0)
-        .chain(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, byte)| *byte == b'\n')
-                .map(|(offset, _)| offset + 1),
-        )
-        .collect()
+/// A key as written before `=` or inside a header: its first part, and the second part of a
+/// dotted key (every dotted key is refused, the second part only names what was meant).
+struct Key<'text> {
+    first: Cow<'text, str>,
+    second: Option<Cow<'text, str>>,
 }
 
-/// Entries in source order, so that the first problem in the file is the one reported.
-fn sorted_entries<'table, 'input>(
-    table: &'table DeTable<'input>,
-) -> Vec<(
-    &'table Spanned<std::borrow::Cow<'input, str>>,
-    &'table Spanned<DeValue<'input>>,
-)> {
-    let mut entries: Vec<_> = table.iter().collect();
-    entries.sort_by_key(|(key, _)| key.span().start);
-    entries
+/// What kind of value starts at the current position, as TOML names the types.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ValueType {
+    String,
+    Integer,
+    Array,
+    Table,
+    Float,
+    Boolean,
+    Datetime,
 }
 
-struct Context<'a> {
-    file: &'a Path,
-    resolver: &'a dyn NameResolver,
-    line_starts: Vec<usize>,
-    warnings: Vec<Warning>,
+impl ValueType {
+    fn name(self) -> &'static str {
+        match self {
+            ValueType::String => "string",
+            ValueType::Integer => "integer",
+            ValueType::Array => "array",
+            ValueType::Table => "table",
+            ValueType::Float => "float",
+            ValueType::Boolean => "boolean",
+            ValueType::Datetime => "datetime",
+        }
+    }
+}
+
+/// An integer as written: its value if it fits an `i128`, or only its sign if it does not (either
+/// way it is out of range for an id, and the message says which end).
+enum Integer {
+    Value(i128),
+    TooLarge { negative: bool },
 }
 
 /// Which list a subject entry came from; ids and names mean different things in each.
@@ -143,18 +155,101 @@ struct SubjectEntries {
     ids: Vec<u32>,
 }
 
-impl Context<'_> {
-    fn line(&self, offset: usize) -> u32 {
-        let line = self.line_starts.partition_point(|start| *start <= offset);
-        u32::try_from(line.max(1)).unwrap_or(u32::MAX)
+impl SubjectEntries {
+    fn none() -> SubjectEntries {
+        SubjectEntries {
+            everyone: false,
+            ids: Vec::new(),
+        }
+    }
+}
+
+/// One rule while its table is read: each key at most once.
+struct RuleDraft {
+    kind: RuleKind,
+    /// The line of its `[[allow]]`/`[[deny]]` header, or of the `{` of an inline table.
+    line: u32,
+    path: Option<Glob>,
+    users: Option<SubjectEntries>,
+    groups: Option<SubjectEntries>,
+    access: Option<AccessSet>,
+    types: Option<FileTypeSet>,
+}
+
+impl RuleDraft {
+    fn new(kind: RuleKind, line: u32) -> RuleDraft {
+        RuleDraft {
+            kind,
+            line,
+            path: None,
+            users: None,
+            groups: None,
+            access: None,
+            types: None,
+        }
+    }
+}
+
+/// The keys of a rule, and what each must be.
+const RULE_KEYS: [(&str, &str); 5] = [
+    ("path", "a string"),
+    ("users", "an array of names or ids"),
+    ("groups", "an array of names or ids"),
+    ("access", "an array of words"),
+    ("types", "an array of words"),
+];
+
+const ACCESS_WORDS: &str = "read, write, append, create, truncate";
+const TYPE_WORDS: &str = "file, dir, char, block, fifo, socket";
+
+struct Parser<'text, 'context> {
+    text: &'text str,
+    bytes: &'text [u8],
+    position: usize,
+    /// The 1-based line of `position`.
+    line: u32,
+    file: &'context Path,
+    /// `file`, once for all the rules' origins.
+    shared_file: Arc<Path>,
+    resolver: &'context dyn NameResolver,
+    rules: Vec<Rule>,
+    warnings: Vec<Warning>,
+}
+
+/// The text and position machinery: bytes, lines, whitespace, comments, syntax errors.
+impl<'text> Parser<'text, '_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.position).copied()
     }
 
-    fn error(&self, offset: usize, message: impl Into<String>) -> PolicyError {
-        PolicyError::parse(self.file, self.line(offset), message)
+    fn peek_at(&self, ahead: usize) -> Option<u8> {
+        self.bytes.get(self.position + ahead).copied()
     }
 
-    fn warn(&mut self, offset: usize, message: String) {
-        let line = self.line(offset);
+    fn error(&self, line: u32, message: impl Into<String>) -> PolicyError {
+        PolicyError::parse(self.file, line, message)
+    }
+
+    /// A syntax error at the current line.
+    fn invalid(&self, message: impl std::fmt::Display) -> PolicyError {
+        self.error(self.line, format!("invalid TOML: {message}"))
+    }
+
+    /// Valid TOML that a policy does not use, refused rather than guessed at.
+    fn unsupported(&self, what: &str) -> PolicyError {
+        self.error(self.line, format!("not supported in a policy file: {what}"))
+    }
+
+    /// What is at the current position, for a syntax error.
+    fn found(&self) -> String {
+        match self.text[self.position..].chars().next() {
+            None => "the end of the file".to_owned(),
+            Some('\n') | Some('\r') => "the end of the line".to_owned(),
+            Some(character) => format!("{character:?}"),
+        }
+    }
+
+    fn warn(&mut self, line: u32, message: String) {
         self.warnings.push(Warning {
             file: self.file.to_path_buf(),
             line,
@@ -162,57 +257,771 @@ impl Context<'_> {
         });
     }
 
-    fn rule(
-        &mut self,
-        kind: RuleKind,
-        table: &DeTable<'_>,
-        header: Range<usize>,
-    ) -> Result<Rule, PolicyError> {
-        let mut path = None;
-        let mut users = None;
-        let mut groups = None;
-        let mut access = None;
-        let mut types = None;
-        for (key, value) in sorted_entries(table) {
-            match key.get_ref().as_ref() {
-                "path" => path = Some(self.glob(value)?),
-                "users" => users = Some(self.subjects(value, SubjectList::Users, kind)?),
-                "groups" => groups = Some(self.subjects(value, SubjectList::Groups, kind)?),
-                "access" => {
-                    access = Some(self.words(value, "access", Access::from_word, ACCESS_WORDS)?)
+    fn skip_spaces(&mut self) {
+        while let Some(b' ' | b'\t') = self.peek() {
+            self.position += 1;
+        }
+    }
+
+    /// A comment from `#` to the end of the line, not including the line end.
+    fn skip_comment(&mut self) -> Result<(), PolicyError> {
+        debug_assert_eq!(self.peek(), Some(b'#'));
+        while let Some(byte) = self.peek() {
+            match byte {
+                b'\n' => break,
+                b'\r' if self.peek_at(1) == Some(b'\n') => break,
+                b'\t' => {}
+                0x00..=0x1f | 0x7f => {
+                    return Err(self.invalid(format!(
+                        "control character {:?} in a comment",
+                        char::from(byte)
+                    )));
                 }
-                "types" => {
-                    types = Some(self.words(value, "types", FileType::from_word, TYPE_WORDS)?)
+                _ => {}
+            }
+            self.position += 1;
+        }
+        Ok(())
+    }
+
+    /// A line end (LF or CRLF), if one is next.
+    fn newline(&mut self) -> Result<bool, PolicyError> {
+        match self.peek() {
+            Some(b'\n') => self.position += 1,
+            Some(b'\r') if self.peek_at(1) == Some(b'\n') => self.position += 2,
+            Some(b'\r') => {
+                return Err(self.invalid("a carriage return must be followed by a line feed"));
+            }
+            _ => return Ok(false),
+        }
+        self.line += 1;
+        Ok(true)
+    }
+
+    /// Spaces, an optional comment, then the end of the line or of the file.
+    fn end_of_line(&mut self) -> Result<(), PolicyError> {
+        self.skip_spaces();
+        if self.peek() == Some(b'#') {
+            self.skip_comment()?;
+        }
+        if self.peek().is_none() || self.newline()? {
+            Ok(())
+        } else {
+            Err(self.invalid(format!(
+                "expected the end of the line, found {}",
+                self.found()
+            )))
+        }
+    }
+
+    /// Spaces, line ends and comments, where an array (or, since TOML 1.1, an inline table)
+    /// allows them.
+    fn skip_blank_lines(&mut self) -> Result<(), PolicyError> {
+        loop {
+            self.skip_spaces();
+            match self.peek() {
+                Some(b'#') => self.skip_comment()?,
+                Some(b'\n' | b'\r') => {
+                    self.newline()?;
                 }
-                other => {
-                    return Err(self.error(
-                        key.span().start,
-                        format!("unknown key {other:?} in [[{kind}]]"),
-                    ));
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn expect(&mut self, byte: u8, what: &str) -> Result<(), PolicyError> {
+        if self.peek() == Some(byte) {
+            self.position += 1;
+            Ok(())
+        } else {
+            Err(self.invalid(format!("expected {what}, found {}", self.found())))
+        }
+    }
+}
+
+/// Keys, strings, integers and the type of a value.
+impl<'text> Parser<'text, '_> {
+    /// A key: bare, quoted or dotted (only the first two parts are kept).
+    fn key(&mut self) -> Result<Key<'text>, PolicyError> {
+        let first = self.simple_key()?;
+        let mut second = None;
+        loop {
+            self.skip_spaces();
+            if self.peek() != Some(b'.') {
+                break;
+            }
+            self.position += 1;
+            self.skip_spaces();
+            let part = self.simple_key()?;
+            second.get_or_insert(part);
+        }
+        Ok(Key { first, second })
+    }
+
+    fn simple_key(&mut self) -> Result<Cow<'text, str>, PolicyError> {
+        match self.peek() {
+            Some(b'"' | b'\'') => self.string(),
+            _ => {
+                let start = self.position;
+                while let Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-') = self.peek()
+                {
+                    self.position += 1;
+                }
+                if start == self.position {
+                    return Err(self.invalid(format!("expected a key, found {}", self.found())));
+                }
+                Ok(Cow::Borrowed(&self.text[start..self.position]))
+            }
+        }
+    }
+
+    /// A basic (`"..."`) or literal (`'...'`) string on one line.
+    fn string(&mut self) -> Result<Cow<'text, str>, PolicyError> {
+        let quote = self.bytes[self.position];
+        if self.peek_at(1) == Some(quote) && self.peek_at(2) == Some(quote) {
+            return Err(self.unsupported("multi-line strings (write the string on one line)"));
+        }
+        self.position += 1;
+        let start = self.position;
+        // Most strings have nothing to decode: find their end in one scan, and borrow them.
+        let plain_end = self.bytes[start..].iter().position(|byte| {
+            *byte == quote || *byte == b'\\' || (*byte < 0x20 && *byte != b'\t') || *byte == 0x7f
+        });
+        if let Some(length) = plain_end
+            && self.bytes[start + length] == quote
+        {
+            self.position = start + length + 1;
+            return Ok(Cow::Borrowed(&self.text[start..start + length]));
+        }
+        let mut decoded: Option<String> = None;
+        loop {
+            let Some(byte) = self.peek() else {
+                return Err(self.invalid("unterminated string at the end of the file"));
+            };
+            match byte {
+                _ if byte == quote => {
+                    let end = self.position;
+                    self.position += 1;
+                    return Ok(match decoded {
+                        Some(decoded) => Cow::Owned(decoded),
+                        None => Cow::Borrowed(&self.text[start..end]),
+                    });
+                }
+                b'\n' | b'\r' => {
+                    return Err(self.invalid("unterminated string: strings end on their line"));
+                }
+                b'\t' => self.position += 1,
+                0x00..=0x1f | 0x7f => {
+                    return Err(self.invalid(format!(
+                        "control character {:?} in a string (write it as an escape)",
+                        char::from(byte)
+                    )));
+                }
+                b'\\' if quote == b'"' => {
+                    let decoded =
+                        decoded.get_or_insert_with(|| self.text[start..self.position].to_owned());
+                    self.position += 1;
+                    let character = self.escape()?;
+                    decoded.push(character);
+                }
+                _ => {
+                    // Copy a whole UTF-8 character at once; the text is valid UTF-8.
+                    let length = utf8_length(byte);
+                    if let Some(decoded) = &mut decoded {
+                        decoded.push_str(&self.text[self.position..self.position + length]);
+                    }
+                    self.position += length;
                 }
             }
         }
+    }
+
+    /// The character of the escape after a `\`.
+    fn escape(&mut self) -> Result<char, PolicyError> {
+        let Some(letter) = self.peek() else {
+            return Err(self.invalid("unterminated string at the end of the file"));
+        };
+        self.position += 1;
+        let digits = match letter {
+            b'b' => return Ok('\u{8}'),
+            b't' => return Ok('\t'),
+            b'n' => return Ok('\n'),
+            b'f' => return Ok('\u{c}'),
+            b'r' => return Ok('\r'),
+            b'e' => return Ok('\u{1b}'),
+            b'"' => return Ok('"'),
+            b'\\' => return Ok('\\'),
+            b'x' => 2,
+            b'u' => 4,
+            b'U' => 8,
+            _ => {
+                self.position -= 1;
+                return Err(self.invalid(format!("unknown escape \\{} in a string", self.found())));
+            }
+        };
+        let hex = self
+            .bytes
+            .get(self.position..self.position + digits)
+            .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+            .ok_or_else(|| {
+                self.invalid(format!(
+                    "\\{} needs {digits} hexadecimal digits",
+                    char::from(letter)
+                ))
+            })?;
+        let value = hex.iter().fold(0u32, |value, digit| {
+            value * 16 + char::from(*digit).to_digit(16).unwrap_or(0)
+        });
+        self.position += digits;
+        char::from_u32(value).ok_or_else(|| {
+            self.invalid(format!(
+                "\\{}{} is not a Unicode scalar value",
+                char::from(letter),
+                String::from_utf8_lossy(hex)
+            ))
+        })
+    }
+
+    /// The type of the value that starts here, without reading it. Anything that is not a TOML
+    /// value at all is a syntax error.
+    fn value_type(&self) -> Result<ValueType, PolicyError> {
+        match self.peek() {
+            Some(b'"' | b'\'') => return Ok(ValueType::String),
+            Some(b'[') => return Ok(ValueType::Array),
+            Some(b'{') => return Ok(ValueType::Table),
+            _ => {}
+        }
+        let rest = &self.bytes[self.position..];
+        let word = &rest[..rest
+            .iter()
+            .position(|byte| !is_word_byte(*byte))
+            .unwrap_or(rest.len())];
+        let digits = word.strip_prefix(b"+").or(word.strip_prefix(b"-"));
+        let unsigned = digits.unwrap_or(word);
+        Ok(match word {
+            b"true" | b"false" => ValueType::Boolean,
+            _ if unsigned == b"inf" || unsigned == b"nan" => ValueType::Float,
+            [b'0'..=b'9' | b'+' | b'-', ..] => {
+                if word.contains(&b':')
+                    || (digits.is_none() && unsigned.len() > 4 && unsigned[4] == b'-')
+                {
+                    ValueType::Datetime
+                } else if word.contains(&b'.')
+                    || (!unsigned.starts_with(b"0x")
+                        && word.iter().any(|byte| matches!(byte, b'e' | b'E')))
+                {
+                    ValueType::Float
+                } else {
+                    ValueType::Integer
+                }
+            }
+            _ => return Err(self.invalid(format!("expected a value, found {}", self.found()))),
+        })
+    }
+
+    /// An integer in any TOML notation: decimal with an optional sign, or `0x`, `0o`, `0b`;
+    /// `_` only between digits; no leading zeros.
+    fn integer(&mut self) -> Result<Integer, PolicyError> {
+        let start = self.position;
+        while self.peek().is_some_and(is_word_byte) {
+            self.position += 1;
+        }
+        let word = &self.text[start..self.position];
+        let (negative, unsigned) = match word.as_bytes().first() {
+            Some(b'-') => (true, &word[1..]),
+            Some(b'+') => (false, &word[1..]),
+            _ => (false, word),
+        };
+        let signed = unsigned.len() != word.len();
+        let (radix, digits) = match unsigned.get(..2) {
+            Some("0x") if !signed => (16, &unsigned[2..]),
+            Some("0o") if !signed => (8, &unsigned[2..]),
+            Some("0b") if !signed => (2, &unsigned[2..]),
+            _ => (10, unsigned),
+        };
+        let well_formed = !digits.is_empty()
+            && !digits.starts_with('_')
+            && !digits.ends_with('_')
+            && !digits.contains("__")
+            && digits
+                .chars()
+                .all(|character| character == '_' || character.is_digit(radix))
+            && !(radix == 10 && digits.len() > 1 && digits.starts_with('0'));
+        if !well_formed {
+            self.position = start;
+            return Err(self.invalid(format!("invalid integer {word:?}")));
+        }
+        let mut value: i128 = 0;
+        for digit in digits
+            .chars()
+            .filter_map(|character| character.to_digit(radix))
+        {
+            match value
+                .checked_mul(i128::from(radix))
+                .and_then(|value| value.checked_add(i128::from(digit)))
+            {
+                Some(next) => value = next,
+                None => return Ok(Integer::TooLarge { negative }),
+            }
+        }
+        Ok(Integer::Value(if negative { -value } else { value }))
+    }
+}
+
+/// The structure of a policy file: lines, headers, key/value pairs, arrays, inline tables.
+impl<'text> Parser<'text, '_> {
+    fn document(&mut self) -> Result<(), PolicyError> {
+        let mut forms = Forms {
+            allow: Form::Unused,
+            deny: Form::Unused,
+        };
+        let mut table: Option<RuleDraft> = None;
+        // A byte order mark some editors write is not part of the text (TOML readers skip it).
+        if self.text.starts_with('\u{feff}') {
+            self.position = '\u{feff}'.len_utf8();
+        }
+        loop {
+            self.skip_spaces();
+            match self.peek() {
+                None => break,
+                Some(b'#' | b'\n' | b'\r') => {}
+                Some(b'[') => {
+                    if let Some(draft) = table.take() {
+                        self.finish(draft)?;
+                    }
+                    table = Some(self.header(&mut forms)?);
+                }
+                Some(_) => {
+                    let line = self.line;
+                    let key = self.key()?;
+                    self.equals()?;
+                    match &mut table {
+                        Some(draft) => self.rule_entry(draft, key, line)?,
+                        None => self.top_level_entry(key, line, &mut forms)?,
+                    }
+                }
+            }
+            self.end_of_line()?;
+        }
+        if let Some(draft) = table {
+            self.finish(draft)?;
+        }
+        Ok(())
+    }
+
+    fn equals(&mut self) -> Result<(), PolicyError> {
+        self.skip_spaces();
+        self.expect(b'=', "'=' after the key")?;
+        self.skip_spaces();
+        Ok(())
+    }
+
+    /// A `[table]` or `[[array]]` header; only `[[allow]]` and `[[deny]]` are policy.
+    fn header(&mut self, forms: &mut Forms) -> Result<RuleDraft, PolicyError> {
+        let line = self.line;
+        self.position += 1;
+        let array = self.peek() == Some(b'[');
+        if array {
+            self.position += 1;
+        }
+        self.skip_spaces();
+        let key = self.key()?;
+        self.skip_spaces();
+        self.expect(b']', "']' at the end of the header")?;
+        if array {
+            self.expect(b']', "']]' at the end of the header")?;
+        }
+        let kind = match key.first.as_ref() {
+            "allow" => RuleKind::Allow,
+            "deny" => RuleKind::Deny,
+            other => {
+                return Err(self.error(
+                    line,
+                    format!("unknown top-level key {other:?} (expected [[allow]] or [[deny]])"),
+                ));
+            }
+        };
+        let form = forms.of(kind);
+        if let Some(second) = &key.second
+            && *form == Form::Headers
+        {
+            return Err(self.error(line, format!("unknown key {second:?} in [[{kind}]]")));
+        }
+        if !array || key.second.is_some() {
+            return Err(self.error(line, format!("{kind} must be written as [[{kind}]] tables")));
+        }
+        if *form == Form::InlineArray {
+            return Err(self.error(
+                line,
+                format!("[[{kind}]] after `{kind} = [...]`: write the {kind} rules in one form"),
+            ));
+        }
+        *form = Form::Headers;
+        Ok(RuleDraft::new(kind, line))
+    }
+
+    /// A key/value pair before the first header: only `allow = [...]` and `deny = [...]`, arrays
+    /// of inline tables, are policy.
+    fn top_level_entry(
+        &mut self,
+        key: Key<'text>,
+        line: u32,
+        forms: &mut Forms,
+    ) -> Result<(), PolicyError> {
+        let kind = match key.first.as_ref() {
+            "allow" => RuleKind::Allow,
+            "deny" => RuleKind::Deny,
+            other => {
+                return Err(self.error(
+                    line,
+                    format!("unknown top-level key {other:?} (expected [[allow]] or [[deny]])"),
+                ));
+            }
+        };
+        if key.second.is_some() || self.value_type()? != ValueType::Array {
+            return Err(self.error(line, format!("{kind} must be written as [[{kind}]] tables")));
+        }
+        let form = forms.of(kind);
+        if *form != Form::Unused {
+            return Err(self.error(line, format!("invalid TOML: duplicate key \"{kind}\"")));
+        }
+        *form = Form::InlineArray;
+        self.array(|parser, item_type, item_line| {
+            if item_type != ValueType::Table {
+                return Err(parser.error(
+                    item_line,
+                    format!("entries of {kind} must be tables, written [[{kind}]]"),
+                ));
+            }
+            let draft = parser.inline_table(kind)?;
+            parser.finish(draft)
+        })?;
+        Ok(())
+    }
+
+    /// An array: calls `item` with the type and line of each entry, at its start; `item` must
+    /// read the whole entry. Returns how many entries there were.
+    fn array(
+        &mut self,
+        mut item: impl FnMut(&mut Self, ValueType, u32) -> Result<(), PolicyError>,
+    ) -> Result<usize, PolicyError> {
+        self.position += 1;
+        let mut count = 0;
+        loop {
+            self.skip_blank_lines()?;
+            if self.peek() == Some(b']') {
+                self.position += 1;
+                return Ok(count);
+            }
+            let item_type = self.value_type()?;
+            item(self, item_type, self.line)?;
+            count += 1;
+            self.skip_blank_lines()?;
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b']') => {
+                    self.position += 1;
+                    return Ok(count);
+                }
+                _ => {
+                    return Err(self.invalid(format!(
+                        "expected ',' or ']' in the array, found {}",
+                        self.found()
+                    )));
+                }
+            }
+        }
+    }
+
+    /// `{ key = value, ... }`: one rule. Since TOML 1.1 it may span lines and end in a comma.
+    fn inline_table(&mut self, kind: RuleKind) -> Result<RuleDraft, PolicyError> {
+        let mut draft = RuleDraft::new(kind, self.line);
+        self.position += 1;
+        loop {
+            self.skip_blank_lines()?;
+            if self.peek() == Some(b'}') {
+                self.position += 1;
+                return Ok(draft);
+            }
+            let line = self.line;
+            let key = self.key()?;
+            self.equals()?;
+            self.rule_entry(&mut draft, key, line)?;
+            self.skip_blank_lines()?;
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b'}') => {
+                    self.position += 1;
+                    return Ok(draft);
+                }
+                _ => {
+                    return Err(self.invalid(format!(
+                        "expected ',' or '}}' in the inline table, found {}",
+                        self.found()
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// What the keys of a rule mean.
+impl<'text> Parser<'text, '_> {
+    /// One `key = value` of a rule's table; the value starts at the current position.
+    fn rule_entry(
+        &mut self,
+        draft: &mut RuleDraft,
+        key: Key<'text>,
+        line: u32,
+    ) -> Result<(), PolicyError> {
+        let kind = draft.kind;
+        let Some(&(name, expected)) = RULE_KEYS.iter().find(|(name, _)| *name == key.first) else {
+            return Err(self.error(line, format!("unknown key {:?} in [[{kind}]]", key.first)));
+        };
+        if key.second.is_some() {
+            return Err(self.error(line, format!("{name:?} must be {expected}, not table")));
+        }
+        let given = match name {
+            "path" => draft.path.is_some(),
+            "users" => draft.users.is_some(),
+            "groups" => draft.groups.is_some(),
+            "access" => draft.access.is_some(),
+            _ => draft.types.is_some(),
+        };
+        if given {
+            return Err(self.error(line, format!("invalid TOML: duplicate key {name:?}")));
+        }
+        let value_type = self.value_type()?;
+        let value_line = self.line;
+        let wrong_type = || format!("{name:?} must be {expected}, not {}", value_type.name());
+        match name {
+            "path" => {
+                if value_type != ValueType::String {
+                    return Err(self.error(value_line, wrong_type()));
+                }
+                let pattern = self.string()?;
+                let glob = Glob::new(&pattern).map_err(|error| {
+                    self.error(value_line, format!("bad path pattern {pattern:?}: {error}"))
+                })?;
+                draft.path = Some(glob);
+            }
+            "users" | "groups" => {
+                if value_type != ValueType::Array {
+                    return Err(self.error(value_line, wrong_type()));
+                }
+                let list = if name == "users" {
+                    SubjectList::Users
+                } else {
+                    SubjectList::Groups
+                };
+                let entries = self.subjects(list, kind, value_line)?;
+                match list {
+                    SubjectList::Users => draft.users = Some(entries),
+                    SubjectList::Groups => draft.groups = Some(entries),
+                }
+            }
+            _ => {
+                if value_type != ValueType::Array {
+                    return Err(self.error(value_line, wrong_type()));
+                }
+                if name == "access" {
+                    let mut access = AccessSet::EMPTY;
+                    self.words(name, value_line, ACCESS_WORDS, |word| {
+                        Access::from_word(word).map(|word| access = access.with(word))
+                    })?;
+                    draft.access = Some(access);
+                } else {
+                    let mut types = FileTypeSet::EMPTY;
+                    self.words(name, value_line, TYPE_WORDS, |word| {
+                        FileType::from_word(word).map(|word| types = types.with(word))
+                    })?;
+                    draft.types = Some(types);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An array of words (`access`, `types`); `take` is `None` for a word it does not know.
+    fn words(
+        &mut self,
+        key: &str,
+        line: u32,
+        expected: &str,
+        mut take: impl FnMut(&str) -> Option<()>,
+    ) -> Result<(), PolicyError> {
+        let count = self.array(|parser, item_type, item_line| {
+            if item_type != ValueType::String {
+                return Err(parser.error(
+                    item_line,
+                    format!("{key:?} entries must be strings, not {}", item_type.name()),
+                ));
+            }
+            let word = parser.string()?;
+            take(&word).ok_or_else(|| {
+                parser.error(
+                    item_line,
+                    format!("unknown {key} word {word:?} (expected one of: {expected})"),
+                )
+            })
+        })?;
+        if count == 0 {
+            return Err(self.error(line, empty_list(key)));
+        }
+        Ok(())
+    }
+
+    /// One `users` or `groups` list of a rule of `kind`. A name the system does not know matches
+    /// nobody in an allow, and everyone in a deny: a deny fails closed.
+    fn subjects(
+        &mut self,
+        list: SubjectList,
+        kind: RuleKind,
+        line: u32,
+    ) -> Result<SubjectEntries, PolicyError> {
+        let key = list.key();
+        let mut entries = SubjectEntries::none();
+        let count = self.array(|parser, item_type, item_line| {
+            match item_type {
+                ValueType::Integer => {
+                    let id = match parser.integer()? {
+                        Integer::Value(id) => id,
+                        Integer::TooLarge { negative: true } => i128::MIN,
+                        Integer::TooLarge { negative: false } => i128::MAX,
+                    };
+                    entries.ids.push(parser.id_in_range(id, item_line, key)?);
+                }
+                ValueType::String => {
+                    let text = parser.string()?;
+                    parser.subject(&text, list, kind, item_line, &mut entries)?;
+                }
+                other => {
+                    return Err(parser.error(
+                        item_line,
+                        format!(
+                            "{key:?} entries must be names (strings) or ids (integers), not {}",
+                            other.name()
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        })?;
+        if count == 0 {
+            return Err(self.error(line, empty_list(key)));
+        }
+        Ok(entries)
+    }
+
+    /// One string of a `users` or `groups` list: `*`, an id in digits, or a name to look up.
+    fn subject(
+        &mut self,
+        text: &str,
+        list: SubjectList,
+        kind: RuleKind,
+        line: u32,
+        entries: &mut SubjectEntries,
+    ) -> Result<(), PolicyError> {
+        let key = list.key();
+        if text == "*" {
+            entries.everyone = true;
+        } else if text.is_empty() {
+            return Err(self.error(line, format!("empty name in {key:?}")));
+        } else if text.bytes().all(|byte| byte.is_ascii_digit()) {
+            // Too many digits for i128 is out of range too, so saturate.
+            let id = text.parse::<i128>().unwrap_or(i128::MAX);
+            entries.ids.push(self.id_in_range(id, line, key)?);
+        } else if let Some(digits) = text.strip_prefix(['-', '+'])
+            && !digits.is_empty()
+            && digits.bytes().all(|byte| byte.is_ascii_digit())
+        {
+            return Err(self.error(
+                line,
+                format!("id {text:?} in {key:?} must be plain digits, without a sign"),
+            ));
+        } else {
+            let resolved = match list {
+                SubjectList::Users => self.resolver.uid_of(text),
+                SubjectList::Groups => self.resolver.gid_of(text),
+            };
+            match resolved {
+                Ok(Some(id)) => entries
+                    .ids
+                    .push(self.id_in_range(i128::from(id), line, key)?),
+                Ok(None) if kind == RuleKind::Deny => {
+                    entries.everyone = true;
+                    self.warn(
+                        line,
+                        format!(
+                            "unknown {} {text:?} in a [[deny]]: it denies everyone until the name exists or is removed",
+                            list.noun()
+                        ),
+                    );
+                }
+                Ok(None) => self.warn(
+                    line,
+                    format!(
+                        "unknown {} {text:?}: this entry matches nobody",
+                        list.noun()
+                    ),
+                ),
+                Err(LookupFailed { errno }) => {
+                    return Err(PolicyError::Lookup {
+                        file: self.file.to_path_buf(),
+                        line,
+                        name: text.to_owned(),
+                        errno,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn id_in_range(&self, id: i128, line: u32, key: &str) -> Result<u32, PolicyError> {
+        if id < 0 {
+            if id == i128::MIN {
+                return Err(self.error(line, format!("negative id in {key:?}")));
+            }
+            return Err(self.error(line, format!("negative id {id} in {key:?}")));
+        }
+        let id = u32::try_from(id)
+            .map_err(|_| self.error(line, format!("id in {key:?} is larger than {}", u32::MAX)))?;
+        if id == u32::MAX {
+            return Err(self.error(
+                line,
+                format!("id {id} in {key:?} is (uid_t)-1, which names nobody"),
+            ));
+        }
+        Ok(id)
+    }
+
+    /// The end of a rule's table: what it lacks, its defaults, its warnings.
+    fn finish(&mut self, draft: RuleDraft) -> Result<(), PolicyError> {
+        let RuleDraft {
+            kind,
+            line,
+            path,
+            users,
+            groups,
+            access,
+            types,
+        } = draft;
         let Some(path) = path else {
-            return Err(self.error(header.start, format!("[[{kind}]] needs a \"path\"")));
+            return Err(self.error(line, format!("[[{kind}]] needs a \"path\"")));
         };
         let subjects_given = users.is_some() || groups.is_some();
         let subjects = match (users, groups) {
             (None, None) if kind == RuleKind::Deny => Subjects::everyone(),
             (None, None) => {
                 return Err(self.error(
-                    header.start,
+                    line,
                     "[[allow]] needs \"users\" or \"groups\" (use [\"*\"] for everyone)",
                 ));
             }
             (users, groups) => {
-                let users = users.unwrap_or(SubjectEntries {
-                    everyone: false,
-                    ids: Vec::new(),
-                });
-                let groups = groups.unwrap_or(SubjectEntries {
-                    everyone: false,
-                    ids: Vec::new(),
-                });
+                let users = users.unwrap_or_else(SubjectEntries::none);
+                let groups = groups.unwrap_or_else(SubjectEntries::none);
                 Subjects {
                     everyone: users.everyone || groups.everyone,
                     uids: users.ids,
@@ -220,24 +1029,18 @@ impl Context<'_> {
                 }
             }
         };
-        let access: AccessSet = match access {
-            Some(words) => words.into_iter().collect(),
+        let access = match access {
+            Some(access) => access,
             None if kind == RuleKind::Deny => AccessSet::ALL,
-            None => return Err(self.error(header.start, "[[allow]] needs \"access\"")),
+            None => return Err(self.error(line, "[[allow]] needs \"access\"")),
         };
-        let types: Option<FileTypeSet> = match (kind, types) {
+        let types = match (kind, types) {
             (RuleKind::Allow, None) => Some(FileTypeSet::DEFAULT_ALLOW),
             (RuleKind::Deny, None) => None,
-            (_, Some(words)) => {
-                let set: FileTypeSet = words.into_iter().collect();
-                // A deny that names every type is not limited by type, so it can already act
-                // in the lexical pre-check (P1).
-                if kind == RuleKind::Deny && set == FileTypeSet::ALL {
-                    None
-                } else {
-                    Some(set)
-                }
-            }
+            // A deny that names every type is not limited by type, so it can already act in the
+            // lexical pre-check (P1).
+            (RuleKind::Deny, Some(FileTypeSet::ALL)) => None,
+            (_, Some(types)) => Some(types),
         };
         if subjects_given && subjects.is_nobody() {
             let message = match kind {
@@ -248,7 +1051,7 @@ impl Context<'_> {
                     "this [[deny]] applies to nobody: its users and groups lists are empty"
                 }
             };
-            self.warn(header.start, message.to_owned());
+            self.warn(line, message.to_owned());
         }
         if kind == RuleKind::Allow
             && !access.contains(Access::Read)
@@ -256,635 +1059,44 @@ impl Context<'_> {
             && !access.contains(Access::Append)
         {
             self.warn(
-                header.start,
+                line,
                 "this [[allow]] can never match: every open needs read, write or append, and it grants none of them"
                     .to_owned(),
             );
         }
-        Ok(Rule {
+        self.rules.push(Rule {
             kind,
             path,
             subjects,
             access,
             types,
             origin: RuleOrigin {
-                file: self.file.to_path_buf(),
-                line: self.line(header.start),
+                file: Arc::clone(&self.shared_file),
+                line,
             },
-        })
-    }
-
-    fn glob(&self, value: &Spanned<DeValue<'_>>) -> Result<Glob, PolicyError> {
-        let DeValue::String(pattern) = value.get_ref() else {
-            return Err(self.error(
-                value.span().start,
-                format!(
-                    "\"path\" must be a string, not {}",
-                    value.get_ref().type_str()
-                ),
-            ));
-        };
-        Glob::new(pattern).map_err(|error| {
-            self.error(
-                value.span().start,
-                format!("bad path pattern {pattern:?}: {error}"),
-            )
-        })
-    }
-
-    fn array<'value, 'input>(
-        &self,
-        value: &'value Spanned<DeValue<'input>>,
-        key: &str,
-        what: &str,
-    ) -> Result<&'value DeArray<'input>, PolicyError> {
-        let DeValue::Array(items) = value.get_ref() else {
-            return Err(self.error(
-                value.span().start,
-                format!(
-                    "{key:?} must be an array of {what}, not {}",
-                    value.get_ref().type_str()
-                ),
-            ));
-        };
-        if items.is_empty() {
-            return Err(self.error(
-                value.span().start,
-                format!("empty {key:?} list (omit the key or list at least one entry)"),
-            ));
-        }
-        Ok(items)
-    }
-
-    fn words<T>(
-        &self,
-        value: &Spanned<DeValue<'_>>,
-        key: &str,
-        from_word: fn(&str) -> Option<T>,
-        expected: &str,
-    ) -> Result<Vec<T>, PolicyError> {
-        let items = self.array(value, key, "words")?;
-        let mut words = Vec::new();
-        for item in items.iter() {
-            let word = match item.get_ref() {
-                DeValue::String(word) => word,
-                other => {
-                    return Err(self.error(
-                        item.span().start,
-                        format!("{key:?} entries must be strings, not {}", other.type_str()),
-                    ));
-                }
-            };
-            let Some(parsed) = from_word(word) else {
-                return Err(self.error(
-                    item.span().start,
-                    format!("unknown {key} word {word:?} (expected one of: {expected})"),
-                ));
-            };
-            words.push(parsed);
-        }
-        Ok(words)
-    }
-
-    /// One `users` or `groups` list of a rule of `kind`. A name the system does not know matches
-    /// nobody in an allow, and everyone in a deny: a deny fails closed.
-    fn subjects(
-        &mut self,
-        value: &Spanned<DeValue<'_>>,
-        list: SubjectList,
-        kind: RuleKind,
-    ) -> Result<SubjectEntries, PolicyError> {
-        let key = list.key();
-        let items = self.array(value, key, "names or ids")?;
-        let mut entries = SubjectEntries {
-            everyone: false,
-            ids: Vec::new(),
-        };
-        for item in items.iter() {
-            let offset = item.span().start;
-            match item.get_ref() {
-                DeValue::Integer(integer) => {
-                    let id = i128::from_str_radix(integer.as_str(), integer.radix())
-                        .map_err(|_| self.error(offset, format!("invalid id in {key:?}")))?;
-                    entries.ids.push(self.id_in_range(id, offset, key)?);
-                }
-                DeValue::String(text) => {
-                    let text: &str = text;
-                    if text == "*" {
-                        entries.everyone = true;
-                    } else if text.is_empty() {
-                        return Err(self.error(offset, format!("empty name in {key:?}")));
-                    } else if text.bytes().all(|byte| byte.is_ascii_digit()) {
-                        // Too many digits for i128 is out of range too, so saturate.
-                        let id = text.parse::<i128>().unwrap_or(i128::MAX);
-                        entries.ids.push(self.id_in_range(id, offset, key)?);
-                    } else if let Some(digits) = text.strip_prefix(['-', '+'])
-                        && !digits.is_empty()
-                        && digits.bytes().all(|byte| byte.is_ascii_digit())
-                    {
-                        return Err(self.error(
-                            offset,
-                            format!("id {text:?} in {key:?} must be plain digits, without a sign"),
-                        ));
-                    } else {
-                        let resolved = match list {
-                            SubjectList::Users => self.resolver.uid_of(text),
-                            SubjectList::Groups => self.resolver.gid_of(text),
-                        };
-                        match resolved {
-                            Ok(Some(id)) => {
-                                entries
-                                    .ids
-                                    .push(self.id_in_range(i128::from(id), offset, key)?)
-                            }
-                            Ok(None) if kind == RuleKind::Deny => {
-                                entries.everyone = true;
-                                self.warn(
-                                    offset,
-                                    format!(
-                                        "unknown {} {text:?} in a [[deny]]: it denies everyone until the name exists or is removed",
-                                        list.noun()
-                                    ),
-                                );
-                            }
-                            Ok(None) => self.warn(
-                                offset,
-                                format!(
-                                    "unknown {} {text:?}: this entry matches nobody",
-                                    list.noun()
-                                ),
-                            ),
-                            Err(LookupFailed { errno }) => {
-                                return Err(PolicyError::Lookup {
-                                    file: self.file.to_path_buf(),
-                                    line: self.line(offset),
-                                    name: text.to_owned(),
-                                    errno,
-                                });
-                            }
-                        }
-                    }
-                }
-                other => {
-                    return Err(self.error(
-                        offset,
-                        format!(
-                            "{key:?} entries must be names (strings) or ids (integers), not {}",
-                            other.type_str()
-                        ),
-                    ));
-                }
-            }
-        }
-        Ok(entries)
-    }
-
-    fn id_in_range(&self, id: i128, offset: usize, key: &str) -> Result<u32, PolicyError> {
-        if id < 0 {
-            return Err(self.error(offset, format!("negative id {id} in {key:?}")));
-        }
-        let id = u32::try_from(id).map_err(|_| {
-            self.error(offset, format!("id in {key:?} is larger than {}", u32::MAX))
-        })?;
-        if id == u32::MAX {
-            return Err(self.error(
-                offset,
-                format!("id {id} in {key:?} is (uid_t)-1, which names nobody"),
-            ));
-        }
-        Ok(id)
+        });
+        Ok(())
     }
 }
 
-const ACCESS_WORDS: &str = "read, write, append, create, truncate";
-const TYPE_WORDS: &str = "file, dir, char, block, fifo, socket";
+fn empty_list(key: &str) -> String {
+    format!("empty {key:?} list (omit the key or list at least one entry)")
+}
+
+/// The bytes a bare word (a number, `true`, a date) can be made of, up to what ends it.
+fn is_word_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'+' | b'-' | b'.' | b':')
+}
+
+/// The length of the UTF-8 character whose first byte is `first`.
+fn utf8_length(first: u8) -> usize {
+    match first {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    }
+}
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use std::path::PathBuf;
-
-    /// A fixed user database: alice=1000, bob=1001; groups adm=4, staff=50.
-    pub(crate) struct FakeResolver;
-
-    impl NameResolver for FakeResolver {
-        fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
-            Ok(match name {
-                "root" => Some(0),
-                "alice" => Some(1000),
-                "bob" => Some(1001),
-                _ => None,
-            })
-        }
-
-        fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
-            Ok(match name {
-                "root" => Some(0),
-                "adm" => Some(4),
-                "staff" => Some(50),
-                _ => None,
-            })
-        }
-    }
-
-    const FILE: &str = "/etc/myopen/policy.toml";
-
-    fn parse(text: &str) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
-        parse_policy(text, Path::new(FILE), &FakeResolver)
-    }
-
-    fn parse_ok(text: &str) -> (Vec<Rule>, Vec<Warning>) {
-        match parse(text) {
-            Ok(parsed) => parsed,
-            Err(error) => panic!("unexpected error: {error}"),
-        }
-    }
-
-    fn error_of(text: &str) -> String {
-        match parse(text) {
-            Ok(_) => panic!("expected an error for:\n{text}"),
-            Err(error) => error.to_string(),
-        }
-    }
-
-    #[test]
-    fn design_example_parses() {
-        let text = r#"
-# comment
-[[allow]]
-path = "/var/log/**"      # absolute glob
-groups = ["adm"]
-access = ["read"]
-types = ["file"]
-
-[[deny]]
-path = "/var/log/private/**"
-"#;
-        let (rules, warnings) = parse_ok(text);
-        assert!(warnings.is_empty(), "{warnings:?}");
-        assert_eq!(rules.len(), 2);
-        let allow = &rules[0];
-        assert_eq!(allow.kind, RuleKind::Allow);
-        assert_eq!(allow.path.as_str(), "/var/log/**");
-        assert_eq!(allow.subjects.gids, vec![4]);
-        assert!(allow.subjects.uids.is_empty());
-        assert!(!allow.subjects.everyone);
-        assert_eq!(allow.access, AccessSet::EMPTY.with(Access::Read));
-        assert_eq!(allow.types, Some(FileTypeSet::DEFAULT_ALLOW));
-        assert_eq!(
-            allow.origin,
-            RuleOrigin {
-                file: PathBuf::from(FILE),
-                line: 3
-            }
-        );
-        let deny = &rules[1];
-        assert_eq!(deny.kind, RuleKind::Deny);
-        assert!(deny.subjects.everyone);
-        assert_eq!(deny.access, AccessSet::ALL);
-        assert_eq!(deny.types, None);
-        assert_eq!(deny.origin.line, 9);
-    }
-
-    #[test]
-    fn rules_keep_file_order_across_kinds() {
-        let text = r#"
-[[deny]]
-path = "/a"
-[[allow]]
-path = "/b"
-users = ["*"]
-access = ["read"]
-[[deny]]
-path = "/c"
-[[allow]]
-path = "/d"
-users = ["*"]
-access = ["read"]
-"#;
-        let (rules, _) = parse_ok(text);
-        let order: Vec<(&str, u32)> = rules
-            .iter()
-            .map(|rule| (rule.path.as_str(), rule.origin.line))
-            .collect();
-        assert_eq!(order, vec![("/a", 2), ("/b", 4), ("/c", 8), ("/d", 10)]);
-    }
-
-    #[test]
-    fn ids_as_integers_digit_strings_names_and_star() {
-        let text = r#"
-[[allow]]
-path = "/x"
-users = [1001, "1002", "alice", 0x10]
-groups = ["50", 7, "adm"]
-access = ["read"]
-[[allow]]
-path = "/y"
-users = ["*"]
-access = ["read"]
-[[allow]]
-path = "/z"
-groups = ["*", "nosuchgroup"]
-access = ["read"]
-"#;
-        let (rules, warnings) = parse_ok(text);
-        assert_eq!(rules[0].subjects.uids, vec![1001, 1002, 1000, 16]);
-        assert_eq!(rules[0].subjects.gids, vec![50, 7, 4]);
-        assert!(!rules[0].subjects.everyone);
-        assert!(rules[1].subjects.everyone);
-        assert!(rules[2].subjects.everyone);
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert_eq!(
-            warnings[0].to_string(),
-            format!("{FILE}:13: warning: unknown group \"nosuchgroup\": this entry matches nobody")
-        );
-        let (rules, _) = parse_ok(
-            "[[allow]]\npath = \"/x\"\nusers = [4294967294, \"4294967294\", 0]\naccess = [\"read\"]\n",
-        );
-        assert_eq!(rules[0].subjects.uids, vec![u32::MAX - 1, u32::MAX - 1, 0]);
-        let (rules, _) = parse_ok(
-            "[[allow]]\npath = \"/x\"\nusers = [1_001, +7, 0o17, 0b11]\naccess = [\"read\"]\n",
-        );
-        assert_eq!(rules[0].subjects.uids, vec![1001, 7, 15, 3]);
-    }
-
-    #[test]
-    fn minus_one_is_never_an_id() {
-        // (uid_t)-1 and (gid_t)-1 mean "no change" to setresuid(2) and chown(2), never an
-        // identity (the sudo CVE-2019-14287 family): refused, with file and line.
-        for list in ["users", "groups"] {
-            for id in ["4294967295", "\"4294967295\""] {
-                let text =
-                    format!("[[allow]]\npath = \"/x\"\n{list} = [0, {id}]\naccess = [\"read\"]\n");
-                assert_eq!(
-                    error_of(&text),
-                    format!(
-                        "{FILE}:3: id 4294967295 in \"{list}\" is (uid_t)-1, which names nobody"
-                    )
-                );
-            }
-        }
-    }
-
-    /// A user database that cannot answer (an NSS outage, no descriptor left).
-    struct FailingResolver;
-
-    impl NameResolver for FailingResolver {
-        fn uid_of(&self, _: &str) -> Result<Option<u32>, LookupFailed> {
-            Err(LookupFailed {
-                errno: libc::EMFILE,
-            })
-        }
-        fn gid_of(&self, _: &str) -> Result<Option<u32>, LookupFailed> {
-            Err(LookupFailed {
-                errno: libc::EMFILE,
-            })
-        }
-    }
-
-    #[test]
-    fn a_failed_lookup_makes_the_policy_unusable() {
-        for text in [
-            "[[deny]]\npath = \"/x/**\"\ngroups = [\"contractors\"]\n",
-            "[[allow]]\npath = \"/x/**\"\nusers = [\"alice\"]\naccess = [\"read\"]\n",
-        ] {
-            let error = parse_policy(text, Path::new(FILE), &FailingResolver).unwrap_err();
-            assert!(
-                matches!(
-                    error,
-                    PolicyError::Lookup {
-                        line: 3,
-                        errno: libc::EMFILE,
-                        ..
-                    }
-                ),
-                "{error:?}"
-            );
-            assert!(
-                error
-                    .to_string()
-                    .starts_with(&format!("{FILE}:3: cannot look up ")),
-                "{error}"
-            );
-        }
-        // Ids and "*" need no lookup, so they still parse.
-        parse_policy(
-            "[[allow]]\npath = \"/x\"\nusers = [\"*\", 1000]\naccess = [\"read\"]\n",
-            Path::new(FILE),
-            &FailingResolver,
-        )
-        .unwrap();
-    }
-
-    #[test]
-    fn unknown_names_warn_and_match_nobody() {
-        let text = r#"
-[[allow]]
-path = "/x"
-users = ["mallory",
-         "trudy"]
-access = ["read"]
-
-[[deny]]
-path = "/y"
-groups = ["ghosts"]
-"#;
-        let (rules, warnings) = parse_ok(text);
-        assert!(rules[0].subjects.is_nobody());
-        // A deny that names someone the system does not know fails closed: it denies everyone
-        // until the name exists or the administrator removes it.
-        assert!(rules[1].subjects.everyone);
-        let messages: Vec<String> = warnings.iter().map(ToString::to_string).collect();
-        assert_eq!(
-            messages,
-            vec![
-                format!("{FILE}:4: warning: unknown user \"mallory\": this entry matches nobody"),
-                format!("{FILE}:5: warning: unknown user \"trudy\": this entry matches nobody"),
-                format!(
-                    "{FILE}:2: warning: this [[allow]] can never match: none of its users or groups exist"
-                ),
-                format!(
-                    "{FILE}:10: warning: unknown group \"ghosts\" in a [[deny]]: it denies everyone until the name exists or is removed"
-                ),
-            ]
-        );
-    }
-
-    #[test]
-    fn allow_without_read_write_or_append_warns() {
-        let (_, warnings) = parse_ok(
-            "[[allow]]\npath = \"/x\"\nusers = [\"*\"]\naccess = [\"create\", \"truncate\"]\n",
-        );
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].message.contains("can never match"));
-        assert_eq!(warnings[0].line, 1);
-    }
-
-    #[test]
-    fn every_access_and_type_word() {
-        let text = r#"
-[[allow]]
-path = "/x"
-users = ["*"]
-access = ["read", "write", "append", "create", "truncate"]
-types = ["file", "dir", "char", "block", "fifo", "socket"]
-[[deny]]
-path = "/y"
-access = ["truncate"]
-types = ["fifo", "char"]
-[[deny]]
-path = "/z"
-types = ["file", "dir", "char", "block", "fifo", "socket"]
-"#;
-        let (rules, _) = parse_ok(text);
-        assert_eq!(rules[0].access, AccessSet::ALL);
-        assert_eq!(rules[0].types, Some(FileTypeSet::ALL));
-        assert_eq!(rules[1].access, AccessSet::EMPTY.with(Access::Truncate));
-        assert_eq!(
-            rules[1].types,
-            Some(FileTypeSet::EMPTY.with(FileType::Fifo).with(FileType::Char))
-        );
-        assert_eq!(
-            rules[2].types, None,
-            "a deny of every type is not type-limited"
-        );
-    }
-
-    #[test]
-    fn parse_errors_name_file_and_line() {
-        let cases: &[(&str, &str)] = &[
-            (
-                "[[allow]]\npath = \"/x\"\nusers = [\"*\"]\naccess = [\"read\"]\n\n\nacess = [\"read\"]\n",
-                "7: unknown key \"acess\" in [[allow]]",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\nuser = [\"bob\"]\n",
-                "3: unknown key \"user\" in [[deny]]",
-            ),
-            (
-                "\n[[alow]]\npath = \"/x\"\n",
-                "2: unknown top-level key \"alow\"",
-            ),
-            ("\n\n[options]\n", "3: unknown top-level key \"options\""),
-            ("verbose = true\n", "1: unknown top-level key \"verbose\""),
-            (
-                "\n[allow]\npath = \"/x\"\n",
-                "2: allow must be written as [[allow]] tables",
-            ),
-            ("allow = [1]\n", "1: entries of allow must be tables"),
-            (
-                "[[allow]]\nusers = [\"*\"]\naccess = [\"read\"]\n",
-                "1: [[allow]] needs a \"path\"",
-            ),
-            (
-                "\n[[allow]]\npath = \"/x\"\naccess = [\"read\"]\n",
-                "2: [[allow]] needs \"users\" or \"groups\"",
-            ),
-            (
-                "[[allow]]\npath = \"/x\"\nusers = [\"*\"]\n",
-                "1: [[allow]] needs \"access\"",
-            ),
-            (
-                "[[allow]]\npath = \"/x\"\nusers = [\"*\"]\naccess = []\n",
-                "4: empty \"access\" list",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\nusers = []\n",
-                "3: empty \"users\" list",
-            ),
-            (
-                "[[allow]]\npath = \"/x\"\nusers = [\"*\"]\naccess = [\"read\",\n \"exec\"]\n",
-                "5: unknown access word \"exec\"",
-            ),
-            (
-                "[[allow]]\npath = \"/x\"\nusers = [\"*\"]\naccess = [\"read\"]\ntypes = [\"symlink\"]\n",
-                "5: unknown types word \"symlink\"",
-            ),
-            (
-                "[[allow]]\npath = \"x/y\"\nusers = [\"*\"]\naccess = [\"read\"]\n",
-                "2: bad path pattern \"x/y\": path pattern must start with '/'",
-            ),
-            (
-                "[[allow]]\n\npath = \"/a**b\"\nusers = [\"*\"]\naccess = [\"read\"]\n",
-                "3: bad path pattern \"/a**b\": '**' must be a whole path component",
-            ),
-            (
-                "[[deny]]\npath = \"/a/?\"\n",
-                "2: bad path pattern \"/a/?\": unsupported glob metacharacter '?'",
-            ),
-            (
-                "[[deny]]\npath = 5\n",
-                "2: \"path\" must be a string, not integer",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\nusers = \"bob\"\n",
-                "3: \"users\" must be an array of names or ids, not string",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\nusers = [true]\n",
-                "3: \"users\" entries must be names (strings) or ids (integers), not boolean",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\naccess = [1]\n",
-                "3: \"access\" entries must be strings, not integer",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\nusers = [-1]\n",
-                "3: negative id -1 in \"users\"",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\ngroups = [\"-5\"]\n",
-                "3: id \"-5\" in \"groups\" must be plain digits, without a sign",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\nusers = [4294967296]\n",
-                "3: id in \"users\" is larger than 4294967295",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\nusers = [\"99999999999999999999999999999999999999999999\"]\n",
-                "3: id in \"users\" is larger than 4294967295",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\nusers = [\"\"]\n",
-                "3: empty name in \"users\"",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\npath = \"/y\"\n",
-                "3: invalid TOML: duplicate key",
-            ),
-            ("[[deny]]\npath = \"/x\n", "2: invalid TOML:"),
-            (
-                "[[deny]]\npath = \"/x\"\ntypes = [\"file\"]\n[deny.extra]\n",
-                "4: unknown key \"extra\" in [[deny]]",
-            ),
-            (
-                "[[deny]]\npath = \"/x\"\nsub.key = 1\n",
-                "3: unknown key \"sub\" in [[deny]]",
-            ),
-        ];
-        for (text, expected) in cases {
-            let message = error_of(text);
-            let expected = format!("{FILE}:{expected}");
-            assert!(
-                message.starts_with(&expected),
-                "for:\n{text}\nexpected prefix: {expected}\ngot:             {message}"
-            );
-        }
-    }
-
-    #[test]
-    fn inline_tables_work_too() {
-        let (rules, _) = parse_ok(
-            "\nallow = [\n  { path = \"/a\", users = [\"*\"], access = [\"read\"] },\n]\n",
-        );
-        assert_eq!(rules.len(), 1);
-        assert_eq!(rules[0].origin.line, 3);
-    }
-
-    #[test]
-    fn empty_policy_is_valid_and_allows_nothing() {
-        let (rules, warnings) = parse_ok("# nothing yet\n");
-        assert!(rules.is_empty());
-        assert!(warnings.is_empty());
-    }
-}
+pub(crate) mod tests;

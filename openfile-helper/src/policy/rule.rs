@@ -1,7 +1,8 @@
 //! The parts of a rule: file types, identities, who a rule applies to, and where it came from.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::Arc;
 
 use super::access::AccessSet;
 use super::glob::Glob;
@@ -180,7 +181,8 @@ impl fmt::Display for RuleKind {
 /// header. Displays as `file:line`, the form the audit log uses.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RuleOrigin {
-    pub file: PathBuf,
+    /// Shared by every rule of the file.
+    pub file: Arc<Path>,
     pub line: u32,
 }
 
@@ -337,7 +339,7 @@ mod tests {
     #[test]
     fn origin_display() {
         let origin = RuleOrigin {
-            file: PathBuf::from("/etc/myopen/policy.toml"),
+            file: Path::new("/etc/myopen/policy.toml").into(),
             line: 7,
         };
         assert_eq!(origin.to_string(), "/etc/myopen/policy.toml:7");

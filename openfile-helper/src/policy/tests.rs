@@ -37,7 +37,7 @@ fn set(words: &[Access]) -> AccessSet {
 
 fn origin(line: u32) -> Option<RuleOrigin> {
     Some(RuleOrigin {
-        file: PathBuf::from(FILE),
+        file: Path::new(FILE).into(),
         line,
     })
 }
