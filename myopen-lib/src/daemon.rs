@@ -53,10 +53,24 @@ pub(crate) struct DaemonConnection {
     pub(crate) privileged: bool,
 }
 
+/// Whether the daemon would judge this process as the user who runs it: not in secure-execution
+/// mode, and its effective uid and gid are its real ones.
+fn judged_as_its_user(secure_execution: bool, ids_are_real: bool) -> bool {
+    !secure_execution && ids_are_real
+}
+
 impl Daemon {
     /// The daemon named by `MYOPEN_SOCKET`, or else the built-in socket; `None` when
-    /// `MYOPEN_SOCKET=none`. The variable is ignored in a set-ID or capability-holding program.
+    /// `MYOPEN_SOCKET=none`, and in a program whose effective ids are not its real ones (a
+    /// set-ID program, or one that changed its effective ids): the daemon judges a connection by
+    /// the effective ids the kernel records at connect, the helper by the real ids (P5), so
+    /// such a program asking for its user's path must go through the helper, or it would be
+    /// judged as itself (root, say). The variable is ignored in a set-ID or capability-holding
+    /// program.
     pub fn from_env() -> Option<Daemon> {
+        if !judged_as_its_user(crate::sys::secure_execution(), crate::sys::ids_are_real()) {
+            return None;
+        }
         match crate::sys::secure_env_var(SOCKET_ENV) {
             Some(value) if value == SOCKET_OFF => None,
             Some(path) => Some(Daemon::at(path)),

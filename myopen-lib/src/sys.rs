@@ -138,10 +138,16 @@ pub(crate) fn has_file_capabilities(path: &std::path::Path) -> bool {
 /// Whether the kernel runs this program in secure-execution mode (`AT_SECURE`): its exec gained
 /// privilege (set-user-ID, set-group-ID, file capabilities) or a security module asked for it,
 /// so its environment was chosen by someone less privileged than the program.
-fn secure_execution() -> bool {
+pub(crate) fn secure_execution() -> bool {
     // SAFETY: getauxval only reads the auxiliary vector the kernel handed the process at exec.
     // Linux always puts AT_SECURE there.
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+}
+
+/// Whether the effective uid and gid are the real ones.
+pub(crate) fn ids_are_real() -> bool {
+    nix::unistd::getuid() == nix::unistd::geteuid()
+        && nix::unistd::getgid() == nix::unistd::getegid()
 }
 
 /// The environment variable `name`, as secure_getenv(3) gives it: `None` in secure-execution mode,

@@ -1,5 +1,9 @@
 //! A protocol-level client for tests: `myopen-probe <helper> <path> <flags> [data]`.
-//! `<helper>` may be `daemon:SOCKET`: then the request goes to `myopend` at SOCKET alone.
+//! `<helper>` may be `daemon:SOCKET`: then the request goes to `myopend` at SOCKET alone; or
+//! `env`: then it is `my_open`'s own choice (`MYOPEN_SOCKET`, `MYOPEN_HELPER`, the built-ins);
+//! or `env-real:UID:GID`: the same from a process (started as root) whose real ids it first sets
+//! to UID and GID, the effective ones staying root's, as in a set-ID program but without the
+//! exec that would put it in secure-execution mode (where the environment is ignored).
 //!
 //! Opens through `helper` with the library; on success writes `data` (if given) to the file, then
 //! copies what it can read to stdout, exit 0. On failure prints `errno N` (the errno the caller
@@ -21,6 +25,40 @@ fn main() -> ExitCode {
         eprintln!("flags must be a decimal number");
         return ExitCode::from(2);
     };
+    if let Some(ids) = helper.as_encoded_bytes().strip_prefix(b"env-real:") {
+        let ids: Vec<u32> = String::from_utf8_lossy(ids)
+            .split(':')
+            .filter_map(|id| id.parse().ok())
+            .collect();
+        let [uid, gid] = ids[..] else {
+            eprintln!("env-real:UID:GID");
+            return ExitCode::from(2);
+        };
+        let root = (nix::unistd::Uid::from_raw(0), nix::unistd::Gid::from_raw(0));
+        if let Err(errno) = nix::unistd::setresgid(nix::unistd::Gid::from_raw(gid), root.1, root.1)
+            .and_then(|()| nix::unistd::setresuid(nix::unistd::Uid::from_raw(uid), root.0, root.0))
+        {
+            eprintln!("setting the real ids: {errno}");
+            return ExitCode::from(2);
+        }
+    }
+    if helper == "env" || helper.as_encoded_bytes().starts_with(b"env-real:") {
+        return match myopen::my_open(path, flags) {
+            Ok(fd) => {
+                let mut content = Vec::new();
+                let _ = std::fs::File::from(fd).read_to_end(&mut content);
+                let _ = std::io::stdout().write_all(&content);
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!(
+                    "errno {}\nerror: {error}",
+                    error.raw_os_error().unwrap_or_default()
+                );
+                ExitCode::FAILURE
+            }
+        };
+    }
     let opened = match helper.as_encoded_bytes().strip_prefix(b"daemon:") {
         Some(socket) => myopen::Daemon::at(std::ffi::OsStr::from_bytes(socket)).open(path, flags),
         None => myopen::Helper::at(helper).open(path, flags),

@@ -920,3 +920,38 @@ fn sigterm_ends_even_a_stopped_worker_within_the_drain_bound() {
     );
     drop(connection);
 }
+
+/// P5 through the library's own choice: a program whose effective uid is not its real one (a
+/// setuid-root program run by alice, here without the exec) asks for alice's path. The daemon
+/// would judge the connection by the effective uid (root, denied); the library goes to the
+/// helper instead, which judges the real uid: alice, granted.
+#[test]
+fn a_program_with_other_effective_ids_is_judged_as_its_real_user() {
+    let Some(env) = privileged_env!() else { return };
+    let file = alices_file(&env);
+    ensure_daemon(Install::Daemon);
+    let user = alice();
+    let asked = |mode: String| {
+        let output = std::process::Command::new(it_probe())
+            .arg(mode)
+            .arg(&file)
+            .arg(RD.to_string())
+            .env("MYOPEN_SOCKET", socket_of(Install::Daemon))
+            .env("MYOPEN_HELPER", Install::Setuid.helper())
+            .output()
+            .expect("myopen-probe");
+        outcome(&output)
+    };
+    assert_eq!(
+        asked(format!("env-real:{}:{}", user.uid, user.gid)),
+        Outcome::opened("for alice\n"),
+        "real uid alice, effective root: judged as alice (through the helper)"
+    );
+    assert_eq!(
+        asked("env".to_owned()),
+        Outcome::opened("for alice\n")
+            .errno()
+            .map_or(denied(), |_| denied()),
+        "real and effective root: the daemon judges root, who is not listed"
+    );
+}
