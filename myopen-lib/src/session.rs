@@ -139,6 +139,18 @@ impl Session {
             path: path.to_owned(),
             errno,
         };
+        // A relative path is sent whole: the session's server does not share this process's
+        // working directory (myopend never does; a session helper keeps the one it started in,
+        // whatever chdir happens here since).
+        let absolute;
+        let bytes = if bytes.starts_with(b"/") {
+            bytes
+        } else {
+            let cwd = std::env::current_dir()
+                .map_err(|error| os_error(error.raw_os_error().unwrap_or(libc::ENOENT)))?;
+            absolute = cwd.join(path);
+            absolute.as_os_str().as_bytes()
+        };
         check_request(bytes, flags).map_err(|error| os_error(error.errno()))?;
         let packet = SessionRequest {
             flags,

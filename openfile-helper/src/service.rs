@@ -174,6 +174,15 @@ impl<'privilege> Service<'privilege> {
             }
         };
         let outcome = match &policy.0 {
+            // A daemon worker shares no working directory with its peer: a relative path would
+            // name something under the daemon's. The library sends every path whole.
+            _ if self.daemon_peer.is_some() && !path.as_bytes().starts_with(b"/") => {
+                Err(Refusal::new(
+                    Errno::EINVAL,
+                    "relative path: myopend needs an absolute one".to_owned(),
+                    false,
+                ))
+            }
             PolicyState::NotEnforced | PolicyState::Loaded(..) => resolve::open_checked(
                 governing,
                 &self.who,
