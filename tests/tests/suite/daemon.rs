@@ -613,8 +613,10 @@ fn the_total_worker_cap_refuses_with_eagain_and_serves_again_when_a_client_leave
     };
     let daemon = Started::daemon(&["--max-workers", "2"]);
     let socket = socket_of(Install::Daemon);
-    let first = connect_to(&socket);
-    let second = connect_to(&socket);
+    // The worker of start_daemon's own readiness check counts until it is reaped, a moment
+    // after that connection closed: until then a connection may be refused.
+    let first = served_connection(&socket);
+    let second = served_connection(&socket);
     let third = connected(&socket).expect("connect");
     assert_eq!(
         refusal_in_place_of_hello(&third),
@@ -623,26 +625,32 @@ fn the_total_worker_cap_refuses_with_eagain_and_serves_again_when_a_client_leave
     );
     drop(first);
     // The first worker ends and is reaped; then a connection is served again.
-    let started = Instant::now();
-    loop {
-        let next = connected(&socket).expect("connect");
-        let mut record = [0u8; HELLO_LEN + 1];
-        let received = recv_with_fds(&next, &mut record, 0).expect("an answer");
-        if Hello::decode(&record[..received.bytes]).is_some() {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "a worker freed by a client that left serves again"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let next = served_connection(&socket);
     assert!(
         daemon_log(Install::Daemon).contains("workers busy (the limit)"),
         "the refusal is logged"
     );
-    drop((second, third));
+    drop((second, third, next));
     drop(daemon);
+}
+
+/// A connection to `socket` that got its hello, retried for 10 s while the daemon refuses
+/// (a worker of a closed connection still counted).
+fn served_connection(socket: &Path) -> OwnedFd {
+    let started = Instant::now();
+    loop {
+        let connection = connected(socket).expect("connect");
+        let mut record = [0u8; HELLO_LEN + 1];
+        let received = recv_with_fds(&connection, &mut record, 0).expect("an answer");
+        if Hello::decode(&record[..received.bytes]).is_some() {
+            return connection;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no connection served within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// CPU time (user + system, in clock ticks) process `pid` has used.
@@ -651,7 +659,7 @@ fn cpu_ticks(pid: u32) -> u64 {
     // Fields after the command name, which is in parentheses and may hold spaces.
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of stat(5); after the name, 12 and 13 (1-based 3..).
+    // utime and stime are fields 14 and 15 of proc(5); after the name, the 12th and 13th.
     fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
 
