@@ -460,7 +460,7 @@ fn apply_landlock(
 /// /proc/self/fd, fstat) and reopening, the policy reread (getdents, read, the resource limits it
 /// pins), the capability raise and lower, the audit datagram and its reconnect (on the socket made
 /// before the fence: no socket(2) afterwards), allocation, and exit.
-const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
+pub(crate) const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
     // requests and replies
     libc::SYS_recvmsg,
     libc::SYS_recvfrom,
@@ -537,25 +537,100 @@ const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
     libc::SYS_rt_sigaction,
 ];
 
-fn apply_seccomp() -> Result<usize, FenceError> {
-    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
-    let failed = |error: &dyn fmt::Display| {
-        FenceError(format!("cannot apply the seccomp allowlist: {error}"))
+/// The `AUDIT_ARCH_*` value (linux/audit.h) the kernel reports for this build's system calls,
+/// for the architectures whose system call numbers `libc` gives here; `None` elsewhere, where
+/// the helper refuses to run unfenced (see [`apply_seccomp`]).
+const AUDIT_ARCH: Option<u32> = if cfg!(target_arch = "x86_64") {
+    Some(62 | 0x8000_0000 | 0x4000_0000) // EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
+} else if cfg!(target_arch = "aarch64") {
+    Some(183 | 0x8000_0000 | 0x4000_0000) // EM_AARCH64
+} else if cfg!(target_arch = "riscv64") {
+    Some(243 | 0x8000_0000 | 0x4000_0000) // EM_RISCV
+} else {
+    None
+};
+
+/// Offsets in `struct seccomp_data`: the system call number, then the architecture.
+const SECCOMP_DATA_NR: u32 = 0;
+const SECCOMP_DATA_ARCH: u32 = 4;
+
+/// Instructions before the first system call comparison: load the architecture, compare,
+/// kill on a mismatch, load the number.
+const PROLOGUE_LENGTH: usize = 4;
+
+/// Instructions of [`SECCOMP_PROGRAM`]: the prologue, one comparison per allowed call, the
+/// refusal and the permission.
+pub(crate) const SECCOMP_PROGRAM_LENGTH: usize = PROLOGUE_LENGTH + REQUEST_LOOP_CALLS.len() + 2;
+
+const fn bpf_statement(code: u32, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+/// The seccomp filter for [`REQUEST_LOOP_CALLS`], built by the compiler: it is the same for
+/// every helper, so no helper spends its start-up compiling it (seccompiler did, at every exec:
+/// about 74,000 instructions, and a program of 330 instructions where this one has 72 for the
+/// kernel to check and JIT). A system call of another architecture (a 32-bit one on a 64-bit
+/// kernel) kills the process, as seccompiler's filters do; every call not in the list, an x32
+/// one (whose number has bit 30 set) included, fails with EPERM.
+///
+/// `fence::tests` checks that it decides every system call as seccompiler's compilation of the
+/// same list does.
+pub(crate) const SECCOMP_PROGRAM: [libc::sock_filter; SECCOMP_PROGRAM_LENGTH] = {
+    use libc::{BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    let calls = REQUEST_LOOP_CALLS.len();
+    // Each comparison jumps forward over the rest, the refusal included, to the permission: a
+    // BPF jump offset is one byte.
+    assert!(
+        calls <= u8::MAX as usize,
+        "too many calls for one-byte jump offsets"
+    );
+    let refuse = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOMP_RET_DATA);
+    let mut program = [bpf_statement(BPF_RET | BPF_K, refuse); SECCOMP_PROGRAM_LENGTH];
+    program[0] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_ARCH);
+    program[1] = libc::sock_filter {
+        code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+        jt: 1,
+        jf: 0,
+        // An architecture without a value never gets here: apply_seccomp refuses first.
+        k: match AUDIT_ARCH {
+            Some(arch) => arch,
+            None => 0,
+        },
     };
-    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|error| failed(&error))?;
-    let rules = REQUEST_LOOP_CALLS
-        .iter()
-        .map(|&call| (call, Vec::new()))
-        .collect();
-    let filter = SeccompFilter::new(
-        rules,
-        SeccompAction::Errno(libc::EPERM as u32),
-        SeccompAction::Allow,
-        arch,
-    )
-    .map_err(|error| failed(&error))?;
-    let program: BpfProgram = filter.try_into().map_err(|error| failed(&error))?;
-    sys::install_seccomp_filter(&program).map_err(|errno| failed(&errno.desc()))?;
+    program[2] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_KILL_PROCESS);
+    program[3] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_NR);
+    let mut index = 0;
+    while index < calls {
+        let call = REQUEST_LOOP_CALLS[index];
+        assert!(call >= 0 && call <= u32::MAX as libc::c_long);
+        program[PROLOGUE_LENGTH + index] = libc::sock_filter {
+            code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+            // From the comparison after this one to the permission, the last instruction.
+            jt: (calls - index) as u8,
+            jf: 0,
+            k: call as u32,
+        };
+        index += 1;
+    }
+    // program[PROLOGUE_LENGTH + calls] is the refusal the array was filled with.
+    program[SECCOMP_PROGRAM_LENGTH - 1] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    program
+};
+
+fn apply_seccomp() -> Result<usize, FenceError> {
+    let failed = |why: &str| FenceError(format!("cannot apply the seccomp allowlist: {why}"));
+    if AUDIT_ARCH.is_none() {
+        return Err(failed(&format!(
+            "no seccomp architecture value for {}",
+            std::env::consts::ARCH
+        )));
+    }
+    sys::install_seccomp_filter(&SECCOMP_PROGRAM).map_err(|errno| failed(errno.desc()))?;
     Ok(REQUEST_LOOP_CALLS.len())
 }
 
