@@ -40,13 +40,21 @@ RUNSTATEDIR ?= /run
 SYSLOG_SOCKET ?=
 TARGET_DIR  ?= target
 CARGO       ?= cargo
-# static: the helper is a static PIE (no dynamic loading at each exec: about 270 us, a tenth of a
-# one-shot open). Static glibc has the `files` user and group database built in; other NSS
-# sources (sss, ldap, systemd) are loaded at run time and need the glibc it was built with, so
-# the distribution packages, whose glibc is updated under them, build it dynamic.
+# static: the helper is a static PIE linked with musl (Rust target $(MUSL_TARGET); `make deps`
+# adds it): no dynamic loading at each exec, and none of glibc's start-up CPU probing, whose
+# CPUID instructions each trap to the hypervisor in a virtual machine (68 of them at every exec,
+# 17 to 33 us each on the loaded machine BENCHMARKS.md was measured on). User and
+# group names come from /etc/passwd and /etc/group, and from nscd when it runs; other NSS sources
+# (sss, ldap, systemd) are not consulted, so a name only they know does not exist for the helper
+# (an allow naming it matches nobody, a deny naming it applies to everyone). Sites with such
+# users build HELPER_LINK=dynamic, as the distribution packages do (their glibc is updated under
+# them). static-glibc: a static PIE with glibc (the `files` database built in; other NSS sources
+# loaded at run time, needing the glibc it was built with), paying glibc's start-up probing.
 HELPER_LINK ?= static
 HOST        := $(shell rustc -vV | sed -n 's/^host: //p')
-HELPER_BUILT = $(if $(filter static,$(HELPER_LINK)),$(TARGET_DIR)/static/$(HOST)/release,$(TARGET_DIR)/release)
+MUSL_TARGET := $(subst -gnu,-musl,$(HOST))
+HELPER_TARGET = $(if $(filter static,$(HELPER_LINK)),$(MUSL_TARGET),$(HOST))
+HELPER_BUILT = $(if $(filter static static-glibc,$(HELPER_LINK)),$(TARGET_DIR)/static/$(HELPER_TARGET)/release,$(TARGET_DIR)/release)
 
 BUILD_ENV = env $(if $(SYSLOG_SOCKET),MYOPEN_SYSLOG_SOCKET=$(SYSLOG_SOCKET),-u MYOPEN_SYSLOG_SOCKET) \
 	MYOPEN_LIBEXECDIR=$(LIBEXECDIR) MYOPEN_SYSCONFDIR=$(SYSCONFDIR) MYOPEN_RUNSTATEDIR=$(RUNSTATEDIR)
@@ -65,9 +73,9 @@ build:
 	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) \
 		-p mycat -p myopen-run -p openfile-helper -p myopen-completions --bins
 	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) -p myopen-capi --lib
-ifeq ($(HELPER_LINK),static)
+ifneq ($(filter static static-glibc,$(HELPER_LINK)),)
 	$(BUILD_ENV) RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked \
-		--target $(HOST) --target-dir $(TARGET_DIR)/static -p openfile-helper --bins
+		--target $(HELPER_TARGET) --target-dir $(TARGET_DIR)/static -p openfile-helper --bins
 endif
 
 install: build

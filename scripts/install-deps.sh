@@ -4,7 +4,8 @@
 # clients as other users), setcap/getcap (file capability installs), hyperfine (benchmarks), the
 # systemd-socket-activate (the socket-activated daemon tests) and systemd-analyze, the
 # unmodified programs the myopen-run tests drive (busybox-static, gawk, gzip, less) and sudo
-# (the myopen-run benchmark compares it). Installs only what is missing; needs root then.
+# (the myopen-run benchmark compares it); and the Rust musl target (`make install`'s static
+# helper). Installs only what is missing; needs root for the packages.
 set -euo pipefail
 
 declare -A package_of=(
@@ -37,6 +38,16 @@ missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
 done
+# The musl target: `make install` links the helper with it (HELPER_LINK=static, the Makefile says
+# why). rustup installs it for the user who runs this, without root.
+host=$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+musl=${host/-gnu/-musl}
+if [ -n "$host" ] && command -v rustup >/dev/null 2>&1 \
+    && ! rustup target list --installed | grep -qx "$musl"; then
+  echo "install-deps: adding the Rust target $musl"
+  rustup target add "$musl"
+fi
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -31,7 +31,7 @@ use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::fstat;
 
 use crate::config;
-use crate::policy::{Access, AccessSet, FileType, FileTypeSet, Policy, RuleKind};
+use crate::policy::{Access, AccessSet, FileType, FileTypeSet, Identity, Policy, RuleKind};
 use crate::privilege::{Need, Privilege};
 use crate::sys;
 
@@ -177,13 +177,37 @@ pub fn literal_prefix(glob: &str) -> (PathBuf, bool) {
     (prefix, true)
 }
 
-/// The Landlock roots for `policy` (`None`: no usable policy, so only the helper's own needs),
-/// merged by path, in path order.
+/// What a helper process still needs from the filesystem once its fence is drawn.
+#[derive(Clone, Copy, Debug)]
+pub enum Serving<'a> {
+    /// The one request of a one-shot helper, from `caller`: the allow rules that can match the
+    /// caller and the syslog socket's directory. A one-shot helper reads its policy and looks up
+    /// every name before the fence, and never again.
+    OneRequest { caller: &'a Identity },
+    /// Requests for as long as the process lives (a session, a daemon's worker): every allow rule
+    /// that can match someone, the policy tree and the user and group databases (the policy is
+    /// read again when it changes), and the syslog socket's directory.
+    Requests,
+}
+
+/// The Landlock roots for `policy` (`None`: no usable policy, so only the helper's own needs) for
+/// a helper that keeps serving requests ([`Serving::Requests`]), merged by path, in path order.
 ///
 /// Each allow rule that can match someone contributes its literal prefix with
 /// [`Rights::for_rule`]. A literal rule that may create gets its parent directory instead: the
 /// file it names may not exist yet, and creating it is an operation on the directory.
 pub fn roots(policy: Option<&Policy>, helper: &HelperPaths) -> Vec<Root> {
+    roots_serving(policy, Serving::Requests, helper)
+}
+
+/// The Landlock roots for `policy` and what the helper is `serving`: for one request, only the
+/// roots of the allow rules that can match its caller (nothing else could grant it anything) and
+/// the syslog socket's directory; for [`Serving::Requests`], those of [`roots`].
+pub fn roots_serving(
+    policy: Option<&Policy>,
+    serving: Serving<'_>,
+    helper: &HelperPaths,
+) -> Vec<Root> {
     let mut merged: BTreeMap<PathBuf, Rights> = BTreeMap::new();
     let mut add = |path: PathBuf, rights: Rights| {
         if !rights.is_empty() {
@@ -192,7 +216,11 @@ pub fn roots(policy: Option<&Policy>, helper: &HelperPaths) -> Vec<Root> {
         }
     };
     for rule in policy.map(Policy::rules).unwrap_or_default() {
-        if rule.kind != RuleKind::Allow || rule.subjects.is_nobody() {
+        let can_match = match serving {
+            Serving::OneRequest { caller } => rule.subjects.matches(caller),
+            Serving::Requests => !rule.subjects.is_nobody(),
+        };
+        if rule.kind != RuleKind::Allow || !can_match {
             continue;
         }
         let types = rule.types.unwrap_or(FileTypeSet::ALL);
@@ -204,16 +232,18 @@ pub fn roots(policy: Option<&Policy>, helper: &HelperPaths) -> Vec<Root> {
         };
         add(root, rights);
     }
-    add(
-        helper.policy_dir.clone(),
-        Rights::READ_FILE.union(Rights::READ_DIR),
-    );
     if let Some(parent) = helper.syslog_socket.parent() {
         // The directory, not the socket: syslog daemons replace their socket when they restart.
         add(parent.to_path_buf(), Rights::RESOLVE_UNIX);
     }
-    for database in &helper.name_databases {
-        add(database.clone(), Rights::READ_FILE);
+    if matches!(serving, Serving::Requests) {
+        add(
+            helper.policy_dir.clone(),
+            Rights::READ_FILE.union(Rights::READ_DIR),
+        );
+        for database in &helper.name_databases {
+            add(database.clone(), Rights::READ_FILE);
+        }
     }
     merged
         .into_iter()
@@ -302,8 +332,9 @@ impl fmt::Display for FenceError {
 }
 
 /// The one call for "policy loaded, now fence this process" (one-shot, session, daemon worker):
-/// Landlock from `policy` when the helper is `governed` by one (`policy: None` for a governed
-/// helper whose policy is unusable: nothing but its own needs), then the seccomp allowlist.
+/// Landlock from `policy` and what the process is `serving` when the helper is `governed` by one
+/// (`policy: None` for a governed helper whose policy is unusable: nothing but its own needs),
+/// then the seccomp allowlist.
 /// A helper that is not governed (the caller's own rights, or root's) has no policy to draw a
 /// fence from and gets the seccomp filter only.
 ///
@@ -314,6 +345,7 @@ pub fn enclose(
     policy: Option<&Policy>,
     governed: bool,
     privilege: &Privilege,
+    serving: Serving<'_>,
     helper: &HelperPaths,
 ) -> Result<&'static FenceState, FenceError> {
     if let Some(state) = FENCE.get() {
@@ -331,7 +363,7 @@ pub fn enclose(
         return Ok(FENCE.get_or_init(|| state));
     }
     if governed {
-        let roots = roots(policy, helper);
+        let roots = roots_serving(policy, serving, helper);
         state.landlock = if switches.no_landlock {
             LandlockState::Off("disabled by the test build's switch (simulated kernel)".to_owned())
         } else {

@@ -71,26 +71,14 @@ impl CapabilitySet {
         CapabilitySet(self.0 & other.0)
     }
 
-    fn read(set: CapSet) -> Result<CapabilitySet, Errno> {
-        let capabilities = caps::read(None, set).map_err(|_| Errno::EPERM)?;
-        Ok(CapabilitySet(
-            capabilities
-                .iter()
-                .fold(0, |mask, capability| mask | capability.bitmask()),
-        ))
-    }
-
-    /// Makes this thread's `set` exactly these capabilities.
-    fn install(self, set: CapSet) -> Result<(), Errno> {
-        // Only the usable capabilities are ever installed: no need to walk every capability.
-        let capabilities: caps::CapsHashSet = [
-            Capability::CAP_DAC_READ_SEARCH,
-            Capability::CAP_DAC_OVERRIDE,
-        ]
-        .into_iter()
-        .filter(|capability| self.contains(*capability))
-        .collect();
-        caps::set(None, set, &capabilities).map_err(|_| Errno::EPERM)
+    /// Makes this thread's effective set exactly these capabilities, the other sets unchanged.
+    fn make_effective(self) -> Result<(), Errno> {
+        let now = sys::capabilities()?;
+        sys::set_capabilities(sys::CapabilityMasks {
+            effective: self.0,
+            ..now
+        })
+        .map_err(|_| Errno::EPERM)
     }
 }
 
@@ -264,7 +252,7 @@ impl KernelFacts {
         Ok(KernelFacts {
             uids: getresuid()?,
             gids: getresgid()?,
-            permitted: CapabilitySet::read(CapSet::Permitted)?,
+            permitted: CapabilitySet(sys::capabilities()?.permitted),
             no_root: sys::securebits()? & libc::SECBIT_NOROOT as u32 != 0,
             secure_exec: sys::secure_exec(),
         })
@@ -295,17 +283,23 @@ impl KernelFacts {
     }
 }
 
-/// Drops every capability but the usable ones from the bounding set, in one pass: one prctl per
-/// capability (the kernel has no call for the whole set). A capability the running kernel does
-/// not know cannot be dropped, and cannot be granted either; one it knows and still holds after
-/// a failed drop is an error.
+/// Drops every capability but the usable ones from the bounding set, in one pass by number: one
+/// prctl per capability (the kernel has no call for the whole set). The kernel's capabilities
+/// are numbered from 0 without gaps, so the first number it does not know (EINVAL) ends the set,
+/// whatever the running kernel's last one is. One it knows and still holds after a failed drop
+/// is an error.
 fn trim_bounding_set() -> Result<(), Errno> {
-    for capability in caps::all() {
-        if !CapabilitySet::USABLE.contains(capability)
-            && caps::drop(None, CapSet::Bounding, capability).is_err()
-            && caps::has_cap(None, CapSet::Bounding, capability).unwrap_or(false)
-        {
-            return Err(Errno::EPERM);
+    for capability in 0..u64::BITS {
+        if CapabilitySet::USABLE.0 & 1 << capability != 0 {
+            continue;
+        }
+        match sys::drop_from_bounding_set(capability) {
+            Ok(()) => {}
+            Err(Errno::EINVAL) => return Ok(()),
+            Err(_) if sys::in_bounding_set(capability).unwrap_or(true) => {
+                return Err(Errno::EPERM);
+            }
+            Err(_) => {}
         }
     }
     Ok(())
@@ -360,7 +354,7 @@ impl Privilege {
     /// effective, no_new_privs, not dumpable, checked with the kernel. Call once, in the worker,
     /// before anything of the connection is read.
     pub fn become_peer(peer: &Peer) -> Result<Privilege, Errno> {
-        let standing = Standing::for_peer(CapabilitySet::read(CapSet::Permitted)?);
+        let standing = Standing::for_peer(CapabilitySet(sys::capabilities()?.permitted));
         if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
             trim_bounding_set()?;
         }
@@ -390,9 +384,13 @@ impl Privilege {
         setresgid(gid, gid, gid)?;
         setresuid(uid, uid, uid)?;
         nix::sys::prctl::set_keepcaps(false)?;
-        CapabilitySet::EMPTY.install(CapSet::Effective)?;
-        CapabilitySet::EMPTY.install(CapSet::Inheritable)?;
-        kept.install(CapSet::Permitted)?;
+        // One capset for the three sets: nothing effective or inheritable, only `kept` permitted.
+        sys::set_capabilities(sys::CapabilityMasks {
+            effective: 0,
+            permitted: kept.0,
+            inheritable: 0,
+        })
+        .map_err(|_| Errno::EPERM)?;
         nix::sys::prctl::set_no_new_privs()?;
         // After the credential change: changing credentials resets dumpability to
         // fs.suid_dumpable, which may be 1.
@@ -437,10 +435,11 @@ impl Privilege {
                 .all(|&id| id == gid);
         // No check of the ambient set: the kernel keeps it within permitted and inheritable, so
         // an empty inheritable set is an empty ambient set (and reading it costs 82 prctls).
+        let capabilities = sys::capabilities()?;
         let in_state = ids_are_callers
-            && CapabilitySet::read(CapSet::Effective)?.is_empty()
-            && CapabilitySet::read(CapSet::Inheritable)?.is_empty()
-            && CapabilitySet::read(CapSet::Permitted)? == self.standing.kept()
+            && capabilities.effective == 0
+            && capabilities.inheritable == 0
+            && capabilities.permitted == self.standing.kept().0
             && !nix::sys::prctl::get_dumpable()?
             && nix::sys::prctl::get_no_new_privs()?;
         if in_state { Ok(()) } else { Err(Errno::EPERM) }
@@ -472,10 +471,13 @@ impl Privilege {
 
     /// Gives up every capability for good, before the answer is sent.
     pub fn drop_all(&self) {
-        for set in [CapSet::Effective, CapSet::Permitted] {
-            if CapabilitySet::EMPTY.install(set).is_err() {
-                std::process::exit(libc::EPERM);
-            }
+        let nothing = sys::CapabilityMasks {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        };
+        if sys::set_capabilities(nothing).is_err() {
+            std::process::exit(libc::EPERM);
         }
     }
 
@@ -501,12 +503,12 @@ impl Privilege {
         if raised.is_empty() {
             return operation();
         }
-        if raised.install(CapSet::Effective).is_err() {
+        if raised.make_effective().is_err() {
             // Could not raise: go on with the caller's rights, which is always safe.
             return operation();
         }
         let result = operation();
-        if CapabilitySet::EMPTY.install(CapSet::Effective).is_err() {
+        if CapabilitySet::EMPTY.make_effective().is_err() {
             std::process::exit(libc::EPERM);
         }
         result

@@ -165,3 +165,99 @@ pub(crate) fn peer_groups(socket: std::os::fd::BorrowedFd<'_>) -> Result<Vec<u32
 
 /// The option number of `SO_PEERGROUPS` (asm-generic/socket.h; the same on x86 and arm).
 const SO_PEERGROUPS: libc::c_int = 59;
+
+/// The calling thread's effective, permitted and inheritable capability sets, as 64-bit masks
+/// (bit n: capability n), as capget(2) and capset(2) take them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CapabilityMasks {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets, as two 32-bit halves.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapabilityHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapabilityData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The calling thread's capability sets: one capget(2), where the caps crate builds a hash set
+/// per set read.
+pub(crate) fn capabilities() -> Result<CapabilityMasks, Errno> {
+    let mut header = CapabilityHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapabilityData::default(); 2];
+    // SAFETY: version 3 makes the kernel write exactly two `CapabilityData` records (the layout
+    // of `struct __user_cap_data_struct`) into `data`, which lives across the call; pid 0 is the
+    // calling thread.
+    let result = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    Errno::result(result)?;
+    let mask = |low: u32, high: u32| u64::from(low) | u64::from(high) << 32;
+    Ok(CapabilityMasks {
+        effective: mask(data[0].effective, data[1].effective),
+        permitted: mask(data[0].permitted, data[1].permitted),
+        inheritable: mask(data[0].inheritable, data[1].inheritable),
+    })
+}
+
+/// Makes the calling thread's three capability sets exactly `masks`: one capset(2).
+pub(crate) fn set_capabilities(masks: CapabilityMasks) -> Result<(), Errno> {
+    let mut header = CapabilityHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let half = |mask: u64, high: bool| (if high { mask >> 32 } else { mask }) as u32;
+    let data = [false, true].map(|high| CapabilityData {
+        effective: half(masks.effective, high),
+        permitted: half(masks.permitted, high),
+        inheritable: half(masks.inheritable, high),
+    });
+    // SAFETY: the kernel reads the header and two `CapabilityData` records, all alive across
+    // the call; it keeps no pointer to them.
+    let result = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    Errno::result(result).map(drop)
+}
+
+/// Drops capability number `capability` from the bounding set (`PR_CAPBSET_DROP`): EINVAL for a
+/// number the running kernel does not know, EPERM without CAP_SETPCAP.
+pub(crate) fn drop_from_bounding_set(capability: u32) -> Result<(), Errno> {
+    // SAFETY: PR_CAPBSET_DROP takes the capability number by value and no pointer.
+    let result = unsafe {
+        libc::prctl(
+            libc::PR_CAPBSET_DROP,
+            libc::c_ulong::from(capability),
+            0,
+            0,
+            0,
+        )
+    };
+    Errno::result(result).map(drop)
+}
+
+/// Whether capability number `capability` is in the bounding set (`PR_CAPBSET_READ`).
+pub(crate) fn in_bounding_set(capability: u32) -> Result<bool, Errno> {
+    // SAFETY: PR_CAPBSET_READ takes the capability number by value and no pointer.
+    let result = unsafe {
+        libc::prctl(
+            libc::PR_CAPBSET_READ,
+            libc::c_ulong::from(capability),
+            0,
+            0,
+            0,
+        )
+    };
+    Errno::result(result).map(|held| held == 1)
+}

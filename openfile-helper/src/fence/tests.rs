@@ -373,3 +373,78 @@ fn the_built_seccomp_program_decides_as_seccompiler_would() {
         libc::SECCOMP_RET_KILL_PROCESS
     );
 }
+
+#[test]
+fn a_one_request_fence_holds_only_the_callers_rules_and_the_syslog_directory() {
+    let rule = |path: &str, subjects: &str| {
+        format!("[[allow]]\npath = \"{path}\"\n{subjects}\naccess = [\"read\"]\n")
+    };
+    let policy = policy_of(&[(
+        "/cfg/myopen/policy.toml",
+        &[
+            rule("/alice/*", "users = [\"alice\"]"),
+            rule("/staff/**", "groups = [\"staff\"]"),
+            rule("/everyone/file", "users = [\"*\"]"),
+            rule("/uid1001/*", "users = [\"1001\"]"),
+            rule("/ghost/*", "users = [\"ghost\"]"),
+        ]
+        .concat(),
+    )]);
+    let read = Rights::READ_FILE;
+    let syslog = root("/run/syslog", Rights::RESOLVE_UNIX);
+    let alice = Identity {
+        uid: 1000,
+        gid: 1000,
+        groups: vec![],
+    };
+    let one_request =
+        |caller: &Identity| roots_serving(Some(&policy), Serving::OneRequest { caller }, &helper());
+    // No policy tree, no user database (read before the fence, never again), no other user's
+    // rule: only what this caller's one request could be granted.
+    assert_eq!(
+        one_request(&alice),
+        [
+            root("/alice", read),
+            root("/everyone/file", read),
+            syslog.clone(),
+        ]
+    );
+    let alice_in_staff = Identity {
+        groups: vec![50],
+        ..alice
+    };
+    assert_eq!(
+        one_request(&alice_in_staff),
+        [
+            root("/alice", read),
+            root("/everyone/file", read),
+            syslog.clone(),
+            root("/staff", read),
+        ]
+    );
+    let stranger = Identity {
+        uid: 2000,
+        gid: 2000,
+        groups: vec![],
+    };
+    assert_eq!(
+        one_request(&stranger),
+        [root("/everyone/file", read), syslog]
+    );
+    // A process that keeps serving gets every rule that can match someone, and its own paths.
+    let requests = roots(Some(&policy), &helper());
+    for path in [
+        "/alice",
+        "/staff",
+        "/everyone/file",
+        "/uid1001",
+        "/cfg/myopen",
+        "/etc/passwd",
+    ] {
+        assert!(
+            requests.iter().any(|root| root.path == Path::new(path)),
+            "{path} missing from {requests:?}"
+        );
+    }
+    assert!(!requests.iter().any(|root| root.path == Path::new("/ghost")));
+}
