@@ -686,8 +686,10 @@ pub fn report(policy: Option<&Policy>, governed: bool) -> String {
     match planned_landlock(governed) {
         Ok(abi) => {
             out.push_str(&format!(
-                "fence: landlock ABI {abi}, drawn from the policy when a helper starts (a \
-                 session keeps its fence; new allow rules reach new sessions)\n"
+                "fence: landlock ABI {abi}, drawn from the policy when a helper starts: a \
+                 session's roots below (it keeps its fence; new allow rules reach new \
+                 sessions), a one-shot helper's only its caller's rules and the syslog \
+                 directory\n"
             ));
             for root in roots(policy, &HelperPaths::installed()) {
                 out.push_str(&format!(
