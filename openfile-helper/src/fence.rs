@@ -564,8 +564,9 @@ pub(crate) const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
     libc::SYS_restart_syscall,
     libc::SYS_exit,
     libc::SYS_exit_group,
-    // abort() on a panic: raise SIGABRT at itself
+    // abort() on a panic: raise SIGABRT at itself (glibc with tgkill, musl with tkill)
     libc::SYS_tgkill,
+    libc::SYS_tkill,
     libc::SYS_rt_sigaction,
 ];
 
@@ -605,8 +606,8 @@ const fn bpf_statement(code: u32, k: u32) -> libc::sock_filter {
 
 /// The seccomp filter for [`REQUEST_LOOP_CALLS`], built by the compiler: it is the same for
 /// every helper, so no helper spends its start-up compiling it (seccompiler did, at every exec:
-/// about 74,000 instructions, and a program of 330 instructions where this one has 72 for the
-/// kernel to check and JIT). A system call of another architecture (a 32-bit one on a 64-bit
+/// about 74,000 instructions, and a program of five instructions per call where this one has
+/// one, for the kernel to check and JIT at every exec). A system call of another architecture (a 32-bit one on a 64-bit
 /// kernel) kills the process, as seccompiler's filters do; every call not in the list, an x32
 /// one (whose number has bit 30 set) included, fails with EPERM.
 ///
