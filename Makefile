@@ -43,7 +43,7 @@ CARGO       ?= cargo
 # static: the helper is a static PIE linked with musl (Rust target $(MUSL_TARGET); `make deps`
 # adds it): no dynamic loading at each exec, and none of glibc's start-up CPU probing, whose
 # CPUID instructions each trap to the hypervisor in a virtual machine (68 of them at every exec,
-# 17 to 33 us each on the loaded machine BENCHMARKS.md was measured on). User and
+# 17 to 33 us each on the shared machine issue 15 was measured on). User and
 # group names come from /etc/passwd and /etc/group, and from nscd when it runs; other NSS sources
 # (sss, ldap, systemd) are not consulted, so a name only they know does not exist for the helper
 # (an allow naming it matches nobody, a deny naming it applies to everyone). Sites with such
