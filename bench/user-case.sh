@@ -40,13 +40,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 chmod 0755 "$work"
 
-# The helper as `make install` builds it: a static PIE linked with musl (HELPER_LINK=static, the
-# default; the Makefile says why).
+# The helper as `make install` builds it: a static PIE (HELPER_LINK=static, the default; with
+# BENCH_MUSL=1 linked with musl, HELPER_LINK=static-musl).
 host=$(rustc -vV | sed -n 's/^host: //p')
-musl=${host/-gnu/-musl}
+target=$host
+[ "${BENCH_MUSL:-0}" = 1 ] && target=${host/-gnu/-musl}
 MYOPEN_SYSCONFDIR=$work/etc MYOPEN_SYSLOG_SOCKET=$work/log.sock \
   RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --locked -q -p openfile-helper --bins --target "$musl" \
+    cargo build --release --locked -q -p openfile-helper --bins --target "$target" \
       --target-dir target/bench-helper
 cargo build --release --locked -q -p mycat -p myopen-tests --bins
 # The book's helper, compiled here from tests/c/ (not found in cargo's build directory by mtime).
@@ -55,7 +56,7 @@ cc -O2 -Wall -Wextra -o "$unp_openfile" tests/c/unp_openfile.c
 
 install -d -m 0755 "$work/bin" "$work/etc" "$work/etc/myopen" "$work/data" "$work/policies"
 install -d -m 0755 -o "$uid" -g "$gid" "$work/out"
-helper=target/bench-helper/$musl/release/openfile-helper
+helper=target/bench-helper/$target/release/openfile-helper
 install -m 4755 "$helper" "$work/bin/setuid-helper"
 install -m 0755 "$helper" "$work/bin/caps-helper"
 setcap cap_dac_read_search,cap_dac_override+p "$work/bin/caps-helper"

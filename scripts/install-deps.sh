@@ -4,8 +4,8 @@
 # clients as other users), setcap/getcap (file capability installs), hyperfine (benchmarks), the
 # systemd-socket-activate (the socket-activated daemon tests) and systemd-analyze, the
 # unmodified programs the myopen-run tests drive (busybox-static, gawk, gzip, less) and sudo
-# (the myopen-run benchmark compares it); and the Rust musl target (`make install`'s static
-# helper). Installs only what is missing; needs root for the packages.
+# (the myopen-run benchmark compares it); and the Rust musl target (the musl-linked helper
+# option). Installs only what is missing; needs root for the packages.
 set -euo pipefail
 
 declare -A package_of=(
@@ -38,8 +38,8 @@ missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
 done
-# The musl target: `make install` links the helper with it (HELPER_LINK=static, the Makefile says
-# why). rustup installs it for the user who runs this, without root.
+# The musl target, for `make install HELPER_LINK=static-musl` and the start-up benchmark
+# (bench/oneshot-static-vs-dynamic.sh). rustup installs it for the user who runs this, without root.
 host=$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 musl=${host/-gnu/-musl}
 if [ -n "$host" ] && command -v rustup >/dev/null 2>&1 \
