@@ -69,13 +69,17 @@ bench_caller() {
 # default), with the policy and the syslog socket in $work; mycat and myopen-tests' programs
 # (myopen-bench-client, fd-floor) as release builds.
 bench_build() {
-    local host
+    # As `make install` builds it: a static PIE (HELPER_LINK=static, the default; with
+    # BENCH_MUSL=1 linked with musl, HELPER_LINK=static-musl).
+    local host target
     host=$(rustc -vV | sed -n 's/^host: //p')
+    target=$host
+    [ "${BENCH_MUSL:-0}" = 1 ] && target=${host/-gnu/-musl}
     MYOPEN_SYSCONFDIR=$work/etc MYOPEN_SYSLOG_SOCKET=$work/log.sock \
       RUSTFLAGS="-C target-feature=+crt-static" \
-        cargo build --release --locked -q -p openfile-helper --bins --target "$host" \
+        cargo build --release --locked -q -p openfile-helper --bins --target "$target" \
           --target-dir target/bench-helper
-    helper_build=target/bench-helper/$host/release
+    helper_build=target/bench-helper/$target/release
     cargo build --release --locked -q -p mycat -p myopen-tests --bins
 }
 

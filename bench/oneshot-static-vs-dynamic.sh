@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One-shot my_open as a user, three helpers side by side in one run: the book's C openfile, our
-# helper linked dynamically, and our helper as a static PIE (what `make install` builds), each
-# installed setuid root in a private directory, with a one-rule policy and a syslog reader.
+# One-shot my_open as a user, four helpers side by side in one run: the book's C openfile, our
+# helper linked dynamically, as a static PIE with glibc, and as a static PIE with musl (what
+# `make install` builds), each installed setuid root in a private directory, with a one-rule
+# policy and a syslog reader.
 # Run as root: sudo bench/oneshot-static-vs-dynamic.sh [ROUNDS] [OPENS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,24 +23,26 @@ printf '[[allow]]\npath = "%s/secret"\nusers = ["%s"]\naccess = ["read"]\n' "$wo
 socat -u UNIX-RECV:"$log" /dev/null & syslog_pid=$!
 for _ in $(seq 50); do [ -S "$log" ] && break; sleep 0.05; done
 chmod 666 "$log"
-build() { # target-dir [rustflags]
-  MYOPEN_SYSCONFDIR=$etc MYOPEN_SYSLOG_SOCKET=$log RUSTFLAGS="${2:-}" cargo build -q --release \
-    --locked -p openfile-helper --bin openfile-helper --target "$(rustc -vV | sed -n 's/^host: //p')" \
-    --target-dir "$1"
-}
-build "$work/dynamic"
-build "$work/static" "-C target-feature=+crt-static"
 host=$(rustc -vV | sed -n 's/^host: //p')
+musl=${host/-gnu/-musl}
+build() { # target-dir target [rustflags]
+  MYOPEN_SYSCONFDIR=$etc MYOPEN_SYSLOG_SOCKET=$log RUSTFLAGS="${3:-}" cargo build -q --release \
+    --locked -p openfile-helper --bin openfile-helper --target "$2" --target-dir "$1"
+}
+build "$work/dynamic" "$host"
+build "$work/static" "$host" "-C target-feature=+crt-static"
+build "$work/musl" "$musl" "-C target-feature=+crt-static"
 cp "$work/dynamic/$host/release/openfile-helper" "$work/h-dynamic"
 cp "$work/static/$host/release/openfile-helper" "$work/h-static"
+cp "$work/musl/$musl/release/openfile-helper" "$work/h-musl"
 cargo build -q -p myopen-tests --locked --tests
 cp "$(find target/debug/build -name unp_openfile -type f | head -1)" "$work/h-book"
 cp "$(find target/debug/build -name unp_mycat -type f | head -1)" "$work/client"
-for helper in h-book h-dynamic h-static; do chown root:root "$work/$helper"; chmod 4755 "$work/$helper"; done
+for helper in h-book h-dynamic h-static h-musl; do chown root:root "$work/$helper"; chmod 4755 "$work/$helper"; done
 chmod 755 "$work/client"
 echo "per open, $opens one-shot opens of a root-only 4 KiB file as $user (the book's client each time)"
 for round in $(seq "$rounds"); do
-  for helper in h-book h-dynamic h-static; do
+  for helper in h-book h-dynamic h-static h-musl; do
     setpriv --reuid="$(id -u $user)" --regid="$(id -g $user)" --init-groups bash -c "
       s=\$(date +%s%N)
       for _ in \$(seq $opens); do '$work/client' '$work/$helper' '$work/secret' >/dev/null || exit 1; done

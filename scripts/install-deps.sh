@@ -4,8 +4,8 @@
 # clients as other users), setcap/getcap (file capability installs), hyperfine (benchmarks), the
 # systemd-socket-activate (the socket-activated daemon tests), systemd-analyze and strace (the
 # daemon unit's checks), the unmodified programs the myopen-run tests drive (busybox-static,
-# gawk, gzip, less) and sudo (the myopen-run benchmark compares it). Installs only what is
-# missing; needs root then.
+# gawk, gzip, less) and sudo (the myopen-run benchmark compares it); and the Rust musl target
+# (the musl-linked helper option). Installs only what is missing; needs root for the packages.
 set -euo pipefail
 
 declare -A package_of=(
@@ -39,6 +39,16 @@ missing=()
 for command in "${!package_of[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${package_of[$command]}")
 done
+# The musl target, for `make install HELPER_LINK=static-musl` and the start-up benchmark
+# (bench/oneshot-static-vs-dynamic.sh). rustup installs it for the user who runs this, without root.
+host=$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+musl=${host/-gnu/-musl}
+if [ -n "$host" ] && command -v rustup >/dev/null 2>&1 \
+    && ! rustup target list --installed | grep -qx "$musl"; then
+  echo "install-deps: adding the Rust target $musl"
+  rustup target add "$musl"
+fi
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -52,7 +52,8 @@ pub(crate) fn recvmsg_with_fds(
         message.msg_iov = &mut iov;
         message.msg_iovlen = 1;
         message.msg_control = control.as_mut_ptr().cast();
-        message.msg_controllen = space;
+        // size_t with glibc, socklen_t with musl; `space` is a few dozen bytes.
+        message.msg_controllen = space as _;
 
         // SAFETY: every pointer in `message` refers to live buffers of the stated lengths
         // (`buf` through `iov`, `control`) that outlive the call.

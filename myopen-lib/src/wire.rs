@@ -34,7 +34,7 @@ pub const PATH_MAX: usize = libc::PATH_MAX as usize;
 pub const O_LARGEFILE_KERNEL: i32 = 0o100_000;
 
 /// Open flags the helper understands; anything else is refused with `EINVAL`.
-pub const ACCEPTED_FLAGS: i32 = libc::O_ACCMODE
+pub const ACCEPTED_FLAGS: i32 = ACCESS_MODE
     | libc::O_CREAT
     | libc::O_EXCL
     | libc::O_TRUNC
@@ -46,10 +46,14 @@ pub const ACCEPTED_FLAGS: i32 = libc::O_ACCMODE
     | libc::O_DIRECTORY
     | O_LARGEFILE_KERNEL;
 
+/// The kernel's access-mode bits of open(2) flags (O_RDONLY, O_WRONLY, O_RDWR). Not
+/// `libc::O_ACCMODE`: musl's includes `O_SEARCH` (`O_PATH`), which the helper refuses.
+pub const ACCESS_MODE: i32 = 0o3;
+
 /// Checks `flags` against [`ACCEPTED_FLAGS`]; `O_ACCMODE` of 3 is not an access mode either.
 pub fn validate_open_flags(flags: i32) -> Result<(), UnsupportedFlags> {
     let unknown = flags & !ACCEPTED_FLAGS;
-    if unknown != 0 || flags & libc::O_ACCMODE == libc::O_ACCMODE {
+    if unknown != 0 || flags & ACCESS_MODE == ACCESS_MODE {
         return Err(UnsupportedFlags { flags, unknown });
     }
     Ok(())

@@ -54,7 +54,7 @@ fn one_shot(
         Ok(request) => request,
         Err(error) => return refuse_arguments(Some(&socket), &error),
     };
-    let service = match Service::start(privilege) {
+    let service = match Service::start(privilege, true) {
         Ok(service) => service,
         Err(not_serving) => {
             let _ = socket.send_failure(not_serving.errno);

@@ -31,7 +31,7 @@ use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::fstat;
 
 use crate::config;
-use crate::policy::{Access, AccessSet, FileType, FileTypeSet, Policy, RuleKind};
+use crate::policy::{Access, AccessSet, FileType, FileTypeSet, Identity, Policy, RuleKind};
 use crate::privilege::{Need, Privilege};
 use crate::sys;
 
@@ -177,13 +177,37 @@ pub fn literal_prefix(glob: &str) -> (PathBuf, bool) {
     (prefix, true)
 }
 
-/// The Landlock roots for `policy` (`None`: no usable policy, so only the helper's own needs),
-/// merged by path, in path order.
+/// What a helper process still needs from the filesystem once its fence is drawn.
+#[derive(Clone, Copy, Debug)]
+pub enum Serving<'a> {
+    /// The one request of a one-shot helper, from `caller`: the allow rules that can match the
+    /// caller and the syslog socket's directory. A one-shot helper reads its policy and looks up
+    /// every name before the fence, and never again.
+    OneRequest { caller: &'a Identity },
+    /// Requests for as long as the process lives (a session, a daemon's worker): every allow rule
+    /// that can match someone, the policy tree and the user and group databases (the policy is
+    /// read again when it changes), and the syslog socket's directory.
+    Requests,
+}
+
+/// The Landlock roots for `policy` (`None`: no usable policy, so only the helper's own needs) for
+/// a helper that keeps serving requests ([`Serving::Requests`]), merged by path, in path order.
 ///
 /// Each allow rule that can match someone contributes its literal prefix with
 /// [`Rights::for_rule`]. A literal rule that may create gets its parent directory instead: the
 /// file it names may not exist yet, and creating it is an operation on the directory.
 pub fn roots(policy: Option<&Policy>, helper: &HelperPaths) -> Vec<Root> {
+    roots_serving(policy, Serving::Requests, helper)
+}
+
+/// The Landlock roots for `policy` and what the helper is `serving`: for one request, only the
+/// roots of the allow rules that can match its caller (nothing else could grant it anything) and
+/// the syslog socket's directory; for [`Serving::Requests`], those of [`roots`].
+pub fn roots_serving(
+    policy: Option<&Policy>,
+    serving: Serving<'_>,
+    helper: &HelperPaths,
+) -> Vec<Root> {
     let mut merged: BTreeMap<PathBuf, Rights> = BTreeMap::new();
     let mut add = |path: PathBuf, rights: Rights| {
         if !rights.is_empty() {
@@ -192,7 +216,11 @@ pub fn roots(policy: Option<&Policy>, helper: &HelperPaths) -> Vec<Root> {
         }
     };
     for rule in policy.map(Policy::rules).unwrap_or_default() {
-        if rule.kind != RuleKind::Allow || rule.subjects.is_nobody() {
+        let can_match = match serving {
+            Serving::OneRequest { caller } => rule.subjects.matches(caller),
+            Serving::Requests => !rule.subjects.is_nobody(),
+        };
+        if rule.kind != RuleKind::Allow || !can_match {
             continue;
         }
         let types = rule.types.unwrap_or(FileTypeSet::ALL);
@@ -204,16 +232,18 @@ pub fn roots(policy: Option<&Policy>, helper: &HelperPaths) -> Vec<Root> {
         };
         add(root, rights);
     }
-    add(
-        helper.policy_dir.clone(),
-        Rights::READ_FILE.union(Rights::READ_DIR),
-    );
     if let Some(parent) = helper.syslog_socket.parent() {
         // The directory, not the socket: syslog daemons replace their socket when they restart.
         add(parent.to_path_buf(), Rights::RESOLVE_UNIX);
     }
-    for database in &helper.name_databases {
-        add(database.clone(), Rights::READ_FILE);
+    if matches!(serving, Serving::Requests) {
+        add(
+            helper.policy_dir.clone(),
+            Rights::READ_FILE.union(Rights::READ_DIR),
+        );
+        for database in &helper.name_databases {
+            add(database.clone(), Rights::READ_FILE);
+        }
     }
     merged
         .into_iter()
@@ -302,8 +332,9 @@ impl fmt::Display for FenceError {
 }
 
 /// The one call for "policy loaded, now fence this process" (one-shot, session, daemon worker):
-/// Landlock from `policy` when the helper is `governed` by one (`policy: None` for a governed
-/// helper whose policy is unusable: nothing but its own needs), then the seccomp allowlist.
+/// Landlock from `policy` and what the process is `serving` when the helper is `governed` by one
+/// (`policy: None` for a governed helper whose policy is unusable: nothing but its own needs),
+/// then the seccomp allowlist.
 /// A helper that is not governed (the caller's own rights, or root's) has no policy to draw a
 /// fence from and gets the seccomp filter only.
 ///
@@ -314,6 +345,7 @@ pub fn enclose(
     policy: Option<&Policy>,
     governed: bool,
     privilege: &Privilege,
+    serving: Serving<'_>,
     helper: &HelperPaths,
 ) -> Result<&'static FenceState, FenceError> {
     if let Some(state) = FENCE.get() {
@@ -331,7 +363,7 @@ pub fn enclose(
         return Ok(FENCE.get_or_init(|| state));
     }
     if governed {
-        let roots = roots(policy, helper);
+        let roots = roots_serving(policy, serving, helper);
         state.landlock = if switches.no_landlock {
             LandlockState::Off("disabled by the test build's switch (simulated kernel)".to_owned())
         } else {
@@ -460,7 +492,7 @@ fn apply_landlock(
 /// /proc/self/fd, fstat) and reopening, the policy reread (getdents, read, the resource limits it
 /// pins), the capability raise and lower, the audit datagram and its reconnect (on the socket made
 /// before the fence: no socket(2) afterwards), allocation, and exit.
-const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
+pub(crate) const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
     // requests and replies
     libc::SYS_recvmsg,
     libc::SYS_recvfrom,
@@ -532,30 +564,106 @@ const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
     libc::SYS_restart_syscall,
     libc::SYS_exit,
     libc::SYS_exit_group,
-    // abort() on a panic: raise SIGABRT at itself
+    // abort() on a panic: raise SIGABRT at itself (glibc with tgkill, musl with tkill)
     libc::SYS_tgkill,
+    libc::SYS_tkill,
     libc::SYS_rt_sigaction,
 ];
 
-fn apply_seccomp() -> Result<usize, FenceError> {
-    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
-    let failed = |error: &dyn fmt::Display| {
-        FenceError(format!("cannot apply the seccomp allowlist: {error}"))
+/// The `AUDIT_ARCH_*` value (linux/audit.h) the kernel reports for this build's system calls,
+/// for the architectures whose system call numbers `libc` gives here; `None` elsewhere, where
+/// the helper refuses to run unfenced (see [`apply_seccomp`]).
+const AUDIT_ARCH: Option<u32> = if cfg!(target_arch = "x86_64") {
+    Some(62 | 0x8000_0000 | 0x4000_0000) // EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
+} else if cfg!(target_arch = "aarch64") {
+    Some(183 | 0x8000_0000 | 0x4000_0000) // EM_AARCH64
+} else if cfg!(target_arch = "riscv64") {
+    Some(243 | 0x8000_0000 | 0x4000_0000) // EM_RISCV
+} else {
+    None
+};
+
+/// Offsets in `struct seccomp_data`: the system call number, then the architecture.
+const SECCOMP_DATA_NR: u32 = 0;
+const SECCOMP_DATA_ARCH: u32 = 4;
+
+/// Instructions before the first system call comparison: load the architecture, compare,
+/// kill on a mismatch, load the number.
+const PROLOGUE_LENGTH: usize = 4;
+
+/// Instructions of [`SECCOMP_PROGRAM`]: the prologue, one comparison per allowed call, the
+/// refusal and the permission.
+pub(crate) const SECCOMP_PROGRAM_LENGTH: usize = PROLOGUE_LENGTH + REQUEST_LOOP_CALLS.len() + 2;
+
+const fn bpf_statement(code: u32, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+/// The seccomp filter for [`REQUEST_LOOP_CALLS`], built by the compiler: it is the same for
+/// every helper, so no helper spends its start-up compiling it (seccompiler did, at every exec:
+/// about 74,000 instructions, and a program of five instructions per call where this one has
+/// one, for the kernel to check and JIT at every exec). A system call of another architecture (a 32-bit one on a 64-bit
+/// kernel) kills the process, as seccompiler's filters do; every call not in the list, an x32
+/// one (whose number has bit 30 set) included, fails with EPERM.
+///
+/// `fence::tests` checks that it decides every system call as seccompiler's compilation of the
+/// same list does.
+pub(crate) const SECCOMP_PROGRAM: [libc::sock_filter; SECCOMP_PROGRAM_LENGTH] = {
+    use libc::{BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    let calls = REQUEST_LOOP_CALLS.len();
+    // Each comparison jumps forward over the rest, the refusal included, to the permission: a
+    // BPF jump offset is one byte.
+    assert!(
+        calls <= u8::MAX as usize,
+        "too many calls for one-byte jump offsets"
+    );
+    let refuse = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOMP_RET_DATA);
+    let mut program = [bpf_statement(BPF_RET | BPF_K, refuse); SECCOMP_PROGRAM_LENGTH];
+    program[0] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_ARCH);
+    program[1] = libc::sock_filter {
+        code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+        jt: 1,
+        jf: 0,
+        // An architecture without a value never gets here: apply_seccomp refuses first.
+        k: match AUDIT_ARCH {
+            Some(arch) => arch,
+            None => 0,
+        },
     };
-    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|error| failed(&error))?;
-    let rules = REQUEST_LOOP_CALLS
-        .iter()
-        .map(|&call| (call, Vec::new()))
-        .collect();
-    let filter = SeccompFilter::new(
-        rules,
-        SeccompAction::Errno(libc::EPERM as u32),
-        SeccompAction::Allow,
-        arch,
-    )
-    .map_err(|error| failed(&error))?;
-    let program: BpfProgram = filter.try_into().map_err(|error| failed(&error))?;
-    sys::install_seccomp_filter(&program).map_err(|errno| failed(&errno.desc()))?;
+    program[2] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_KILL_PROCESS);
+    program[3] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_NR);
+    let mut index = 0;
+    while index < calls {
+        let call = REQUEST_LOOP_CALLS[index];
+        assert!(call >= 0 && call <= u32::MAX as libc::c_long);
+        program[PROLOGUE_LENGTH + index] = libc::sock_filter {
+            code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+            // From the comparison after this one to the permission, the last instruction.
+            jt: (calls - index) as u8,
+            jf: 0,
+            k: call as u32,
+        };
+        index += 1;
+    }
+    // program[PROLOGUE_LENGTH + calls] is the refusal the array was filled with.
+    program[SECCOMP_PROGRAM_LENGTH - 1] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    program
+};
+
+fn apply_seccomp() -> Result<usize, FenceError> {
+    let failed = |why: &str| FenceError(format!("cannot apply the seccomp allowlist: {why}"));
+    if AUDIT_ARCH.is_none() {
+        return Err(failed(&format!(
+            "no seccomp architecture value for {}",
+            std::env::consts::ARCH
+        )));
+    }
+    sys::install_seccomp_filter(&SECCOMP_PROGRAM).map_err(|errno| failed(errno.desc()))?;
     Ok(REQUEST_LOOP_CALLS.len())
 }
 
@@ -579,8 +687,10 @@ pub fn report(policy: Option<&Policy>, governed: bool) -> String {
     match planned_landlock(governed) {
         Ok(abi) => {
             out.push_str(&format!(
-                "fence: landlock ABI {abi}, drawn from the policy when a helper starts (a \
-                 session keeps its fence; new allow rules reach new sessions)\n"
+                "fence: landlock ABI {abi}, drawn from the policy when a helper starts: a \
+                 session's roots below (it keeps its fence; new allow rules reach new \
+                 sessions), a one-shot helper's only its caller's rules and the syslog \
+                 directory\n"
             ));
             for root in roots(policy, &HelperPaths::installed()) {
                 out.push_str(&format!(

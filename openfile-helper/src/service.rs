@@ -54,6 +54,9 @@ pub struct Service<'privilege> {
     auditor: Auditor,
     /// The peer process of a `myopend` connection, for the audit line; `None` for the helper.
     daemon_peer: Option<DaemonPeer>,
+    /// Whether the policy is looked at again when it ages ([`POLICY_MAX_AGE`]): not for the one
+    /// request of a one-shot helper, whose fence no longer reaches the policy tree.
+    rereads: bool,
 }
 
 impl<'privilege> Service<'privilege> {
@@ -62,12 +65,18 @@ impl<'privilege> Service<'privilege> {
     /// read again before a request when the copy in hand is older than [`POLICY_MAX_AGE`].
     ///
     /// A helper whose standing is `refused` serves nothing: every request fails with EPERM.
-    pub fn start(privilege: &'privilege Privilege) -> Result<Service<'privilege>, NotServing> {
+    ///
+    /// `one_request`: the process serves a single request (one-shot), so its fence holds only
+    /// what that request can need ([`fence::Serving::OneRequest`]).
+    pub fn start(
+        privilege: &'privilege Privilege,
+        one_request: bool,
+    ) -> Result<Service<'privilege>, NotServing> {
         let who = identity::caller().map_err(|errno| NotServing {
             errno,
             why: "cannot read the caller's identity".to_owned(),
         })?;
-        Service::serving(privilege, who, None)
+        Service::serving(privilege, who, None, one_request)
     }
 
     /// [`Service::start`] for a `myopend` worker: `who` is the connection's peer as the kernel
@@ -78,13 +87,14 @@ impl<'privilege> Service<'privilege> {
         who: Identity,
         peer: DaemonPeer,
     ) -> Result<Service<'privilege>, NotServing> {
-        Service::serving(privilege, who, Some(peer))
+        Service::serving(privilege, who, Some(peer), false)
     }
 
     fn serving(
         privilege: &'privilege Privilege,
         who: Identity,
         daemon_peer: Option<DaemonPeer>,
+        one_request: bool,
     ) -> Result<Service<'privilege>, NotServing> {
         if let Standing::Refused { found } = privilege.standing() {
             return Err(NotServing {
@@ -104,10 +114,15 @@ impl<'privilege> Service<'privilege> {
             PolicyState::NotEnforced | PolicyState::Unusable(_) => None,
         };
         let governed = privilege.standing().governed_by_policy();
+        let serving = match one_request {
+            true => fence::Serving::OneRequest { caller: &who },
+            false => fence::Serving::Requests,
+        };
         fence::enclose(
             loaded,
             governed,
             privilege,
+            serving,
             &fence::HelperPaths::installed(),
         )
         // A helper that cannot confine itself (descriptors or memory short) refuses as the fence
@@ -123,6 +138,7 @@ impl<'privilege> Service<'privilege> {
             policy: RefCell::new((policy, Instant::now())),
             auditor,
             daemon_peer,
+            rereads: !one_request,
         })
     }
 
@@ -135,7 +151,7 @@ impl<'privilege> Service<'privilege> {
     /// `decision=failed`. Refusals are logged if syslog takes the record at once.
     pub fn handle(&self, path: &OsStr, flags: i32, creation_mode: u32) -> Result<Opened, Refusal> {
         let mut policy = self.policy.borrow_mut();
-        if policy.1.elapsed() >= POLICY_MAX_AGE {
+        if self.rereads && policy.1.elapsed() >= POLICY_MAX_AGE {
             let unchanged = matches!(&policy.0, PolicyState::Loaded(_, stamp)
                 if policy_unchanged(self.privilege, stamp));
             if !unchanged {

@@ -27,7 +27,7 @@ pub fn run(raw: RawFd, privilege: &Privilege) -> Exit {
     if socket.kind() != Ok(SockType::SeqPacket) {
         return fail(Errno::EPROTOTYPE, "a session needs a SOCK_SEQPACKET socket");
     }
-    let service = match Service::start(privilege) {
+    let service = match Service::start(privilege, false) {
         Ok(service) => service,
         Err(not_serving) => return fail(not_serving.errno, &not_serving.why),
     };

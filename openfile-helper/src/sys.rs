@@ -94,13 +94,13 @@ pub(crate) fn landlock_abi_version() -> Result<i32, Errno> {
 /// so that the kernel logs every call the filter refuses. The helper is single-threaded, and
 /// `PR_SET_NO_NEW_PRIVS` is set (privilege establishment set it; it is set again here so the
 /// call cannot fail for want of it).
-pub(crate) fn install_seccomp_filter(program: &[seccompiler::sock_filter]) -> Result<(), Errno> {
+pub(crate) fn install_seccomp_filter(program: &[libc::sock_filter]) -> Result<(), Errno> {
     nix::sys::prctl::set_no_new_privs()?;
     let length = u16::try_from(program.len()).map_err(|_| Errno::E2BIG)?;
     let fprog = libc::sock_fprog {
         len: length,
-        // seccompiler's instruction is `#[repr(C)]` with the kernel's layout, as libc's is.
-        filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut(),
+        // The kernel only reads the program (the pointer is `*mut` in the C declaration).
+        filter: program.as_ptr().cast_mut(),
     };
     // SAFETY: `fprog` points to `length` instructions that live across the call; the kernel
     // copies the program and keeps no pointer to it.

@@ -285,3 +285,168 @@ fn rights_display_in_words() {
         "read-file,make-reg"
     );
 }
+
+/// What a classic BPF seccomp program returns for `data` (`struct seccomp_data`: number,
+/// architecture, then the rest): the instructions both the built program and seccompiler's use.
+fn run_bpf(program: &[libc::sock_filter], nr: u32, arch: u32) -> u32 {
+    let word = |offset: u32| match offset {
+        0 => nr,
+        4 => arch,
+        other => panic!("load of seccomp_data offset {other}"),
+    };
+    let (mut accumulator, mut pc) = (0_u32, 0_usize);
+    loop {
+        let instruction = program[pc];
+        let code = u32::from(instruction.code);
+        pc += 1;
+        match code {
+            c if c == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS => {
+                accumulator = word(instruction.k)
+            }
+            c if c == libc::BPF_JMP | libc::BPF_JA => pc += instruction.k as usize,
+            c if c == libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K => {
+                pc += usize::from(if accumulator == instruction.k {
+                    instruction.jt
+                } else {
+                    instruction.jf
+                });
+            }
+            c if c == libc::BPF_RET | libc::BPF_K => return instruction.k,
+            other => panic!("instruction {other:#x} at {}", pc - 1),
+        }
+    }
+}
+
+#[test]
+fn the_built_seccomp_program_decides_as_seccompiler_would() {
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+    let arch =
+        TargetArch::try_from(std::env::consts::ARCH).expect("an architecture seccompiler knows");
+    let compiled: BpfProgram = SeccompFilter::new(
+        REQUEST_LOOP_CALLS
+            .iter()
+            .map(|&call| (call, Vec::new()))
+            .collect(),
+        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::Allow,
+        arch,
+    )
+    .and_then(TryInto::try_into)
+    .expect("seccompiler compiles the allowlist");
+    let compiled: Vec<libc::sock_filter> = compiled
+        .iter()
+        .map(|instruction| libc::sock_filter {
+            code: instruction.code,
+            jt: instruction.jt,
+            jf: instruction.jf,
+            k: instruction.k,
+        })
+        .collect();
+    let native = AUDIT_ARCH.expect("the test runs on an architecture with a value");
+    // 32-bit x86 (a compat call on x86_64) and one no kernel has: killed, as seccompiler does.
+    let foreign = [0x4000_0003, 0x1234_5678];
+    let x32 = 0x4000_0000;
+    let mut allowed = 0;
+    for nr in (0..1024)
+        .chain((0..1024).map(|nr| nr | x32))
+        .chain([u32::MAX])
+    {
+        for arch in [native].into_iter().chain(foreign) {
+            let built = run_bpf(&SECCOMP_PROGRAM, nr, arch);
+            assert_eq!(
+                built,
+                run_bpf(&compiled, nr, arch),
+                "call {nr:#x}, arch {arch:#x}"
+            );
+            allowed += usize::from(built == libc::SECCOMP_RET_ALLOW);
+        }
+    }
+    // Every listed call is allowed, and nothing else.
+    let mut distinct = REQUEST_LOOP_CALLS.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(allowed, distinct.len());
+    let refusal = run_bpf(&SECCOMP_PROGRAM, libc::SYS_execve as u32, native);
+    assert_eq!(refusal, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32);
+    assert_eq!(
+        run_bpf(&SECCOMP_PROGRAM, libc::SYS_execve as u32, foreign[0]),
+        libc::SECCOMP_RET_KILL_PROCESS
+    );
+}
+
+#[test]
+fn a_one_request_fence_holds_only_the_callers_rules_and_the_syslog_directory() {
+    let rule = |path: &str, subjects: &str| {
+        format!("[[allow]]\npath = \"{path}\"\n{subjects}\naccess = [\"read\"]\n")
+    };
+    let policy = policy_of(&[(
+        "/cfg/myopen/policy.toml",
+        &[
+            rule("/alice/*", "users = [\"alice\"]"),
+            rule("/staff/**", "groups = [\"staff\"]"),
+            rule("/everyone/file", "users = [\"*\"]"),
+            rule("/uid1001/*", "users = [\"1001\"]"),
+            rule("/ghost/*", "users = [\"ghost\"]"),
+        ]
+        .concat(),
+    )]);
+    let read = Rights::READ_FILE;
+    let syslog = root("/run/syslog", Rights::RESOLVE_UNIX);
+    let alice = Identity {
+        uid: 1000,
+        gid: 1000,
+        groups: vec![],
+        listed_groups: Vec::new(),
+    };
+    let one_request =
+        |caller: &Identity| roots_serving(Some(&policy), Serving::OneRequest { caller }, &helper());
+    // No policy tree, no user database (read before the fence, never again), no other user's
+    // rule: only what this caller's one request could be granted.
+    assert_eq!(
+        one_request(&alice),
+        [
+            root("/alice", read),
+            root("/everyone/file", read),
+            syslog.clone(),
+        ]
+    );
+    let alice_in_staff = Identity {
+        groups: vec![50],
+        ..alice
+    };
+    assert_eq!(
+        one_request(&alice_in_staff),
+        [
+            root("/alice", read),
+            root("/everyone/file", read),
+            syslog.clone(),
+            root("/staff", read),
+        ]
+    );
+    let stranger = Identity {
+        uid: 2000,
+        gid: 2000,
+        groups: vec![],
+        listed_groups: Vec::new(),
+    };
+    assert_eq!(
+        one_request(&stranger),
+        [root("/everyone/file", read), syslog]
+    );
+    // A process that keeps serving gets every rule that can match someone, and its own paths.
+    let requests = roots(Some(&policy), &helper());
+    for path in [
+        "/alice",
+        "/staff",
+        "/everyone/file",
+        "/uid1001",
+        "/cfg/myopen",
+        "/etc/passwd",
+    ] {
+        assert!(
+            requests.iter().any(|root| root.path == Path::new(path)),
+            "{path} missing from {requests:?}"
+        );
+    }
+    assert!(!requests.iter().any(|root| root.path == Path::new("/ghost")));
+}

@@ -9,8 +9,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use myopen_tests::install::{
-    ALICE, FileState, Install, Outcome, alice, allow_rule, audit_field, audit_lines_for,
-    clear_fault_switch, command_as, denied, install_fault_helper, outcome, probe,
+    ALICE, BOB, FileState, Install, Outcome, POLICY, alice, allow_rule, audit_field,
+    audit_lines_for, clear_fault_switch, command_as, denied, install_fault_helper, outcome, probe,
     probe_helper_output, run_as, set_fault_switch, users,
 };
 use myopen_tests::privileged_env;
@@ -97,6 +97,56 @@ fn a_decision_bug_opens_nothing_outside_the_fence() {
         Some("off"),
         "{unfenced:?}"
     );
+}
+
+/// A one-shot helper's fence holds only what its one request can need (issue 15): the rules that
+/// can match its caller and the syslog socket's directory. With the decision bug that grants
+/// everything, alice's one-shot still opens neither a file only bob's rule allows nor the policy
+/// nor the user database, which a session's fence holds (it rereads them); without the fence the
+/// same build opens all three.
+#[test]
+fn a_one_shot_fence_holds_only_the_callers_rules() {
+    let Some(env) = privileged_env!() else { return };
+    assert!(
+        landlock_abi() > 0,
+        "this test needs a kernel with Landlock (issue 12 says this machine has ABI 7)"
+    );
+    let helper = install_fault_helper();
+    let allowed = env.file("allowed/f", b"allowed\n", 0o600, None);
+    let bobs = env.file("bobs/f", b"bob's\n", 0o644, None);
+    env.write_policy(&format!(
+        "{}{}",
+        allow_rule(env.path("allowed/*"), &users(&[ALICE]), &["read"], &[]),
+        allow_rule(env.path("bobs/*"), &users(&[BOB]), &["read"], &[]),
+    ));
+    set_fault_switch("allow-everything");
+    let request = |path: &Path| {
+        outcome(&probe_helper_output(
+            &alice(),
+            &helper,
+            path,
+            libc::O_RDONLY,
+            None,
+        ))
+    };
+    let outside = [bobs.as_path(), Path::new(POLICY), Path::new("/etc/passwd")];
+    assert_eq!(request(&allowed), Outcome::opened("allowed\n"));
+    for path in outside {
+        assert_eq!(
+            request(path),
+            denied(),
+            "{}: outside alice's one-shot fence",
+            path.display()
+        );
+    }
+    set_fault_switch("no-fence");
+    for path in outside {
+        assert!(
+            request(path).is_opened(),
+            "{}: without the fence the fault build opens it (else this test proves nothing)",
+            path.display()
+        );
+    }
 }
 
 /// Seccomp refusals the kernel logged for `openfile-helper` (audit type 1326) with `syscall`.
