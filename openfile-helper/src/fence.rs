@@ -542,6 +542,9 @@ pub(crate) const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
     libc::SYS_getgroups,
     libc::SYS_getpid,
     libc::SYS_gettid,
+    // a relative path is the caller's working directory, which a helper inherits (it only reads
+    // the name of the directory the process is already in)
+    libc::SYS_getcwd,
     // messages on stderr
     libc::SYS_write,
     libc::SYS_writev,

@@ -964,26 +964,31 @@ fn a_program_with_other_effective_ids_is_judged_as_its_real_user() {
     );
 }
 
-/// A relative path means the caller's working directory, which myopend does not share: the
-/// library sends it whole, and the daemon refuses one that comes relative.
+/// A relative path means the caller's working directory: a one-shot helper reads it (getcwd
+/// passes the fence), myopend does not share it (the library sends the path whole, and the
+/// daemon refuses one that comes relative).
 #[test]
 fn relative_paths_name_the_callers_directory_and_the_daemon_refuses_them_raw() {
     let Some(env) = privileged_env!() else { return };
     alices_file(&env);
+    for install in Install::SERVED {
+        if install.is_daemon() {
+            ensure_daemon(install);
+        }
+        let output = command_as(&alice(), it_probe())
+            .current_dir(env.path("d"))
+            .arg(install.probe_target())
+            .arg("report")
+            .arg(RD.to_string())
+            .output()
+            .expect("myopen-probe");
+        assert_eq!(
+            outcome(&output),
+            Outcome::opened("for alice\n"),
+            "{install:?}: report in alice's working directory"
+        );
+    }
     let install = Install::Daemon;
-    ensure_daemon(install);
-    let output = command_as(&alice(), it_probe())
-        .current_dir(env.path("d"))
-        .arg(install.probe_target())
-        .arg("report")
-        .arg(RD.to_string())
-        .output()
-        .expect("myopen-probe");
-    assert_eq!(
-        outcome(&output),
-        Outcome::opened("for alice\n"),
-        "report in alice's working directory, through the daemon"
-    );
     let connection = connect_raw(install);
     assert_eq!(
         exchange(&connection, &request(Path::new("report"), RD), &[]),
