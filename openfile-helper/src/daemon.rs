@@ -684,6 +684,10 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
     if hardening::harden(Some(control.as_raw_fd())).is_err() {
         std::process::exit(libc::EPERM);
     }
+    // While idle, off every client's path: the first group-list lookup loads the NSS modules
+    // nsswitch.conf names (a static build dlopens each non-files one, about 1.5 ms, measured
+    // with bench/daemon.sh TRACE=1); the connection's own lookup then finds them loaded.
+    let _ = crate::identity::listed_groups(0);
     let mut byte = [0u8; 1];
     let connection = match recv_with_fds(&control, &mut byte, 1) {
         Ok(mut received) if received.bytes == 1 => received.fds.pop(),
