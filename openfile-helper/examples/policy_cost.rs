@@ -6,51 +6,10 @@
 //!
 //!     policy_cost SYSCONFDIR PATH UID:GID
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 
-use nix::unistd::{Group, User};
-use openfile_helper::policy::{
-    self, Access, AccessSet, FileType, Identity, LookupFailed, NameResolver,
-};
-
-/// The system's user database with a cache per name, as the helper looks names up.
-#[derive(Default)]
-struct Names {
-    users: RefCell<HashMap<String, Option<u32>>>,
-    groups: RefCell<HashMap<String, Option<u32>>>,
-}
-
-fn cached(
-    cache: &RefCell<HashMap<String, Option<u32>>>,
-    name: &str,
-    lookup: impl FnOnce() -> nix::Result<Option<u32>>,
-) -> Result<Option<u32>, LookupFailed> {
-    if let Some(answer) = cache.borrow().get(name) {
-        return Ok(*answer);
-    }
-    let answer = lookup().map_err(|errno| LookupFailed {
-        errno: errno as i32,
-    })?;
-    cache.borrow_mut().insert(name.to_owned(), answer);
-    Ok(answer)
-}
-
-impl NameResolver for Names {
-    fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
-        cached(&self.users, name, || {
-            Ok(User::from_name(name)?.map(|user| user.uid.as_raw()))
-        })
-    }
-
-    fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
-        cached(&self.groups, name, || {
-            Ok(Group::from_name(name)?.map(|group| group.gid.as_raw()))
-        })
-    }
-}
+use openfile_helper::policy::{self, Access, AccessSet, FileType, Identity};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,7 +24,10 @@ fn main() -> ExitCode {
         eprintln!("policy_cost: {ids:?} is not UID:GID");
         return ExitCode::from(2);
     };
-    let loaded = match policy::load(Path::new(sysconfdir), &Names::default()) {
+    let loaded = match policy::load(
+        Path::new(sysconfdir),
+        &openfile_helper::SystemNames::default(),
+    ) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("policy_cost: {error}");

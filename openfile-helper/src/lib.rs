@@ -47,6 +47,9 @@ mod session;
 #[allow(unsafe_code)]
 mod sys;
 
+/// The system's user database as the helper reads policy names (for `examples/policy_cost.rs`).
+pub use identity::SystemNames;
+
 /// The helper's entry point, for `main`: runs the command line `args` (without the program name)
 /// with every panic aborting the process at once, and returns the exit status.
 ///
