@@ -330,6 +330,9 @@ fn accept_some(listener: &OwnedFd, pool: &mut Pool) -> Option<Duration> {
     None
 }
 
+/// How many dead workers one hand-over tries past before it refuses the connection.
+const HAND_OVER_ATTEMPTS: usize = 8;
+
 /// A forked worker waiting for a connection.
 #[derive(Debug)]
 struct Idle {
@@ -433,6 +436,7 @@ impl Pool {
             refuse(&connection, Errno::EAGAIN);
             return;
         }
+        let mut attempts = 0;
         loop {
             let worker = match self.idle.pop_front() {
                 Some(worker) => worker,
@@ -461,8 +465,28 @@ impl Pool {
                     );
                     return;
                 }
-                // That worker died meanwhile; it is reaped with SIGCHLD. Try the next one.
-                Err(_) => drop(worker),
+                // That worker died meanwhile; it is reaped with SIGCHLD. Try the next one, a
+                // bounded number of times.
+                Err(error)
+                    if matches!(
+                        error.raw_os_error(),
+                        Some(libc::EPIPE | libc::ECONNREFUSED | libc::ECONNRESET)
+                    ) && attempts < HAND_OVER_ATTEMPTS =>
+                {
+                    attempts += 1;
+                    drop(worker);
+                }
+                // Anything else (ETOOMANYREFS: root has more descriptors in flight than this
+                // process may hold) fails for the next worker too: forking more would only spin.
+                // The worker goes back to the pool; this connection is refused.
+                Err(error) => {
+                    log(&format!(
+                        "cannot hand a connection of uid {uid} to a worker: {error}; refused"
+                    ));
+                    self.idle.push_front(worker);
+                    refuse(&connection, Errno::EAGAIN);
+                    return;
+                }
             }
         }
     }

@@ -996,3 +996,52 @@ fn relative_paths_name_the_callers_directory_and_the_daemon_refuses_them_raw() {
         "a relative path sent raw"
     );
 }
+
+/// When handing a connection to a worker fails for a reason that is not the worker's death
+/// (here ETOOMANYREFS: root has more descriptors in flight than the listener's descriptor
+/// limit), the listener refuses that connection and goes on; it must not fork worker after
+/// worker trying again.
+#[test]
+fn a_hand_over_that_keeps_failing_refuses_the_connection_without_spinning() {
+    let Some(_env) = privileged_env!() else {
+        return;
+    };
+    let daemon = Started::daemon(&[]);
+    let pid = daemon.id();
+    let socket = socket_of(Install::Daemon);
+    prlimit_nofile(nix::unistd::Pid::from_raw(pid as i32), 32);
+    // Descriptors in flight, sent by root and never received: more than the listener's limit.
+    let (sender, unread) = nix::sys::socket::socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .expect("socketpair");
+    let null = std::fs::File::open("/dev/null").expect("/dev/null");
+    for _ in 0..8 {
+        send_with_fds(&sender, b"x", &[null.as_fd(); 8]).expect("descriptors in flight");
+    }
+    let refused = connected(&socket).expect("connect");
+    let started = Instant::now();
+    let before = cpu_ticks(pid);
+    let answer = refusal_in_place_of_hello(&refused);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the connection was answered in time"
+    );
+    assert_eq!(
+        answer,
+        Ok(Reply::refused(libc::EAGAIN, Origin::System)),
+        "refused, in place of the hello"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        cpu_ticks(pid) - before < 10,
+        "the listener spun after the failed hand-over"
+    );
+    // The descriptors in flight gone, the next client is served.
+    drop((sender, unread));
+    served_connection(&socket);
+    drop(daemon);
+}
