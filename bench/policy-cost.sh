@@ -15,24 +15,7 @@ work=$(mktemp -d /tmp/myopen-policy-cost.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 chmod 0755 "$work"
 user=$(id -un 65534)
-python3 - "$work" "$user" <<'PY'
-import os, sys
-work, user = sys.argv[1:]
-granting = f'[[allow]]\npath = "{work}/data/*"\nusers = ["{user}"]\naccess = ["read"]\n'
-shapes = [
-    lambda i: f'[[allow]]\npath = "/srv/app{i}/**/logs/*.log"\ngroups = ["adm", "{i}"]\naccess = ["read", "append"]\n',
-    lambda i: f'[[allow]]\npath = "/home/user{i}/shared/*"\nusers = ["{1000 + i}"]\naccess = ["read", "write"]\n',
-    lambda i: f'[[allow]]\npath = "/var/lib/service{i}/*.conf"\ngroups = ["adm"]\naccess = ["read"]\ntypes = ["file"]\n',
-    lambda i: f'[[deny]]\npath = "/srv/app{i}/private/**"\n',
-]
-for count in (1, 200, 10000):
-    os.makedirs(f"{work}/{count}/myopen", mode=0o755)
-    with open(f"{work}/{count}/myopen/policy.toml", "w") as policy:
-        for i in range(count - 1):
-            policy.write(shapes[i % len(shapes)](i) + "\n")
-        policy.write(granting)
-    os.chmod(f"{work}/{count}/myopen/policy.toml", 0o644)
-PY
+bench/make-policies.py "$user" "$work/data" "$work/{count}/myopen/policy.toml"
 echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); instructions of examples/policy_cost (load + one decision), callgrind"
 declare -A counts
 for rules in 1 200 10000; do

@@ -47,26 +47,8 @@ chmod 0644 "$work/data/readable"
 
 bench_start_syslog
 
-# Policies of 1, 200 and 10,000 rules: allows naming a group and a numeric id, per-user home
-# rules, service directories, and denies, in the shapes sudoers-sized sites write; the rule that
-# grants the benchmark's open is the last one, so nothing is decided early.
-python3 - "$work" "$user" <<'PY'
-import sys
-work, user = sys.argv[1:]
-granting = f'[[allow]]\npath = "{work}/data/*"\nusers = ["{user}"]\naccess = ["read"]\n'
-shapes = [
-    lambda i: f'[[allow]]\npath = "/srv/app{i}/**/logs/*.log"\ngroups = ["adm", "{i}"]\naccess = ["read", "append"]\n',
-    lambda i: f'[[allow]]\npath = "/home/user{i}/shared/*"\nusers = ["{1000 + i}"]\naccess = ["read", "write"]\n',
-    lambda i: f'[[allow]]\npath = "/var/lib/service{i}/*.conf"\ngroups = ["adm"]\naccess = ["read"]\ntypes = ["file"]\n',
-    lambda i: f'[[deny]]\npath = "/srv/app{i}/private/**"\n',
-]
-for count in (1, 200, 10000):
-    with open(f"{work}/policies/{count}.toml", "w") as policy:
-        for i in range(count - 1):
-            policy.write(shapes[i % len(shapes)](i) + "\n")
-        policy.write(granting)
-PY
-chmod 0644 "$work"/policies/*.toml
+# Policies of 1, 200 and 10,000 rules, the grant last (bench/make-policies.py).
+bench/make-policies.py "$user" "$work/data" "$work/policies/{count}.toml"
 use_policy() { # rules
     install -m 0644 "$work/policies/$1.toml" "$work/etc/myopen/policy.toml.new"
     mv -f "$work/etc/myopen/policy.toml.new" "$work/etc/myopen/policy.toml"
