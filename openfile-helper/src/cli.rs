@@ -11,7 +11,7 @@ use crate::command::Command;
 use crate::diagnostics::{Exit, adopt_request_socket, fail, refuse_arguments};
 use crate::hardening;
 use crate::privilege::Privilege;
-use crate::service::Service;
+use crate::service::{Extent, Service};
 use crate::session;
 
 /// Runs the helper on `args` (argv without the program name) and returns its exit status.
@@ -54,7 +54,7 @@ fn one_shot(
         Ok(request) => request,
         Err(error) => return refuse_arguments(Some(&socket), &error),
     };
-    let service = match Service::start(privilege, true) {
+    let service = match Service::start(privilege, Extent::OneRequest) {
         Ok(service) => service,
         Err(not_serving) => {
             let _ = socket.send_failure(not_serving.errno);

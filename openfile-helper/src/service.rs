@@ -59,6 +59,16 @@ pub struct Service<'privilege> {
     rereads: bool,
 }
 
+/// How many requests a service will answer: it decides how far its fence reaches and whether
+/// the policy is looked at again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extent {
+    /// A one-shot helper's single request.
+    OneRequest,
+    /// A session's or a daemon worker's, until the client goes.
+    Requests,
+}
+
 impl<'privilege> Service<'privilege> {
     /// Reads the caller's identity and loads the policy. An unusable policy is not an error here:
     /// it is reported on stderr once and refuses every request until it is fixed. The policy is
@@ -66,17 +76,17 @@ impl<'privilege> Service<'privilege> {
     ///
     /// A helper whose standing is `refused` serves nothing: every request fails with EPERM.
     ///
-    /// `one_request`: the process serves a single request (one-shot), so its fence holds only
-    /// what that request can need ([`fence::Serving::OneRequest`]).
+    /// `extent`: a one-shot helper serves a single request, so its fence holds only what that
+    /// request can need ([`fence::Serving::OneRequest`]) and it never rereads the policy.
     pub fn start(
         privilege: &'privilege Privilege,
-        one_request: bool,
+        extent: Extent,
     ) -> Result<Service<'privilege>, NotServing> {
         let who = identity::caller().map_err(|errno| NotServing {
             errno,
             why: "cannot read the caller's identity".to_owned(),
         })?;
-        Service::serving(privilege, who, None, one_request)
+        Service::serving(privilege, who, None, extent)
     }
 
     /// [`Service::start`] for a `myopend` worker: `who` is the connection's peer as the kernel
@@ -87,14 +97,14 @@ impl<'privilege> Service<'privilege> {
         who: Identity,
         peer: DaemonPeer,
     ) -> Result<Service<'privilege>, NotServing> {
-        Service::serving(privilege, who, Some(peer), false)
+        Service::serving(privilege, who, Some(peer), Extent::Requests)
     }
 
     fn serving(
         privilege: &'privilege Privilege,
         who: Identity,
         daemon_peer: Option<DaemonPeer>,
-        one_request: bool,
+        extent: Extent,
     ) -> Result<Service<'privilege>, NotServing> {
         if let Standing::Refused { found } = privilege.standing() {
             return Err(NotServing {
@@ -114,9 +124,9 @@ impl<'privilege> Service<'privilege> {
             PolicyState::NotEnforced | PolicyState::Unusable(_) => None,
         };
         let governed = privilege.standing().governed_by_policy();
-        let serving = match one_request {
-            true => fence::Serving::OneRequest { caller: &who },
-            false => fence::Serving::Requests,
+        let serving = match extent {
+            Extent::OneRequest => fence::Serving::OneRequest { caller: &who },
+            Extent::Requests => fence::Serving::Requests,
         };
         fence::enclose(
             loaded,
@@ -138,7 +148,7 @@ impl<'privilege> Service<'privilege> {
             policy: RefCell::new((policy, Instant::now())),
             auditor,
             daemon_peer,
-            rereads: !one_request,
+            rereads: extent == Extent::Requests,
         })
     }
 

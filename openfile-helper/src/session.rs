@@ -15,7 +15,7 @@ use nix::sys::socket::SockType;
 use crate::diagnostics::{Exit, adopt_request_socket, complain, fail};
 use crate::privilege::Privilege;
 use crate::reply::{Record, ReplySocket};
-use crate::service::Service;
+use crate::service::{Extent, Service};
 
 /// Serves a session on inherited descriptor `raw`.
 pub fn run(raw: RawFd, privilege: &Privilege) -> Exit {
@@ -27,7 +27,7 @@ pub fn run(raw: RawFd, privilege: &Privilege) -> Exit {
     if socket.kind() != Ok(SockType::SeqPacket) {
         return fail(Errno::EPROTOTYPE, "a session needs a SOCK_SEQPACKET socket");
     }
-    let service = match Service::start(privilege, false) {
+    let service = match Service::start(privilege, Extent::Requests) {
         Ok(service) => service,
         Err(not_serving) => return fail(not_serving.errno, &not_serving.why),
     };
