@@ -89,8 +89,29 @@ pub fn helper_binary() -> PathBuf {
     workspace_binary("openfile-helper")
 }
 
-/// mycat built from this workspace.
+/// Names the mycat the mycat tests run: `MYOPEN_TEST_MYCAT=PATH`, such as the musl-linked static
+/// mycat `make install` builds (`target/static/x86_64-unknown-linux-musl/release/mycat`).
+pub const TEST_MYCAT: &str = "MYOPEN_TEST_MYCAT";
+
+/// The mycat under test: `$MYOPEN_TEST_MYCAT` when set, else mycat built from this workspace.
 pub fn mycat_binary() -> PathBuf {
+    match std::env::var_os(TEST_MYCAT) {
+        Some(path) if !path.is_empty() => {
+            let binary = PathBuf::from(path);
+            assert!(
+                binary.is_file(),
+                "{TEST_MYCAT}={} is not a file",
+                binary.display()
+            );
+            binary
+        }
+        _ => dynamic_mycat_binary(),
+    }
+}
+
+/// mycat as cargo builds it for the tests, linked dynamically: the copy-path tests put an
+/// LD_PRELOAD shim between it and the C library, which a static mycat would never load.
+pub fn dynamic_mycat_binary() -> PathBuf {
     workspace_binary("mycat")
 }
 

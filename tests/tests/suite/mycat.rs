@@ -363,6 +363,29 @@ fn directory_message_matches_gnu_cat() {
     assert_eq!(ours.status.code(), gnu.status.code());
 }
 
+/// Errors whose C-library text differs between glibc and musl ("Symbolic link loop", "Filename
+/// too long"): mycat words them as GNU cat does whichever C library it is linked with.
+#[test]
+fn errors_musl_words_otherwise_match_gnu_cat() {
+    let scratch = Scratch::new();
+    std::os::unix::fs::symlink("loop", scratch.path().join("loop")).unwrap();
+    let long_name = "n".repeat(300);
+    let names = ["loop", long_name.as_str()];
+    let ours = run(mycat().args(names).current_dir(scratch.path()));
+    let gnu = run(Command::new("cat").args(names).current_dir(scratch.path()));
+    assert_eq!(
+        text(&ours.stderr),
+        format!(
+            "mycat: loop: Too many levels of symbolic links\nmycat: {long_name}: File name too long\n"
+        )
+    );
+    assert_eq!(
+        text(&ours.stderr).replace("mycat:", "cat:"),
+        text(&gnu.stderr)
+    );
+    assert_eq!(ours.status.code(), gnu.status.code());
+}
+
 #[test]
 fn mixed_good_and_bad_operands_match_gnu_cat() {
     let scratch = Scratch::new();

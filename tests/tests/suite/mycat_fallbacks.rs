@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use myopen_tests::{Scratch, helper_binary, mycat_binary, pattern, run};
+use myopen_tests::{Scratch, dynamic_mycat_binary, helper_binary, mycat_binary, pattern, run};
 
 const SHIM_SOURCE: &str = r#"
 #define _GNU_SOURCE
@@ -160,7 +160,7 @@ impl Bench {
     /// mycat on the input file, under the shim with `settings`, standard output `stdout`.
     fn mycat(&self, settings: &[(&str, &str)], stdout: Stdio) -> Output {
         let _ = fs::remove_file(self.log());
-        let mut command = Command::new(mycat_binary());
+        let mut command = Command::new(dynamic_mycat_binary());
         command
             .arg("--helper")
             .arg(helper_binary())
@@ -283,7 +283,7 @@ fn stdin_from_a_pipe_uses_read_write() {
         Command::new("sh")
             .arg("-c")
             .arg("exec \"$0\" > \"$1\"")
-            .arg(mycat_binary())
+            .arg(dynamic_mycat_binary())
             .arg(&path)
             .env("LD_PRELOAD", &bench.shim)
             .env("MYCAT_SHIM_LOG", bench.log()),
