@@ -8,7 +8,8 @@
 # SYSCONFDIR MANDIR BASHCOMPDIR ZSHCOMPDIR FISHCOMPDIR PRIVILEGE (caps, setuid, daemon or none)
 # SYSTEMDUNITDIR RUNSTATEDIR BUILT
 # (the directory holding the built mycat, myopen-run, openfile-helper, myopen-completions and
-# libmyopen) and HELPER_BUILT (the directory holding the helper, when it is built apart: static).
+# libmyopen), HELPER_BUILT (the directory holding the helper, when it is built apart: static) and
+# MYCAT_BUILT (the directory holding mycat, when it is built apart: static-musl).
 #
 # Promises: an existing policy is never overwritten; the helper is made privileged only as the
 # last step, on a file that nobody else can have opened; a privileged helper is stripped of its
@@ -106,9 +107,11 @@ install_unit() { # name
 do_install() {
   : "${BUILT:?BUILT is not set (run this through make install)}"
   : "${HELPER_BUILT:=$BUILT}"
+  : "${MYCAT_BUILT:=$BUILT}"
+  [ -x "$MYCAT_BUILT/mycat" ] || die "$MYCAT_BUILT/mycat is missing: build first (make build)"
   [ -x "$HELPER_BUILT/openfile-helper" ] ||
     die "$HELPER_BUILT/openfile-helper is missing: build first (make build)"
-  for program in mycat myopen-run myopen-completions; do
+  for program in myopen-run myopen-completions; do
     [ -x "$BUILT/$program" ] || die "$BUILT/$program is missing: build first (make build)"
   done
   for library in libmyopen.so libmyopen.a; do
@@ -135,7 +138,7 @@ do_install() {
     esac
   fi
 
-  install_file 0755 "$BUILT/mycat" "$bin/mycat"
+  install_file 0755 "$MYCAT_BUILT/mycat" "$bin/mycat"
   install_file 0755 "$BUILT/myopen-run" "$bin/myopen-run"
 
   # The helper: copied under a temporary name, made privileged, then renamed into place, so the

@@ -48,7 +48,7 @@ rm -rf "$stage" "$out/libmyopen0" "$out/libmyopen-dev"
 mkdir -p "$stage"
 # PRIVILEGE=daemon stages the helper without privilege (the postinst gives it its own) plus
 # myopend and the units.
-make --no-print-directory install HELPER_LINK=dynamic DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
+make --no-print-directory install HELPER_LINK=dynamic MYCAT_LINK=dynamic DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
   LIBEXECDIR=/usr/libexec LIBDIR="$libdir" ZSHCOMPDIR=/usr/share/zsh/vendor-completions \
   RUNSTATEDIR=/run SYSTEMDUNITDIR="$unitdir" PRIVILEGE=daemon TARGET_DIR="$target_dir"
 

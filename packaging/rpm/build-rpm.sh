@@ -29,7 +29,7 @@ unitdir="$(rpm --eval '%{?_unitdir}')"
 unitdir="${unitdir:-/usr/lib/systemd/system}"
 # PRIVILEGE=daemon stages the helper without privilege (the spec's %caps gives it its own) plus
 # myopend and the units.
-make --no-print-directory install HELPER_LINK=dynamic DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
+make --no-print-directory install HELPER_LINK=dynamic MYCAT_LINK=dynamic DESTDIR="$stage" PREFIX=/usr SYSCONFDIR=/etc \
   LIBEXECDIR=/usr/libexec LIBDIR="$libdir" RUNSTATEDIR=/run SYSTEMDUNITDIR="$unitdir" \
   PRIVILEGE=daemon TARGET_DIR="$target_dir"
 strip --remove-section=.comment --remove-section=.note --strip-unneeded \

@@ -31,7 +31,7 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 
-use crate::{Kill, RUN_TIMEOUT, run, wait_or_kill, workspace_binary};
+use crate::{Kill, RUN_TIMEOUT, mycat_binary, run, wait_or_kill, workspace_binary};
 
 mod audit;
 mod file_state;

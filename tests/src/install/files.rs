@@ -82,7 +82,7 @@ pub(crate) fn install_helpers() {
                 Install::Plain | Install::Daemon | Install::DaemonActivated => chmod(&path, 0o755),
             }
         }
-        install_program(&workspace_binary("mycat"), &it_mycat(), "0755");
+        install_program(&mycat_binary(), &it_mycat(), "0755");
         install_program(&workspace_binary("myopen-probe"), &it_probe(), "0755");
         install_program(
             &workspace_binary("myopen-daemon-connect"),
