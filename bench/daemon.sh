@@ -8,7 +8,8 @@
 #   2. per connection: connect + hello + first open + close through myopend (back to back, and
 #      paced so the daemon's pool of idle workers is full), against one-shot my_open through the
 #      setuid helper;
-# then whole processes (hyperfine -N): mycat of the root-only file through myopend and through the
+# then whole processes (hyperfine -N): mycat (as make install builds it, and linked with glibc
+# beside it) of the root-only file through myopend and through the
 # setuid helper, cat and mycat of a readable one, and sudo cat of the root-only one (sudo
 # allowed for the caller by a throwaway sudoers drop-in; without sudo, cat run by root instead,
 # and the table says so).
@@ -38,8 +39,9 @@ install -d -m 0755 "$work/bin" "$work/etc" "$work/etc/myopen" "$work/data" "$wor
 install -d -m 0755 -o "$uid" -g "$gid" "$work/out"
 install -m 4755 "$helper_build/openfile-helper" "$work/bin/setuid-helper"
 install -m 0755 "$helper_build/myopend" "$work/bin/myopend"
-install -m 0755 target/release/mycat target/release/myopen-bench-client target/release/fd-floor \
+install -m 0755 "$mycat_build/mycat" target/release/myopen-bench-client target/release/fd-floor \
     "$work/bin/"
+install -m 0755 target/release/mycat "$work/bin/mycat-glibc"
 head -c 4096 /dev/urandom > "$work/data/secret"
 chmod 0600 "$work/data/secret"
 head -c 4096 /dev/urandom > "$work/data/readable"
@@ -113,6 +115,8 @@ python3 "$summarise" samples "$samples" --unit us \
     -n "mycat, readable 4 KiB file (no privilege asked)" "$mycat $work/data/readable" \
     -n "mycat, root-only 4 KiB file, daemon" "$mycat $work/data/secret" \
     -n "mycat, root-only 4 KiB file, setuid helper" "$mycat --helper $work/bin/setuid-helper $work/data/secret" \
+    -n "glibc mycat, readable 4 KiB file" "$work/bin/mycat-glibc $work/data/readable" \
+    -n "glibc mycat, root-only 4 KiB file, daemon" "$work/bin/mycat-glibc $work/data/secret" \
     "${sudo_cat[@]}" \
     >/dev/null
 if [ ${#sudo_cat[@]} -eq 0 ]; then
@@ -134,6 +138,9 @@ python3 "$summarise" hyperfine "${results[@]}" \
     --ratio "mycat, root-only 4 KiB file, daemon / mycat, root-only 4 KiB file, setuid helper" \
     --ratio "mycat, readable 4 KiB file (no privilege asked) / cat, readable 4 KiB file" \
     --ratio "mycat, root-only 4 KiB file, daemon / mycat, readable 4 KiB file (no privilege asked)" \
+    --ratio "mycat, readable 4 KiB file (no privilege asked) / glibc mycat, readable 4 KiB file" \
+    --ratio "mycat, root-only 4 KiB file, daemon / glibc mycat, root-only 4 KiB file, daemon" \
+    --ratio "glibc mycat, readable 4 KiB file / cat, readable 4 KiB file" \
     "${versus_root[@]}"
 
 [ "${TRACE:-0}" = 1 ] || exit 0

@@ -5,7 +5,9 @@
 #   bench_caller                                   # $user $uid $gid, "${as_user[@]}" (BENCH_USER)
 #   $summarise                                     # bench/summarise.py, the one summariser
 #   bench_build                                    # $helper_build: openfile-helper, myopend;
-#                                                  # target/release: mycat, the bench clients
+#                                                  # $mycat_build: mycat as make install builds it;
+#                                                  # target/release: the bench clients, and mycat
+#                                                  # linked dynamically (glibc)
 #   bench_start_syslog                             # a socat reader on $work/log.sock
 #   bench_on_exit COMMAND...                       # run by the exit trap, last added first
 #   bench_kill_on_exit PID                         # killed and reaped by the exit trap
@@ -65,9 +67,9 @@ bench_caller() {
     as_user=(setpriv "--reuid=$uid" "--regid=$gid" --init-groups --)
 }
 
-# The helper and myopend as `make install` builds them: static PIEs (HELPER_LINK=static, the
-# default), with the policy and the syslog socket in $work; mycat and myopen-tests' programs
-# (myopen-bench-client, fd-floor) as release builds.
+# The helper, myopend and mycat as `make install` builds them: static PIEs (HELPER_LINK=static
+# and MYCAT_LINK=static-musl, the defaults), with the policy and the syslog socket in $work;
+# myopen-tests' programs (myopen-bench-client, fd-floor) and a dynamic mycat as release builds.
 bench_build() {
     # As `make install` builds it: a static PIE (HELPER_LINK=static, the default; with
     # BENCH_MUSL=1 linked with musl, HELPER_LINK=static-musl).
@@ -80,6 +82,15 @@ bench_build() {
         cargo build --release --locked -q -p openfile-helper --bins --target "$target" \
           --target-dir target/bench-helper
     helper_build=target/bench-helper/$target/release
+    # mycat as MYCAT_LINK=static-musl builds it (BENCH_MYCAT_LINK=dynamic: the glibc one).
+    if [ "${BENCH_MYCAT_LINK:-static-musl}" = static-musl ]; then
+        RUSTFLAGS="-C target-feature=+crt-static" \
+          cargo build --release --locked -q -p mycat --bins --target "${host/-gnu/-musl}" \
+            --target-dir target/bench-helper
+        mycat_build=target/bench-helper/${host/-gnu/-musl}/release
+    else
+        mycat_build=target/release
+    fi
     cargo build --release --locked -q -p mycat -p myopen-tests --bins
 }
 
