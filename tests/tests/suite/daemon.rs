@@ -645,8 +645,47 @@ fn idle_workers_are_armed_before_a_connection_arrives() {
             "0\t0\t0\t0",
             "an idle worker is nobody's yet"
         );
+        // Its audit socket exists before any peer could touch its limits (review finding F6:
+        // a peer that lowered its worker's descriptor limit between the switch and the socket
+        // would have silenced its refusals).
+        assert!(
+            unix_socket_types_of(pid).contains(&libc::SOCK_DGRAM),
+            "worker {pid} holds its audit socket (SOCK_DGRAM) while idle: {:?}",
+            unix_socket_types_of(pid)
+        );
     }
     drop(daemon);
+}
+
+/// The types (`SOCK_DGRAM`, `SOCK_SEQPACKET`, ...) of the `AF_UNIX` sockets process `pid` holds,
+/// from its descriptors' inodes and `/proc/net/unix`.
+fn unix_socket_types_of(pid: u32) -> Vec<i32> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries
+                .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+                .filter_map(|target| {
+                    let target = target.to_string_lossy().into_owned();
+                    let inode = target.strip_prefix("socket:[")?.strip_suffix(']')?;
+                    Some(inode.to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // Num RefCount Protocol Flags Type St Inode [Path]
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let inode = fields.get(6)?;
+            inodes
+                .iter()
+                .any(|wanted| wanted == inode)
+                .then(|| i32::from_str_radix(fields.get(4)?, 16).ok())?
+        })
+        .collect()
 }
 
 /// A worker that armed itself before the policy changed serves the policy as it is at the
