@@ -11,9 +11,6 @@ window's listener, worker and client events are taken in time order.
 import statistics
 import sys
 
-DGRAM = 2  # SOCK_DGRAM: the audit socket (nscd look-ups use SOCK_STREAM)
-
-
 def events_of(path):
     events = []
     with open(path) as trace:
@@ -58,14 +55,13 @@ def phases_of(window):
     theirs = lambda name, after=0: first(
         window, after, lambda t, c, e, v: t == worker and e == name)[0]
     became = theirs("became", woke)
-    audit_socket, _ = first(
-        window, woke, lambda t, c, e, v: t == worker and e == "socket" and v & 0xF == DGRAM)
     landlock = theirs("landlock", woke)
     landlocked = theirs("landlocked", woke)
     seccomp = theirs("seccomp", woke)
     seccomped = theirs("seccomped", woke)
     hello_sent = theirs("send", woke)
-    if None in (became, audit_socket, landlock, landlocked, seccomp, seccomped, hello_sent):
+    # An armed worker (issue 11) made its audit socket before the connection came: none here.
+    if None in (became, landlock, landlocked, seccomp, seccomped, hello_sent):
         return None
     phases = {
         "mycat: exec to connect (start-up, its own open refused)": connect - exec_ns,
@@ -73,10 +69,10 @@ def phases_of(window):
         "listener: accept to hand-over (SO_PEERCRED, limits, sendmsg)": handover - accepted,
         "worker: hand-over to running": woke - handover,
         "worker: peer credentials and credential switch": became - woke,
-        "worker: user name and policy load (NSS, policy files)": audit_socket - became,
-        "worker: audit socket to fence": landlock - audit_socket,
+        "worker: switch to Landlock (user name; policy load, or its fstat check when armed)":
+            landlock - became,
         "worker: Landlock (ruleset, roots, restrict_self)": landlocked - landlock,
-        "worker: seccomp filter install": seccomped - seccomp,
+        "worker: seccomp filter install (armed: the switch-closing filter)": seccomped - seccomp,
         "worker: seccomp to hello": hello_sent - seccomped,
         "hello: sent to received by mycat": hello - hello_sent,
         "first request: sent to reply received (resolve, audit, open)": reply - request,

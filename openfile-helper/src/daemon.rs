@@ -33,11 +33,12 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, geteuid};
 
 use crate::audit::DaemonPeer;
+use crate::fence;
 use crate::hardening;
 use crate::policy::Identity;
 use crate::privilege::{Peer, Privilege};
 use crate::reply::ReplySocket;
-use crate::service::Service;
+use crate::service::{Armed, NotServing, Service};
 use crate::session;
 use crate::sys;
 
@@ -712,6 +713,7 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
     // nsswitch.conf names (a static build dlopens each non-files one, about 1.5 ms, measured
     // with bench/daemon.sh TRACE=1); the connection's own lookup then finds them loaded.
     let _ = crate::identity::listed_groups(0);
+    let armed = arm();
     let mut byte = [0u8; 1];
     let connection = match recv_with_fds(&control, &mut byte, 1) {
         Ok(mut received) if received.bytes == 1 => received.fds.pop(),
@@ -721,11 +723,56 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
     let Some(connection) = connection else {
         std::process::exit(0)
     };
-    std::process::exit(i32::from(serve(connection, control.as_fd(), idle_timeout)))
+    std::process::exit(i32::from(serve(
+        connection,
+        control.as_fd(),
+        idle_timeout,
+        armed,
+    )))
+}
+
+/// Everything an idle worker can do from the policy alone, before any connection, so that none
+/// of it is on a client's path: the policy read (the same checked load as at any helper's start;
+/// an unusable one refuses every request), the audit socket, and the seccomp filter, which admits
+/// the hand-over's calls until the worker has become its peer ([`fence::arm`]). A failure is kept
+/// and refuses the connection, as it would have at the hand-over: a worker that exited at once
+/// would only be forked again.
+fn arm() -> Result<Armed, NotServing> {
+    let privilege = Privilege::daemon_worker().map_err(|errno| NotServing {
+        errno: Errno::EPERM,
+        why: format!("cannot read the worker's capabilities: {errno}"),
+    })?;
+    let armed = Armed::arm(&privilege);
+    // A policy file the load opened with CAP_DAC_READ_SEARCH raised lowered the effective set
+    // after it, CAP_SETUID and CAP_SETGID included: back to what the listener gave.
+    caps::read(None, CapSet::Permitted)
+        .and_then(|permitted| caps::set(None, CapSet::Effective, &permitted))
+        .map_err(|error| NotServing {
+            errno: Errno::EPERM,
+            why: format!("cannot restore the worker's capabilities: {error}"),
+        })?;
+    fence::arm().map_err(|error| NotServing {
+        errno: Errno::EACCES,
+        why: error.to_string(),
+    })?;
+    Ok(armed)
 }
 
 /// Serves one connection: the peer from the kernel, the credential switch, the session loop.
-fn serve(connection: OwnedFd, control: BorrowedFd<'_>, idle_timeout: Duration) -> u8 {
+fn serve(
+    connection: OwnedFd,
+    control: BorrowedFd<'_>,
+    idle_timeout: Duration,
+    armed: Result<Armed, NotServing>,
+) -> u8 {
+    let armed = match armed {
+        Ok(armed) => armed,
+        Err(not_serving) => {
+            log(&format!("{}; connection refused", not_serving.why));
+            refuse(&connection, not_serving.errno);
+            return 1;
+        }
+    };
     let (peer, process) = match peer_of(&connection) {
         Ok(peer) => peer,
         Err(errno) => {
@@ -768,7 +815,7 @@ fn serve(connection: OwnedFd, control: BorrowedFd<'_>, idle_timeout: Duration) -
         groups: peer.groups.clone(),
         listed_groups,
     };
-    let service = match Service::for_peer(&privilege, who, process) {
+    let service = match Service::for_peer(&privilege, who, process, armed) {
         Ok(service) => service,
         Err(not_serving) => {
             log(&not_serving.why);
@@ -779,9 +826,6 @@ fn serve(connection: OwnedFd, control: BorrowedFd<'_>, idle_timeout: Duration) -
             return 1;
         }
     };
-    // FENCE (issue 12): once the policy is loaded, the worker calls the fence here (Landlock
-    // from the allow rules, the seccomp allowlist), exactly where the helper's session mode
-    // calls it, before the first request is read.
     let ready = || wait_for_request(socket.as_fd(), control, idle_timeout);
     session::serve_session(&socket, &service, &privilege, &ready).code()
 }

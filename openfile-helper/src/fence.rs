@@ -348,6 +348,57 @@ pub fn enclose(
     serving: Serving<'_>,
     helper: &HelperPaths,
 ) -> Result<&'static FenceState, FenceError> {
+    draw(policy, governed, privilege, serving, helper, &|| {
+        install_allowlist(&SECCOMP_PROGRAM)
+    })
+}
+
+/// Arms an idle `myopend` worker before any connection arrives: [`ARMED_PROGRAM`], the request
+/// loop's allowlist with the calls of the hand-over ([`SWITCH_CALLS`]). Its fence is then drawn
+/// with [`enclose_armed`] once it has become its peer.
+pub fn arm() -> Result<(), FenceError> {
+    if fault::switches().no_fence {
+        return Ok(());
+    }
+    install_allowlist(&ARMED_PROGRAM).map(drop)
+}
+
+/// [`enclose`] for a `myopend` worker armed with [`arm`]: Landlock as for any helper serving
+/// [`Serving::Requests`], then [`SWITCH_CLOSED_PROGRAM`] stacked on the armed filter, which
+/// takes the hand-over's calls away again: from here on the worker is under the request loop's
+/// allowlist exactly, as every other helper.
+pub fn enclose_armed(
+    policy: Option<&Policy>,
+    governed: bool,
+    privilege: &Privilege,
+    helper: &HelperPaths,
+) -> Result<&'static FenceState, FenceError> {
+    draw(
+        policy,
+        governed,
+        privilege,
+        Serving::Requests,
+        helper,
+        &|| {
+            sys::install_seccomp_filter(&SWITCH_CLOSED_PROGRAM).map_err(|errno| {
+                FenceError(format!(
+                    "cannot take the hand-over's system calls away: {}",
+                    errno.desc()
+                ))
+            })?;
+            Ok(REQUEST_LOOP_CALLS.len())
+        },
+    )
+}
+
+fn draw(
+    policy: Option<&Policy>,
+    governed: bool,
+    privilege: &Privilege,
+    serving: Serving<'_>,
+    helper: &HelperPaths,
+    seccomp: &dyn Fn() -> Result<usize, FenceError>,
+) -> Result<&'static FenceState, FenceError> {
     if let Some(state) = FENCE.get() {
         return Ok(state);
     }
@@ -375,7 +426,7 @@ pub fn enclose(
             state.roots = roots;
         }
     }
-    let calls = apply_seccomp()?;
+    let calls = seccomp()?;
     state.seccomp = SeccompState::Allowlist { calls };
     Ok(FENCE.get_or_init(|| state))
 }
@@ -575,7 +626,7 @@ pub(crate) const REQUEST_LOOP_CALLS: &[libc::c_long] = &[
 
 /// The `AUDIT_ARCH_*` value (linux/audit.h) the kernel reports for this build's system calls,
 /// for the architectures whose system call numbers `libc` gives here; `None` elsewhere, where
-/// the helper refuses to run unfenced (see [`apply_seccomp`]).
+/// the helper refuses to run unfenced (see [`install_allowlist`]).
 const AUDIT_ARCH: Option<u32> = if cfg!(target_arch = "x86_64") {
     Some(62 | 0x8000_0000 | 0x4000_0000) // EM_X86_64 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
 } else if cfg!(target_arch = "aarch64") {
@@ -594,9 +645,40 @@ const SECCOMP_DATA_ARCH: u32 = 4;
 /// kill on a mismatch, load the number.
 const PROLOGUE_LENGTH: usize = 4;
 
-/// Instructions of [`SECCOMP_PROGRAM`]: the prologue, one comparison per allowed call, the
-/// refusal and the permission.
-pub(crate) const SECCOMP_PROGRAM_LENGTH: usize = PROLOGUE_LENGTH + REQUEST_LOOP_CALLS.len() + 2;
+/// What a `myopend` worker calls between its hand-over and serving, beyond the request loop:
+/// the credential switch (setgroups, setresgid, setresuid and its check), the caller's user and
+/// group lookups (an NSS source other than `files` may open a socket), the Landlock fence, and
+/// the stacking of the filter that takes all of these away again ([`SWITCH_CLOSED_PROGRAM`]).
+/// An idle worker arms itself with [`ARMED_PROGRAM`], which admits these too, before any
+/// connection arrives.
+pub(crate) const SWITCH_CALLS: &[libc::c_long] = &[
+    libc::SYS_setgroups,
+    libc::SYS_setresgid,
+    libc::SYS_setresuid,
+    libc::SYS_getresuid,
+    libc::SYS_getresgid,
+    libc::SYS_socket,
+    libc::SYS_landlock_create_ruleset,
+    libc::SYS_landlock_add_rule,
+    libc::SYS_landlock_restrict_self,
+    libc::SYS_seccomp,
+];
+
+/// Instructions of an allowlist of `calls` system calls: the prologue, one comparison per call,
+/// the refusal and the permission.
+const fn allowlist_length(calls: usize) -> usize {
+    PROLOGUE_LENGTH + calls + 2
+}
+
+/// Instructions of [`SECCOMP_PROGRAM`].
+pub(crate) const SECCOMP_PROGRAM_LENGTH: usize = allowlist_length(REQUEST_LOOP_CALLS.len());
+
+/// Instructions of [`ARMED_PROGRAM`].
+const ARMED_PROGRAM_LENGTH: usize = allowlist_length(REQUEST_LOOP_CALLS.len() + SWITCH_CALLS.len());
+
+/// Instructions of [`SWITCH_CLOSED_PROGRAM`]: load the number, one comparison per call, the
+/// permission and the refusal.
+const SWITCH_CLOSED_LENGTH: usize = 1 + SWITCH_CALLS.len() + 2;
 
 const fn bpf_statement(code: u32, k: u32) -> libc::sock_filter {
     libc::sock_filter {
@@ -607,6 +689,9 @@ const fn bpf_statement(code: u32, k: u32) -> libc::sock_filter {
     }
 }
 
+/// The refusal every filter here returns: EPERM (logged by the kernel, SECCOMP_FILTER_FLAG_LOG).
+const REFUSE: u32 = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOMP_RET_DATA);
+
 /// The seccomp filter for [`REQUEST_LOOP_CALLS`], built by the compiler: it is the same for
 /// every helper, so no helper spends its start-up compiling it (seccompiler did, at every exec:
 /// about 74,000 instructions, and a program of five instructions per call where this one has
@@ -616,23 +701,62 @@ const fn bpf_statement(code: u32, k: u32) -> libc::sock_filter {
 ///
 /// `fence::tests` checks that it decides every system call as seccompiler's compilation of the
 /// same list does.
-pub(crate) const SECCOMP_PROGRAM: [libc::sock_filter; SECCOMP_PROGRAM_LENGTH] = {
+pub(crate) const SECCOMP_PROGRAM: [libc::sock_filter; SECCOMP_PROGRAM_LENGTH] =
+    allowlist(REQUEST_LOOP_CALLS, &[]);
+
+/// The filter an idle `myopend` worker installs before any connection arrives:
+/// [`REQUEST_LOOP_CALLS`] and [`SWITCH_CALLS`]. Right after the credential switch and the
+/// Landlock fence the worker stacks [`SWITCH_CLOSED_PROGRAM`] on it, so that it serves under
+/// exactly [`SECCOMP_PROGRAM`]'s allowlist (the kernel applies the stricter answer of the two).
+pub(crate) const ARMED_PROGRAM: [libc::sock_filter; ARMED_PROGRAM_LENGTH] =
+    allowlist(REQUEST_LOOP_CALLS, SWITCH_CALLS);
+
+/// [`SWITCH_CALLS`] refused, everything else left to the filter below it ([`ARMED_PROGRAM`],
+/// which already killed a foreign architecture and refused what it does not list).
+pub(crate) const SWITCH_CLOSED_PROGRAM: [libc::sock_filter; SWITCH_CLOSED_LENGTH] = {
     use libc::{BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
-    let calls = REQUEST_LOOP_CALLS.len();
+    let calls = SWITCH_CALLS.len();
+    let mut program = [bpf_statement(BPF_RET | BPF_K, REFUSE); SWITCH_CLOSED_LENGTH];
+    program[0] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_NR);
+    let mut index = 0;
+    while index < calls {
+        let call = SWITCH_CALLS[index];
+        assert!(call >= 0 && call <= u32::MAX as libc::c_long);
+        program[1 + index] = libc::sock_filter {
+            code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+            // From the comparison after this one over the permission to the refusal, the last.
+            jt: (calls - index) as u8,
+            jf: 0,
+            k: call as u32,
+        };
+        index += 1;
+    }
+    program[1 + calls] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    program
+};
+
+/// An allowlist of the calls in `first` and `second`, which must be disjoint: the architecture
+/// checked (another one kills the process), each listed call allowed, every other refused.
+const fn allowlist<const LENGTH: usize>(
+    first: &[libc::c_long],
+    second: &[libc::c_long],
+) -> [libc::sock_filter; LENGTH] {
+    use libc::{BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    let calls = first.len() + second.len();
+    assert!(LENGTH == allowlist_length(calls));
     // Each comparison jumps forward over the rest, the refusal included, to the permission: a
     // BPF jump offset is one byte.
     assert!(
         calls <= u8::MAX as usize,
         "too many calls for one-byte jump offsets"
     );
-    let refuse = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOMP_RET_DATA);
-    let mut program = [bpf_statement(BPF_RET | BPF_K, refuse); SECCOMP_PROGRAM_LENGTH];
+    let mut program = [bpf_statement(BPF_RET | BPF_K, REFUSE); LENGTH];
     program[0] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_ARCH);
     program[1] = libc::sock_filter {
         code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
         jt: 1,
         jf: 0,
-        // An architecture without a value never gets here: apply_seccomp refuses first.
+        // An architecture without a value never gets here: install_allowlist refuses first.
         k: match AUDIT_ARCH {
             Some(arch) => arch,
             None => 0,
@@ -642,8 +766,19 @@ pub(crate) const SECCOMP_PROGRAM: [libc::sock_filter; SECCOMP_PROGRAM_LENGTH] = 
     program[3] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_NR);
     let mut index = 0;
     while index < calls {
-        let call = REQUEST_LOOP_CALLS[index];
+        let call = if index < first.len() {
+            first[index]
+        } else {
+            second[index - first.len()]
+        };
         assert!(call >= 0 && call <= u32::MAX as libc::c_long);
+        // Disjoint lists: a call in both would be compared twice, and the two filters of an
+        // armed worker would not add up to the request loop's allowlist.
+        let mut other = 0;
+        while other < second.len() {
+            assert!(index >= first.len() || first[index] != second[other]);
+            other += 1;
+        }
         program[PROLOGUE_LENGTH + index] = libc::sock_filter {
             code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
             // From the comparison after this one to the permission, the last instruction.
@@ -654,11 +789,13 @@ pub(crate) const SECCOMP_PROGRAM: [libc::sock_filter; SECCOMP_PROGRAM_LENGTH] = 
         index += 1;
     }
     // program[PROLOGUE_LENGTH + calls] is the refusal the array was filled with.
-    program[SECCOMP_PROGRAM_LENGTH - 1] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    program[LENGTH - 1] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
     program
-};
+}
 
-fn apply_seccomp() -> Result<usize, FenceError> {
+/// Installs `program`, an allowlist of [`REQUEST_LOOP_CALLS`] (and more, for an armed worker),
+/// and returns how many calls the request loop may make.
+fn install_allowlist(program: &[libc::sock_filter]) -> Result<usize, FenceError> {
     let failed = |why: &str| FenceError(format!("cannot apply the seccomp allowlist: {why}"));
     if AUDIT_ARCH.is_none() {
         return Err(failed(&format!(
@@ -666,7 +803,7 @@ fn apply_seccomp() -> Result<usize, FenceError> {
             std::env::consts::ARCH
         )));
     }
-    sys::install_seccomp_filter(&SECCOMP_PROGRAM).map_err(|errno| failed(errno.desc()))?;
+    sys::install_seccomp_filter(program).map_err(|errno| failed(errno.desc()))?;
     Ok(REQUEST_LOOP_CALLS.len())
 }
 

@@ -360,7 +360,7 @@ impl Privilege {
     /// effective, no_new_privs, not dumpable, checked with the kernel. Call once, in the worker,
     /// before anything of the connection is read.
     pub fn become_peer(peer: &Peer) -> Result<Privilege, Errno> {
-        let standing = Standing::for_peer(CapabilitySet::read(CapSet::Permitted)?);
+        let standing = Privilege::daemon_worker()?.standing;
         if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
             trim_bounding_set()?;
         }
@@ -373,6 +373,17 @@ impl Privilege {
             Gid::from_raw(peer.gid),
             Some(&peer.groups),
         )
+    }
+
+    /// The standing an idle `myopend` worker will have once it becomes any peer (it depends on
+    /// the capabilities the listener gave it, never on the peer): what its policy load before
+    /// the connection runs under. The process is still root with the listener's capabilities
+    /// effective; [`Privilege::with`] would lower them, so the worker restores its effective set
+    /// before it becomes its peer.
+    pub fn daemon_worker() -> Result<Privilege, Errno> {
+        Ok(Privilege {
+            standing: Standing::for_peer(CapabilitySet::read(CapSet::Permitted)?),
+        })
     }
 
     /// Becomes `uid` and `gid` in all three ids, keeping only the capabilities `standing` keeps,

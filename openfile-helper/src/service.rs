@@ -69,6 +69,40 @@ pub enum Extent {
     Requests,
 }
 
+/// What an idle `myopend` worker prepares before any connection arrives, from the policy alone:
+/// the policy read with the same checks as any helper's (fail closed), and the audit socket,
+/// made while no peer can touch the worker's limits (a peer that shares the worker's uid could
+/// otherwise lower its descriptor limit before the socket exists, and silence its refusals).
+pub struct Armed {
+    policy: PolicyState,
+    auditor: Auditor,
+}
+
+impl Armed {
+    /// Reads the policy under `privilege` ([`Privilege::daemon_worker`]: the standing every
+    /// peer will get) and makes the audit socket.
+    pub fn arm(privilege: &Privilege) -> Armed {
+        Armed {
+            policy: read_policy(privilege, None),
+            auditor: Auditor::new(),
+        }
+    }
+}
+
+/// A helper whose standing is `refused` serves nothing.
+fn refuse_a_refused_standing(privilege: &Privilege) -> Result<(), NotServing> {
+    match privilege.standing() {
+        Standing::Refused { found } => Err(NotServing {
+            errno: Errno::EPERM,
+            why: format!(
+                "refusing to serve: {found}; install it setuid root, with file capabilities \
+                 (see openfile-helper(8)), or without privilege"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl<'privilege> Service<'privilege> {
     /// Reads the caller's identity and loads the policy. An unusable policy is not an error here:
     /// it is reported on stderr once and refuses every request until it is fixed. The policy is
@@ -86,35 +120,62 @@ impl<'privilege> Service<'privilege> {
             errno,
             why: "cannot read the caller's identity".to_owned(),
         })?;
-        Service::serving(privilege, who, None, extent)
+        Service::serving(privilege, who, extent)
     }
 
-    /// [`Service::start`] for a `myopend` worker: `who` is the connection's peer as the kernel
-    /// recorded it (`SO_PEERCRED`, `SO_PEERGROUPS`), `peer` its process, named in every
-    /// audit line with `mode=daemon`.
+    /// [`Service::start`] for a `myopend` worker that `armed` itself before its connection
+    /// came: `who` is the connection's peer as the kernel recorded it (`SO_PEERCRED`,
+    /// `SO_PEERGROUPS`), `peer` its process, named in every audit line with `mode=daemon`.
+    /// `privilege` is the peer's (after the switch). The policy armed with is looked at again
+    /// now (fstat, no read) and read again if it changed, so that a worker that waited long
+    /// serves the policy as it is at the hand-over; then the fence
+    /// ([`fence::enclose_armed`]).
     pub fn for_peer(
         privilege: &'privilege Privilege,
         who: Identity,
         peer: DaemonPeer,
+        armed: Armed,
     ) -> Result<Service<'privilege>, NotServing> {
-        Service::serving(privilege, who, Some(peer), Extent::Requests)
+        refuse_a_refused_standing(privilege)?;
+        let Armed { policy, auditor } = armed;
+        let unchanged = matches!(&policy, PolicyState::Loaded(_, stamp)
+            if policy_unchanged(privilege, stamp));
+        let policy = match unchanged {
+            true => policy,
+            false => read_policy(privilege, Some(&policy)),
+        };
+        let user = identity::user_name(who.uid);
+        let loaded = match &policy {
+            PolicyState::Loaded(policy, _) => Some(policy),
+            PolicyState::NotEnforced | PolicyState::Unusable(_) => None,
+        };
+        fence::enclose_armed(
+            loaded,
+            privilege.standing().governed_by_policy(),
+            privilege,
+            &fence::HelperPaths::installed(),
+        )
+        .map_err(|error| NotServing {
+            errno: Errno::EACCES,
+            why: error.to_string(),
+        })?;
+        Ok(Service {
+            privilege,
+            who,
+            user,
+            policy: RefCell::new((policy, Instant::now())),
+            auditor,
+            daemon_peer: Some(peer),
+            rereads: true,
+        })
     }
 
     fn serving(
         privilege: &'privilege Privilege,
         who: Identity,
-        daemon_peer: Option<DaemonPeer>,
         extent: Extent,
     ) -> Result<Service<'privilege>, NotServing> {
-        if let Standing::Refused { found } = privilege.standing() {
-            return Err(NotServing {
-                errno: Errno::EPERM,
-                why: format!(
-                    "refusing to serve: {found}; install it setuid root, with file capabilities \
-                     (see openfile-helper(8)), or without privilege"
-                ),
-            });
-        }
+        refuse_a_refused_standing(privilege)?;
         let user = identity::user_name(who.uid);
         let policy = read_policy(privilege, None);
         // The audit socket is made before the fence: the request loop may not create sockets.
@@ -147,7 +208,7 @@ impl<'privilege> Service<'privilege> {
             user,
             policy: RefCell::new((policy, Instant::now())),
             auditor,
-            daemon_peer,
+            daemon_peer: None,
             rereads: extent == Extent::Requests,
         })
     }

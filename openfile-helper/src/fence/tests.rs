@@ -374,6 +374,63 @@ fn the_built_seccomp_program_decides_as_seccompiler_would() {
     );
 }
 
+/// What the kernel answers for stacked filters: the most restrictive action, the actions ordered
+/// as signed numbers (SECCOMP_RET_KILL_PROCESS is the lowest).
+fn stacked(programs: &[&[libc::sock_filter]], nr: u32, arch: u32) -> u32 {
+    programs
+        .iter()
+        .map(|program| run_bpf(program, nr, arch))
+        .min_by_key(|action| (action & libc::SECCOMP_RET_ACTION_FULL) as i32)
+        .expect("at least one program")
+}
+
+#[test]
+fn an_armed_worker_serves_under_exactly_the_request_loops_allowlist() {
+    let native = AUDIT_ARCH.expect("the test runs on an architecture with a value");
+    let foreign = [0x4000_0003, 0x1234_5678];
+    for nr in (0..1024)
+        .chain((0..1024).map(|nr| nr | 0x4000_0000))
+        .chain([u32::MAX])
+    {
+        for arch in [native].into_iter().chain(foreign) {
+            assert_eq!(
+                stacked(&[&ARMED_PROGRAM, &SWITCH_CLOSED_PROGRAM], nr, arch),
+                run_bpf(&SECCOMP_PROGRAM, nr, arch),
+                "call {nr:#x}, arch {arch:#x}: armed, then the switch closed"
+            );
+            let armed = run_bpf(&ARMED_PROGRAM, nr, arch);
+            let expected = if arch != native {
+                libc::SECCOMP_RET_KILL_PROCESS
+            } else if REQUEST_LOOP_CALLS
+                .iter()
+                .chain(SWITCH_CALLS)
+                .any(|&call| call as u32 == nr)
+            {
+                libc::SECCOMP_RET_ALLOW
+            } else {
+                libc::SECCOMP_RET_ERRNO | libc::EPERM as u32
+            };
+            assert_eq!(armed, expected, "call {nr:#x}, arch {arch:#x}: armed");
+        }
+    }
+    // Until the switch is closed, the switch's calls pass; afterwards they fail with EPERM.
+    for &call in SWITCH_CALLS {
+        assert!(!REQUEST_LOOP_CALLS.contains(&call), "{call}: in both lists");
+        assert_eq!(
+            run_bpf(&ARMED_PROGRAM, call as u32, native),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            stacked(
+                &[&ARMED_PROGRAM, &SWITCH_CLOSED_PROGRAM],
+                call as u32,
+                native
+            ),
+            libc::SECCOMP_RET_ERRNO | libc::EPERM as u32
+        );
+    }
+}
+
 #[test]
 fn a_one_request_fence_holds_only_the_callers_rules_and_the_syslog_directory() {
     let rule = |path: &str, subjects: &str| {

@@ -588,6 +588,13 @@ fn a_worker_reaches_the_setuid_helpers_reduced_state_before_the_hello() {
         );
         assert_eq!(field("NoNewPrivs"), "1", "{install:?}");
         assert_eq!(field("Seccomp"), "2", "{install:?}: the seccomp fence");
+        // The filter it armed with while idle (the request loop's calls and the switch's), and
+        // the one stacked after the switch that takes the switch's calls away again.
+        assert_eq!(
+            field("Seccomp_filters"),
+            "2",
+            "{install:?}: the armed filter and the switch closed"
+        );
         let owner = std::os::unix::fs::MetadataExt::uid(
             &std::fs::metadata(format!("/proc/{worker}/status")).expect("worker status"),
         );
@@ -597,6 +604,146 @@ fn a_worker_reaches_the_setuid_helpers_reduced_state_before_the_hello() {
         );
         drop(connection);
     }
+}
+
+/// An idle worker arms itself before any connection arrives: it is still root, but already
+/// under its seccomp filter (one, with no_new_privs), so that a client's connection meets a
+/// worker that only has to become its peer. Its policy is read then too, and read again at the
+/// hand-over when it changed (the next test).
+#[test]
+fn idle_workers_are_armed_before_a_connection_arrives() {
+    let Some(_env) = privileged_env!() else {
+        return;
+    };
+    let daemon = Started::daemon(&["--pool", "3"]);
+    let started = Instant::now();
+    let idle = loop {
+        let idle = workers_serving(daemon.id(), 0);
+        let armed = idle.iter().all(|pid| {
+            let status = status_of(*pid);
+            status_field(&status, "Seccomp") == "2"
+                && status_field(&status, "Seccomp_filters") == "1"
+                && status_field(&status, "NoNewPrivs") == "1"
+        });
+        if idle.len() == 3 && armed {
+            break idle;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "three idle workers, each under one seccomp filter with no_new_privs, within 10 s: \
+             {:?}",
+            idle.iter()
+                .map(|pid| (pid, status_field(&status_of(*pid), "Seccomp_filters")))
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for pid in idle {
+        let status = status_of(pid);
+        assert_eq!(
+            status_field(&status, "Uid"),
+            "0\t0\t0\t0",
+            "an idle worker is nobody's yet"
+        );
+        // Its audit socket exists before any peer could touch its limits (review finding F6:
+        // a peer that lowered its worker's descriptor limit between the switch and the socket
+        // would have silenced its refusals).
+        assert!(
+            unix_socket_types_of(pid).contains(&libc::SOCK_DGRAM),
+            "worker {pid} holds its audit socket (SOCK_DGRAM) while idle: {:?}",
+            unix_socket_types_of(pid)
+        );
+    }
+    drop(daemon);
+}
+
+/// The types (`SOCK_DGRAM`, `SOCK_SEQPACKET`, ...) of the `AF_UNIX` sockets process `pid` holds,
+/// from its descriptors' inodes and `/proc/net/unix`.
+fn unix_socket_types_of(pid: u32) -> Vec<i32> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries
+                .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+                .filter_map(|target| {
+                    let target = target.to_string_lossy().into_owned();
+                    let inode = target.strip_prefix("socket:[")?.strip_suffix(']')?;
+                    Some(inode.to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // Num RefCount Protocol Flags Type St Inode [Path]
+    std::fs::read_to_string("/proc/net/unix")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let inode = fields.get(6)?;
+            inodes
+                .iter()
+                .any(|wanted| wanted == inode)
+                .then(|| i32::from_str_radix(fields.get(4)?, 16).ok())?
+        })
+        .collect()
+}
+
+/// A worker that armed itself before the policy changed serves the policy as it is at the
+/// hand-over: a grant added and a grant revoked while the pool's workers sat idle both reach the
+/// very next connection.
+#[test]
+fn a_policy_changed_while_workers_are_idle_reaches_the_next_connection() {
+    let Some(env) = privileged_env!() else {
+        return;
+    };
+    let user = alice();
+    let first = env.file("d/first", b"first\n", 0o600, None);
+    let second = env.file("e/second", b"second\n", 0o600, None);
+    env.allow_reading("d/first", &[ALICE]);
+    let daemon = Started::daemon(&["--pool", "2"]);
+    let socket = socket_of(Install::Daemon);
+    let ask = |path: &Path| {
+        let connection = connection_to_made_by(&user, &socket);
+        read_hello(&connection);
+        exchange(&connection, &request(path, RD), &[])
+    };
+    assert_eq!(ask(&first), Reply::Opened, "the first rule grants");
+    assert_ne!(
+        ask(&second),
+        Reply::Opened,
+        "nothing grants the second file yet"
+    );
+    // The pool is full of workers armed under the old policy: wait for them to be armed.
+    let started = Instant::now();
+    while workers_serving(daemon.id(), 0)
+        .iter()
+        .filter(|pid| status_field(&status_of(**pid), "Seccomp_filters") == "1")
+        .count()
+        < 2
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the pool is armed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A new rule on a path outside every old root (so outside the old Landlock fence too), and
+    // the old rule gone.
+    env.write_policy(&format!(
+        "[[allow]]\npath = \"{}\"\nusers = [\"{ALICE}\"]\naccess = [\"read\"]\n",
+        second.display()
+    ));
+    assert_eq!(
+        ask(&second),
+        Reply::Opened,
+        "the rule added while the workers were idle grants at the next connection"
+    );
+    assert_ne!(
+        ask(&first),
+        Reply::Opened,
+        "the rule removed while the workers were idle no longer grants"
+    );
+    drop(daemon);
 }
 
 /// The daemon's first record on `connection`, as a reply (a refusal comes in place of the hello).
