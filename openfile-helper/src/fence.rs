@@ -647,8 +647,11 @@ const PROLOGUE_LENGTH: usize = 4;
 
 /// What a `myopend` worker calls between its hand-over and serving, beyond the request loop:
 /// the credential switch (setgroups, setresgid, setresuid and its check), the caller's user and
-/// group lookups (an NSS source other than `files` may open a socket), the Landlock fence, and
-/// the stacking of the filter that takes all of these away again ([`SWITCH_CLOSED_PROGRAM`]).
+/// group lookups (an NSS source other than `files` may open a socket or probe a path with
+/// access(2), as a benchmark's worker was seen doing under the armed filter; an NSS module whose
+/// probe is refused may skip its groups without an error, and denies match listed groups), the
+/// Landlock fence, and the stacking of the filter that takes all of these away again
+/// ([`SWITCH_CLOSED_PROGRAM`]).
 /// An idle worker arms itself with [`ARMED_PROGRAM`], which admits these too, before any
 /// connection arrives.
 pub(crate) const SWITCH_CALLS: &[libc::c_long] = &[
@@ -658,6 +661,9 @@ pub(crate) const SWITCH_CALLS: &[libc::c_long] = &[
     libc::SYS_getresuid,
     libc::SYS_getresgid,
     libc::SYS_socket,
+    libc::SYS_access,
+    libc::SYS_faccessat,
+    libc::SYS_faccessat2,
     libc::SYS_landlock_create_ruleset,
     libc::SYS_landlock_add_rule,
     libc::SYS_landlock_restrict_self,
