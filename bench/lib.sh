@@ -65,21 +65,21 @@ bench_caller() {
     as_user=(setpriv "--reuid=$uid" "--regid=$gid" --init-groups --)
 }
 
-# The helper and myopend as `make install` builds them: static PIEs (HELPER_LINK=static, the
-# default), with the policy and the syslog socket in $work; mycat and myopen-tests' programs
-# (myopen-bench-client, fd-floor) as release builds.
+# The helper as `make install` builds it: a static PIE linked with musl (HELPER_LINK=static-musl,
+# the default; BENCH_MUSL=0: with glibc, HELPER_LINK=static), with the policy and the syslog
+# socket in $work; myopend (the same build: the bench compares the daemon with that helper),
+# mycat and myopen-tests' programs (myopen-bench-client, fd-floor) as release builds.
 bench_build() {
-    # As `make install` builds it: a static PIE (HELPER_LINK=static, the default; with
-    # BENCH_MUSL=1 linked with musl, HELPER_LINK=static-musl).
     local host target
     host=$(rustc -vV | sed -n 's/^host: //p')
-    target=$host
-    [ "${BENCH_MUSL:-0}" = 1 ] && target=${host/-gnu/-musl}
+    target=${host/-gnu/-musl}
+    [ "${BENCH_MUSL:-1}" = 0 ] && target=$host
     MYOPEN_SYSCONFDIR=$work/etc MYOPEN_SYSLOG_SOCKET=$work/log.sock \
       RUSTFLAGS="-C target-feature=+crt-static" \
         cargo build --release --locked -q -p openfile-helper --bins --target "$target" \
           --target-dir target/bench-helper
     helper_build=target/bench-helper/$target/release
+    helper_target=$target
     cargo build --release --locked -q -p mycat -p myopen-tests --bins
 }
 
@@ -96,5 +96,6 @@ bench_start_syslog() {
 
 bench_header() { # what was run, beyond the machine and the commit
     echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); caller: $user; $*"
+    echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); caller: $user;" \
+      "helper: ${helper_target:-not built}; $*"
 }

@@ -713,9 +713,18 @@ pub(crate) fn probe_helper_command(
 // ---------------------------------------------------------------------------------------------
 // The daemon installs
 
-/// `myopend` built for these tests (next to [`it_helper_binary`]).
+/// `myopend` built for these tests: the plain cargo build in `target/it/debug`, whatever
+/// [`IT_TARGET_ENV`] selects for the helper, as `make install` links myopend (with the system's
+/// C library and all its NSS sources) whatever HELPER_LINK says.
 pub fn it_daemon_binary() -> PathBuf {
-    it_helper_binary().with_file_name("myopend")
+    let binary = target_root().join("it").join("debug").join("myopend");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run `make test` (it builds myopend for the privileged tests with \
+         MYOPEN_SYSCONFDIR={ETC} MYOPEN_SYSLOG_SOCKET={LOG_SOCKET} --target-dir target/it)",
+        binary.display()
+    );
+    binary
 }
 
 /// The daemons this process started, stopped when the [`PrivilegedEnv`] that saw them goes.
