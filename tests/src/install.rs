@@ -4,7 +4,8 @@
 //!
 //! `make test` builds a helper of its own for these tests, with
 //! `MYOPEN_SYSCONFDIR=/tmp/myopen-it/etc MYOPEN_SYSLOG_SOCKET=/tmp/myopen-it/log.sock`, into
-//! `target/it/`. Every privileged test shares that one policy location, so each holds a
+//! `target/it/` (linked as `make install` links it: `target/it/<musl triple>/`, see
+//! [`IT_TARGET_ENV`]). Every privileged test shares that one policy location, so each holds a
 //! [`PrivilegedEnv`] for its whole run: a process-wide lock plus an `flock` on
 //! `/tmp/myopen-it/lock` (against other test processes).
 //!
