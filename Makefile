@@ -41,15 +41,15 @@ RUNSTATEDIR ?= /run
 SYSLOG_SOCKET ?=
 TARGET_DIR  ?= target
 CARGO       ?= cargo
-# static: the helper is a static PIE (no dynamic loading at each exec). Static glibc has the
-# `files` user and group database built in; other NSS sources (sss, ldap, systemd) are loaded at
-# run time and need the glibc it was built with, so the distribution packages, whose glibc is
-# updated under them, build it dynamic. static-musl (not yet the default: two tests of the suite
-# still fail with it, see issue 15's report): a static PIE linked with musl (Rust target
-# $(MUSL_TARGET)), without glibc's start-up CPU probing, whose 68 CPUID instructions at every
-# exec each trap to the hypervisor in a virtual machine; names then come from /etc/passwd,
-# /etc/group and nscd only.
-HELPER_LINK ?= static
+# How the one-shot helper is linked (myopend is always a dynamic build against the system's C
+# library, with every NSS source). static-musl (the default): a static PIE linked with musl (Rust
+# target $(MUSL_TARGET)), without glibc's start-up CPU probing, whose 68 CPUID instructions at
+# every exec each trap to the hypervisor in a virtual machine; the policy's user and group names
+# then come from /etc/passwd and /etc/group only (DESIGN.md, myopen-policy(5)). static: a static
+# glibc PIE; it has the `files` database built in, and other NSS sources (sss, ldap, systemd) are
+# loaded at run time and need the glibc it was built with. dynamic: every NSS source, the
+# distribution packages' choice, whose glibc is updated under them.
+HELPER_LINK ?= static-musl
 # static-musl: mycat is a static PIE linked with musl (Rust target $(MUSL_TARGET); `make deps`
 # adds it): no dynamic loading and no glibc CPU probing at start-up, so a mycat that asks for no
 # privilege takes a third of cat's time (BENCHMARKS.md). mycat looks up no names, so nothing is
@@ -81,6 +81,11 @@ build:
 	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) \
 		-p mycat -p myopen-run -p openfile-helper -p myopen-completions --bins
 	$(BUILD_ENV) $(CARGO) build --release --locked --target-dir $(TARGET_DIR) -p myopen-capi --lib
+ifeq ($(HELPER_LINK),static-musl)
+	@test -d "$$(rustc --print sysroot)/lib/rustlib/$(MUSL_TARGET)" || { echo "make: the Rust \
+	target $(MUSL_TARGET) is missing (HELPER_LINK=static-musl): make deps adds it, or choose \
+	HELPER_LINK=static" >&2; exit 1; }
+endif
 ifneq ($(filter static static-musl,$(HELPER_LINK)),)
 	$(BUILD_ENV) RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked \
 		--target $(HELPER_TARGET) --target-dir $(TARGET_DIR)/static -p openfile-helper --bins
@@ -114,13 +119,27 @@ deps:
 # privileged suite at the same time.
 IT_ROOT ?= /tmp/myopen-it
 IT_ENV  = MYOPEN_SYSCONFDIR=$(IT_ROOT)/etc MYOPEN_SYSLOG_SOCKET=$(IT_ROOT)/log.sock
+# The helper the privileged tests run is linked as HELPER_LINK says (static-musl: the musl
+# target; otherwise host, a plain cargo build), so that they test what `make install` ships;
+# `make test IT_TARGET=host` tests the glibc helper the packages ship. myopend always comes from
+# the plain build, as it is installed.
+IT_TARGET ?= $(if $(filter static-musl,$(HELPER_LINK)),$(MUSL_TARGET),host)
+IT_TARGET_ARGS = $(if $(filter host,$(IT_TARGET)),,--target $(IT_TARGET))
+IT_RUSTFLAGS = $(if $(filter host,$(IT_TARGET)),,RUSTFLAGS="-C target-feature=+crt-static")
 
 test: deps
 	$(CARGO) build --workspace --bins --locked
 	$(IT_ENV) $(CARGO) build -p openfile-helper --bins --locked --target-dir target/it
 	$(IT_ENV) $(CARGO) build -p openfile-helper --bins --locked --features fault-injection \
 		--target-dir target/it-fault
-	status=0; MYOPEN_IT_ROOT=$(IT_ROOT) $(CARGO) test --workspace --locked || status=$$?; \
+ifneq ($(IT_TARGET),host)
+	$(IT_ENV) $(IT_RUSTFLAGS) $(CARGO) build -p openfile-helper --bins --locked \
+		$(IT_TARGET_ARGS) --target-dir target/it
+	$(IT_ENV) $(IT_RUSTFLAGS) $(CARGO) build -p openfile-helper --bins --locked \
+		--features fault-injection $(IT_TARGET_ARGS) --target-dir target/it-fault
+endif
+	status=0; MYOPEN_IT_TARGET=$(IT_TARGET) MYOPEN_IT_ROOT=$(IT_ROOT) \
+		$(CARGO) test --workspace --locked || status=$$?; \
 	IT_ROOT=$(IT_ROOT) scripts/remove-test-users.sh; exit $$status
 
 bench: deps

@@ -38,7 +38,7 @@ bench_build
 install -d -m 0755 "$work/bin" "$work/etc" "$work/etc/myopen" "$work/data" "$work/run"
 install -d -m 0755 -o "$uid" -g "$gid" "$work/out"
 install -m 4755 "$helper_build/openfile-helper" "$work/bin/setuid-helper"
-install -m 0755 "$helper_build/myopend" "$work/bin/myopend"
+install -m 0755 "$daemon_build/myopend" "$work/bin/myopend"
 install -m 0755 "$mycat_build/mycat" target/release/myopen-bench-client target/release/fd-floor \
     "$work/bin/"
 install -m 0755 target/release/mycat "$work/bin/mycat-glibc"

@@ -67,16 +67,17 @@ bench_caller() {
     as_user=(setpriv "--reuid=$uid" "--regid=$gid" --init-groups --)
 }
 
-# The helper, myopend and mycat as `make install` builds them: static PIEs (HELPER_LINK=static
-# and MYCAT_LINK=static-musl, the defaults), with the policy and the syslog socket in $work;
-# myopen-tests' programs (myopen-bench-client, fd-floor) and a dynamic mycat as release builds.
+# The helper and mycat as `make install` builds them: static PIEs linked with musl
+# (HELPER_LINK=static-musl and MYCAT_LINK=static-musl, the defaults; BENCH_MUSL=0: the helper
+# with glibc, HELPER_LINK=static; BENCH_MYCAT_LINK=dynamic: the glibc mycat), with the policy
+# and the syslog socket in $work; myopend as make install ships it, a dynamic build with the same
+# paths ($daemon_build); myopen-tests' programs (myopen-bench-client, fd-floor) and a dynamic
+# mycat as release builds.
 bench_build() {
-    # As `make install` builds it: a static PIE (HELPER_LINK=static, the default; with
-    # BENCH_MUSL=1 linked with musl, HELPER_LINK=static-musl).
     local host target
     host=$(rustc -vV | sed -n 's/^host: //p')
-    target=$host
-    [ "${BENCH_MUSL:-0}" = 1 ] && target=${host/-gnu/-musl}
+    target=${host/-gnu/-musl}
+    [ "${BENCH_MUSL:-1}" = 0 ] && target=$host
     MYOPEN_SYSCONFDIR=$work/etc MYOPEN_SYSLOG_SOCKET=$work/log.sock \
       RUSTFLAGS="-C target-feature=+crt-static" \
         cargo build --release --locked -q -p openfile-helper --bins --target "$target" \
@@ -91,6 +92,11 @@ bench_build() {
     else
         mycat_build=target/release
     fi
+    helper_target=$target
+    MYOPEN_SYSCONFDIR=$work/etc MYOPEN_SYSLOG_SOCKET=$work/log.sock \
+        cargo build --release --locked -q -p openfile-helper --bin myopend \
+          --target-dir target/bench-daemon
+    daemon_build=target/bench-daemon/release
     cargo build --release --locked -q -p mycat -p myopen-tests --bins
 }
 
@@ -107,5 +113,6 @@ bench_start_syslog() {
 
 bench_header() { # what was run, beyond the machine and the commit
     echo "# $(date -u +%FT%TZ) $(uname -r), $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); caller: $user; $*"
+    echo "# commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); caller: $user;" \
+      "helper: ${helper_target:-not built}; $*"
 }

@@ -13,6 +13,12 @@ fn main() {
         "MYOPEN_IT_ROOT must be an absolute path"
     );
     println!("cargo:rustc-env=MYOPEN_IT_ROOT={it_root}");
+    // The helper's musl target (`make install`'s HELPER_LINK=static-musl), the IT builds' default.
+    let host = std::env::var("TARGET").expect("cargo sets TARGET");
+    println!(
+        "cargo:rustc-env=MYOPEN_IT_MUSL_TARGET={}",
+        host.replace("-gnu", "-musl")
+    );
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     for file in [
         "c/unp_myopen.c",

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use nix::errno::Errno;
-use nix::unistd::{Gid, Group, Uid, User, getgid, getgroups, getuid};
+use nix::unistd::{Gid, Uid, User, getgid, getgroups, getuid};
 
 use crate::policy::{Identity, LookupFailed, NameResolver};
 
@@ -146,14 +146,63 @@ fn cached(
 
 impl NameResolver for SystemNames {
     fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
-        cached(&self.users, name, || {
-            Ok(User::from_name(name)?.map(|user| user.uid.as_raw()))
-        })
+        cached(&self.users, name, || uid_by_name(name))
     }
 
     fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
-        cached(&self.groups, name, || {
-            Ok(Group::from_name(name)?.map(|group| group.gid.as_raw()))
+        cached(&self.groups, name, || gid_by_name(name))
+    }
+}
+
+/// Through NSS, as nsswitch.conf says (glibc).
+#[cfg(not(target_env = "musl"))]
+fn uid_by_name(name: &str) -> Result<Option<u32>, Errno> {
+    Ok(User::from_name(name)?.map(|user| user.uid.as_raw()))
+}
+
+#[cfg(not(target_env = "musl"))]
+fn gid_by_name(name: &str) -> Result<Option<u32>, Errno> {
+    Ok(nix::unistd::Group::from_name(name)?.map(|group| group.gid.as_raw()))
+}
+
+/// The musl build reads the policy's names from /etc/passwd and /etc/group alone. musl's own
+/// lookups ask nscd over a new socket for every name the files lack; a session or a daemon worker
+/// rereads its policy under the seccomp fence, where socket(2) fails with EPERM, so one name the
+/// files lack made every reread an error and the session refused everything until it ended. The
+/// same sources at the first read and at every reread, and no socket after the fence.
+#[cfg(target_env = "musl")]
+fn uid_by_name(name: &str) -> Result<Option<u32>, Errno> {
+    files::id_of(std::path::Path::new("/etc/passwd"), name)
+}
+
+#[cfg(target_env = "musl")]
+fn gid_by_name(name: &str) -> Result<Option<u32>, Errno> {
+    files::id_of(std::path::Path::new("/etc/group"), name)
+}
+
+/// passwd(5) and group(5) files: `name:password:id:...` lines.
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+mod files {
+    use nix::errno::Errno;
+
+    /// The id (third field) of the first line of `database` whose first field is `name`; `None`
+    /// when no line names it. A file that cannot be read is an error, never "no such name".
+    pub fn id_of(database: &std::path::Path, name: &str) -> Result<Option<u32>, Errno> {
+        let text = std::fs::read(database)
+            .map_err(|error| Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)))?;
+        Ok(id_in(&text, name.as_bytes()))
+    }
+
+    /// As musl's parser does, a line without a numeric id is skipped: a deny naming a name found
+    /// only there then names an unknown name, which denies everyone.
+    pub fn id_in(text: &[u8], name: &[u8]) -> Option<u32> {
+        text.split(|&byte| byte == b'\n').find_map(|line| {
+            let mut fields = line.split(|&byte| byte == b':');
+            if fields.next() != Some(name) {
+                return None;
+            }
+            let id = fields.nth(1)?;
+            std::str::from_utf8(id).ok()?.parse::<u32>().ok()
         })
     }
 }
@@ -161,6 +210,28 @@ impl NameResolver for SystemNames {
 #[cfg(test)]
 mod tests {
     use super::SubordinateRanges;
+    use super::files;
+
+    #[test]
+    fn a_database_line_gives_the_id_of_the_first_entry_with_the_name() {
+        let group = b"root:x:0:\nreaders:x:1001:alice,bob\nreaders:x:7:\nbad:x:nan:\nshort\n";
+        assert_eq!(files::id_in(group, b"root"), Some(0));
+        assert_eq!(files::id_in(group, b"readers"), Some(1001));
+        assert_eq!(files::id_in(group, b"read"), None);
+        assert_eq!(files::id_in(group, b"bad"), None);
+        assert_eq!(files::id_in(group, b"short"), None);
+        assert_eq!(files::id_in(group, b""), None);
+        let passwd = b"alice:x:1000:1000:Alice:/home/alice:/bin/sh";
+        assert_eq!(files::id_in(passwd, b"alice"), Some(1000));
+    }
+
+    #[test]
+    fn a_database_that_cannot_be_read_is_an_error() {
+        assert_eq!(
+            files::id_of(std::path::Path::new("/nonexistent/group"), "root"),
+            Err(nix::errno::Errno::ENOENT)
+        );
+    }
 
     #[test]
     fn subordinate_ranges_cover_first_to_first_plus_count() {

@@ -4,7 +4,8 @@
 //!
 //! `make test` builds a helper of its own for these tests, with
 //! `MYOPEN_SYSCONFDIR=/tmp/myopen-it/etc MYOPEN_SYSLOG_SOCKET=/tmp/myopen-it/log.sock`, into
-//! `target/it/`. Every privileged test shares that one policy location, so each holds a
+//! `target/it/` (linked as `make install` links it: `target/it/<musl triple>/`, see
+//! [`IT_TARGET_ENV`]). Every privileged test shares that one policy location, so each holds a
 //! [`PrivilegedEnv`] for its whole run: a process-wide lock plus an `flock` on
 //! `/tmp/myopen-it/lock` (against other test processes).
 //!
@@ -73,19 +74,53 @@ pub const ALICE: &str = "myopen-alice";
 /// Test user without extra groups.
 pub const BOB: &str = "myopen-bob";
 
-/// The helper built for these tests by `make test` (`target/it/debug/openfile-helper`).
-pub fn it_helper_binary() -> PathBuf {
-    // target/<profile>/openfile-helper -> target/it/debug/openfile-helper
+/// Selects the IT builds the privileged tests run (read at run time): `host` for plain cargo
+/// builds (`target/it/debug`), a Rust target triple for builds with `--target TRIPLE`
+/// (`target/it/TRIPLE/debug`). Unset: [`IT_DEFAULT_TARGET`].
+pub const IT_TARGET_ENV: &str = "MYOPEN_IT_TARGET";
+
+/// The IT builds' target when [`IT_TARGET_ENV`] is unset: the host's musl target, as
+/// `make install` links the helper (HELPER_LINK=static-musl).
+pub const IT_DEFAULT_TARGET: &str = env!("MYOPEN_IT_MUSL_TARGET");
+
+/// `target/<profile>/...` -> `target/`.
+fn target_root() -> PathBuf {
     let regular = workspace_binary("openfile-helper");
-    let target = regular
+    regular
         .parent()
         .and_then(Path::parent)
-        .expect("the workspace binaries live in target/<profile>");
-    let binary = target.join("it").join("debug").join("openfile-helper");
+        .expect("the workspace binaries live in target/<profile>")
+        .to_owned()
+}
+
+/// The directory holding the binaries of the IT build `build` (`it` or `it-fault`) for the
+/// target [`IT_TARGET_ENV`] selects, and the cargo arguments that make it (for error messages).
+fn it_build_dir(build: &str) -> (PathBuf, String) {
+    let target = std::env::var(IT_TARGET_ENV).unwrap_or_else(|_| IT_DEFAULT_TARGET.to_owned());
+    let root = target_root().join(build);
+    if target == "host" {
+        (root.join("debug"), format!("--target-dir target/{build}"))
+    } else {
+        (
+            root.join(&target).join("debug"),
+            format!(
+                "--target {target} --target-dir target/{build}, with \
+                 RUSTFLAGS=\"-C target-feature=+crt-static\"; {IT_TARGET_ENV}=host selects a \
+                 plain build"
+            ),
+        )
+    }
+}
+
+/// The helper built for these tests by `make test` (`target/it/TRIPLE/debug/openfile-helper`,
+/// see [`IT_TARGET_ENV`]).
+pub fn it_helper_binary() -> PathBuf {
+    let (directory, how) = it_build_dir("it");
+    let binary = directory.join("openfile-helper");
     assert!(
         binary.is_file(),
         "{} is missing: run `make test` (it builds the helper for the privileged tests with \
-         MYOPEN_SYSCONFDIR={ETC} MYOPEN_SYSLOG_SOCKET={LOG_SOCKET} --target-dir target/it)",
+         MYOPEN_SYSCONFDIR={ETC} MYOPEN_SYSLOG_SOCKET={LOG_SOCKET} {how})",
         binary.display()
     );
     binary
@@ -603,22 +638,16 @@ pub fn myopen_run_as(user: &TestUser, install: Install, program: impl AsRef<OsSt
 // The fault-injection build (issue 12)
 
 /// The fault-injection build of the helper (`--features fault-injection`, a debug build only):
-/// `target/it-fault/debug/openfile-helper`, built with the same paths as [`it_helper_binary`].
+/// `target/it-fault/TRIPLE/debug/openfile-helper`, built with the same paths and target as
+/// [`it_helper_binary`].
 pub fn it_fault_helper_binary() -> PathBuf {
-    let it = it_helper_binary();
-    let binary = it
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-        .expect("target/it/debug/openfile-helper")
-        .join("it-fault")
-        .join("debug")
-        .join("openfile-helper");
+    let (directory, how) = it_build_dir("it-fault");
+    let binary = directory.join("openfile-helper");
     assert!(
         binary.is_file(),
         "{} is missing: run `make test` (it builds the fault-injection helper with \
          MYOPEN_SYSCONFDIR={ETC} MYOPEN_SYSLOG_SOCKET={LOG_SOCKET} --features fault-injection \
-         --target-dir target/it-fault)",
+         {how})",
         binary.display()
     );
     binary
@@ -685,9 +714,18 @@ pub(crate) fn probe_helper_command(
 // ---------------------------------------------------------------------------------------------
 // The daemon installs
 
-/// `myopend` built for these tests (next to [`it_helper_binary`]).
+/// `myopend` built for these tests: the plain cargo build in `target/it/debug`, whatever
+/// [`IT_TARGET_ENV`] selects for the helper, as `make install` links myopend (with the system's
+/// C library and all its NSS sources) whatever HELPER_LINK says.
 pub fn it_daemon_binary() -> PathBuf {
-    it_helper_binary().with_file_name("myopend")
+    let binary = target_root().join("it").join("debug").join("myopend");
+    assert!(
+        binary.is_file(),
+        "{} is missing: run `make test` (it builds myopend for the privileged tests with \
+         MYOPEN_SYSCONFDIR={ETC} MYOPEN_SYSLOG_SOCKET={LOG_SOCKET} --target-dir target/it)",
+        binary.display()
+    );
+    binary
 }
 
 /// The daemons this process started, stopped when the [`PrivilegedEnv`] that saw them goes.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use myopen_tests::Scratch;
 use myopen_tests::install::{
     ALICE, DROPIN_DIR, Install, POLICY, POLICY_DIR, PrivilegedEnv, alice, allow_rule, command_as,
-    deny_rule, users,
+    deny_rule, groups, users,
 };
 use myopen_tests::privileged_env;
 
@@ -206,4 +206,50 @@ fn every_kind_of_policy_change_reaches_a_running_session() {
         "policy.toml made group-writable: fail closed",
     );
     session.finish();
+}
+
+/// A session rereads its policy under its fence (issue 12). A policy naming a user or a group the
+/// system lacks is as usable at a reread as at the first read: those names match nobody in an
+/// allow and deny everyone in a deny, as at the start. The musl build's name lookups asked nscd
+/// over a new socket for every name missing from /etc/passwd and /etc/group; under the fence that
+/// socket failed (EPERM), the reread failed, and the session refused every request until it ended.
+#[test]
+fn a_session_rereads_a_policy_naming_names_the_system_lacks() {
+    let Some(env) = privileged_env!() else { return };
+    let (file, _scratch, repl) = root_only_file_and_repl(&env);
+    let granting = allow_rule(env.path("d/*"), &users(&[ALICE]), &["read"], &[]);
+    let naming_the_absent = format!(
+        "{granting}{}{}",
+        allow_rule(
+            env.path("elsewhere/*"),
+            &users(&["myopen-absent-user"]),
+            &["read"],
+            &[]
+        ),
+        deny_rule(env.path("e/*"), &groups(&["myopen-absent-group"])),
+    );
+    for install in Install::PRIVILEGED {
+        env.write_policy(&granting);
+        let mut session = Repl::start(&repl, &install.helper(), &file);
+        assert_eq!(session.ask(), "opened", "{install:?}: granted at first");
+        env.write_policy(&naming_the_absent);
+        std::thread::sleep(POLICY_AGE);
+        assert_eq!(
+            session.ask(),
+            "opened",
+            "{install:?}: the reread policy, naming names the system lacks, still grants"
+        );
+        env.write_dropin(
+            "50-deny.toml",
+            &deny_rule(env.path("d/*"), &groups(&["myopen-absent-group"])),
+        );
+        std::thread::sleep(POLICY_AGE);
+        assert_eq!(
+            session.ask(),
+            "errno 13",
+            "{install:?}: a deny naming a group the system lacks denies everyone at a reread"
+        );
+        fs::remove_file(Path::new(DROPIN_DIR).join("50-deny.toml")).unwrap();
+        session.finish();
+    }
 }
