@@ -4,7 +4,7 @@
 #   bench_start NAME "why it needs root" TOOL...   # root and tools checked, $work made, trap set
 #   bench_caller                                   # $user $uid $gid, "${as_user[@]}" (BENCH_USER)
 #   $summarise                                     # bench/summarise.py, the one summariser
-#   bench_build                                    # $helper_build: openfile-helper, myopend;
+#   bench_build                                    # $helper_build: openfile-helper; $daemon_build: myopend;
 #                                                  # $mycat_build: mycat as make install builds it;
 #                                                  # target/release: the bench clients, and mycat
 #                                                  # linked dynamically (glibc)
