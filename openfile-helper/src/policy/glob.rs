@@ -33,7 +33,36 @@ enum Segment<'pattern> {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Glob {
     source: String,
+    /// The length of [`Glob::literal_prefix`] and how many components it has, found while the
+    /// pattern was checked: indexing a rule reads them instead of splitting its pattern again.
+    prefix_length: u32,
+    prefix_depth: u32,
 }
+
+/// What [`Glob::new`] must notice about a byte; most bytes are [`ByteClass::Plain`] and cost
+/// one table look-up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ByteClass {
+    Plain,
+    Slash,
+    Star,
+    Nul,
+    Metacharacter,
+}
+
+const BYTE_CLASS: [ByteClass; 256] = {
+    let mut table = [ByteClass::Plain; 256];
+    table[b'/' as usize] = ByteClass::Slash;
+    table[b'*' as usize] = ByteClass::Star;
+    table[0] = ByteClass::Nul;
+    let metacharacters = *b"?[]{}\\";
+    let mut index = 0;
+    while index < metacharacters.len() {
+        table[metacharacters[index] as usize] = ByteClass::Metacharacter;
+        index += 1;
+    }
+    table
+};
 
 /// Why a pattern was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,9 +130,22 @@ impl Glob {
         let mut bad_component = None;
         let mut component_start = 1;
         let mut double_star = false;
-        for index in 1..=bytes.len() {
-            match bytes.get(index) {
-                Some(b'/') | None => {
+        let mut star_in_component = false;
+        // Whether every component so far was literal, and where the last of them ends.
+        let mut literal = true;
+        let mut prefix_length = 0;
+        let mut prefix_depth = 0;
+        // The end of the pattern ends its last component, as a `/` would. (An exclusive range:
+        // `1..=len` costs more per byte.)
+        #[allow(clippy::range_plus_one)]
+        for index in 1..bytes.len() + 1 {
+            let class = match bytes.get(index) {
+                Some(byte) => BYTE_CLASS[usize::from(*byte)],
+                None => ByteClass::Slash,
+            };
+            match class {
+                ByteClass::Plain => {}
+                ByteClass::Slash => {
                     let component = &bytes[component_start..index];
                     let problem = match component {
                         b"" => Some(GlobError::EmptyComponent),
@@ -116,15 +158,23 @@ impl Glob {
                     if bad_component.is_none() {
                         bad_component = problem;
                     }
+                    literal &= !star_in_component;
+                    if literal && index > 1 {
+                        prefix_length = index;
+                        prefix_depth += 1;
+                    }
                     component_start = index + 1;
                     double_star = false;
+                    star_in_component = false;
                 }
-                Some(0) => nul = true,
-                Some(byte @ (b'?' | b'[' | b']' | b'{' | b'}' | b'\\')) => {
-                    metacharacter.get_or_insert(char::from(*byte));
+                ByteClass::Nul => nul = true,
+                ByteClass::Metacharacter => {
+                    metacharacter.get_or_insert(char::from(bytes[index]));
                 }
-                Some(b'*') if bytes[index - 1] == b'*' => double_star = true,
-                Some(_) => {}
+                ByteClass::Star => {
+                    double_star |= bytes[index - 1] == b'*';
+                    star_in_component = true;
+                }
             }
         }
         if let Some(character) = metacharacter {
@@ -141,8 +191,12 @@ impl Glob {
                 return Err(problem);
             }
         }
+        // At most MAX_PATTERN_LEN, checked above.
+        let narrow = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
         Ok(Glob {
             source: pattern.to_owned(),
+            prefix_length: narrow(prefix_length),
+            prefix_depth: narrow(prefix_depth),
         })
     }
 
@@ -186,17 +240,12 @@ impl Glob {
     /// `/srv/app/**/*.log`, empty for `/*/x` and for `/`): every path this glob matches starts
     /// with these components, which is what lets a policy index its rules by it.
     pub(crate) fn literal_prefix(&self) -> &[u8] {
-        let source = self.source.as_bytes();
-        let mut end = 0;
-        if source.len() > 1 {
-            for component in source[1..].split(|byte| *byte == b'/') {
-                if component.contains(&b'*') {
-                    break;
-                }
-                end += 1 + component.len();
-            }
-        }
-        &source[..end]
+        &self.source.as_bytes()[..self.prefix_length as usize]
+    }
+
+    /// How many components [`Glob::literal_prefix`] has.
+    pub(crate) fn literal_prefix_depth(&self) -> usize {
+        self.prefix_depth as usize
     }
 
     /// [`Glob::matches`] on a path already split by [`clean_components`], so that a decision

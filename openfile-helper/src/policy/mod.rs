@@ -74,7 +74,12 @@ impl Policy {
     /// Appends the rules of the next file.
     pub fn add_rules(&mut self, rules: Vec<Rule>) {
         self.index.add(self.rules.len(), &rules);
-        self.rules.extend(rules);
+        // The first file's rules are taken as they are, not copied.
+        if self.rules.is_empty() {
+            self.rules = rules;
+        } else {
+            self.rules.extend(rules);
+        }
     }
 
     /// Parses several files' texts, in the order given, into one policy. The first error stops
