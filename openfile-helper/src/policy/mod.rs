@@ -36,7 +36,7 @@ pub use load::{
     read_sources_stamped_with, read_sources_with, stamp_with,
 };
 pub use parse::{LookupFailed, NameResolver};
-pub use rule::{FileType, FileTypeSet, Identity, Rule, RuleKind, RuleOrigin, Subjects};
+pub use rule::{FileType, FileTypeSet, Identity, Ids, Rule, RuleKind, RuleOrigin, Subjects};
 
 /// The rules of every policy file, in order: policy.toml first, then drop-ins by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::access::{Access, AccessSet};
 use super::error::{PolicyError, Warning};
 use super::glob::Glob;
-use super::rule::{FileType, FileTypeSet, Rule, RuleKind, RuleOrigin, Subjects};
+use super::rule::{FileType, FileTypeSet, Ids, Rule, RuleKind, RuleOrigin, Subjects};
 
 /// Turns user and group names into ids. The helper's implementation reads the system's user
 /// database; tests use a fixed table. Keeping it behind a trait keeps the parser free of I/O.
@@ -71,6 +71,7 @@ pub(crate) fn parse_policy_reading(
         line: 1,
         file,
         shared_file: file.into(),
+        shared_text: text.into(),
         resolver,
         recent_names: Vec::new(),
         recent_names_next: 0,
@@ -173,14 +174,14 @@ impl SubjectList {
 /// The resolved content of one `users` or `groups` list.
 struct SubjectEntries {
     everyone: bool,
-    ids: Vec<u32>,
+    ids: Ids,
 }
 
 impl SubjectEntries {
     fn none() -> SubjectEntries {
         SubjectEntries {
             everyone: false,
-            ids: Vec::new(),
+            ids: Ids::new(),
         }
     }
 }
@@ -233,6 +234,8 @@ struct Parser<'text, 'context> {
     file: &'context Path,
     /// `file`, once for all the rules' origins.
     shared_file: Arc<Path>,
+    /// `text`, once for all the rules' globs.
+    shared_text: Arc<str>,
     resolver: &'context dyn NameResolver,
     /// The resolver's answers for the last [`RECENT_NAMES`] names, oldest replaced first.
     recent_names: Vec<KnownName>,
@@ -914,7 +917,15 @@ impl<'text> Parser<'text, '_> {
     }
 
     fn set_path(&self, draft: &mut RuleDraft, pattern: &str, line: u32) -> Result<(), PolicyError> {
-        let glob = Glob::new(pattern)
+        // A pattern read as it is written lies in the text, which its glob then shares; one
+        // decoded from escapes has its own.
+        let offset = (pattern.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        let glob = if offset <= self.text.len() && pattern.len() <= self.text.len() - offset {
+            Glob::within(&self.shared_text, offset..offset + pattern.len())
+        } else {
+            Glob::new(pattern)
+        };
+        let glob = glob
             .map_err(|error| self.error(line, format!("bad path pattern {pattern:?}: {error}")))?;
         draft.path = Some(glob);
         Ok(())
@@ -986,7 +997,7 @@ impl<'text> Parser<'text, '_> {
             Some(list) => {
                 let mut entries = SubjectEntries {
                     everyone: false,
-                    ids: Vec::with_capacity(items.len()),
+                    ids: Ids::new(),
                 };
                 for item in items.iter() {
                     match *item {
