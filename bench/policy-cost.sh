@@ -28,6 +28,11 @@ for build in $builds; do
                 echo "# musl: target $musl_target not installed, left out" >&2
                 continue
             fi
+            # Building an example builds the dev-dependencies, and the tests crate's build script
+            # compiles the book's C programs, which the example never links: without a musl C
+            # compiler, the system's one does.
+            cc_variable=CC_${musl_target//-/_}
+            export "$cc_variable=${!cc_variable:-$(command -v x86_64-linux-musl-gcc || command -v musl-gcc || echo cc)}"
             RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked \
                 -p openfile-helper --example policy_cost --target "$musl_target" > /dev/null 2>&1
             binary[musl]=target/$musl_target/release/examples/policy_cost ;;

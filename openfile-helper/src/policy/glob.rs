@@ -182,10 +182,15 @@ impl Glob {
         let mut literal = true;
         let mut prefix_length = 0;
         let mut prefix_depth = 0;
-        // The end of the pattern ends its last component, as a `/` would. (An exclusive range:
-        // `1..=len` costs more per byte.)
-        #[allow(clippy::range_plus_one)]
-        for index in 1..bytes.len() + 1 {
+        let mut index = 1;
+        loop {
+            // Most bytes are plain: pass over them in a tight loop.
+            while let Some(byte) = bytes.get(index)
+                && BYTE_CLASS[usize::from(*byte)] == ByteClass::Plain
+            {
+                index += 1;
+            }
+            // The end of the pattern ends its last component, as a `/` would.
             let class = match bytes.get(index) {
                 Some(byte) => BYTE_CLASS[usize::from(*byte)],
                 None => ByteClass::Slash,
@@ -227,6 +232,10 @@ impl Glob {
                     star_in_component = true;
                 }
             }
+            if index >= bytes.len() {
+                break;
+            }
+            index += 1;
         }
         if let Some(character) = metacharacter {
             return Err(GlobError::UnsupportedMetacharacter(character));

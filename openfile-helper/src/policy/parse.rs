@@ -950,14 +950,18 @@ impl<'text> Parser<'text, '_> {
         let line = self.line;
         let start = self.position;
         let mut at = start;
-        while at < bytes.len() && is_bare_key_byte(bytes[at]) {
+        while let Some(byte) = bytes.get(at)
+            && BARE_KEY_BYTE[usize::from(*byte)]
+        {
             at += 1;
         }
-        let Some(&(name, _)) = RULE_KEYS
-            .iter()
-            .find(|(name, _)| name.as_bytes() == &bytes[start..at])
-        else {
-            return Ok(false);
+        let name = match &bytes[start..at] {
+            b"path" => "path",
+            b"users" => "users",
+            b"groups" => "groups",
+            b"access" => "access",
+            b"types" => "types",
+            _ => return Ok(false),
         };
         at = skip_blanks(bytes, at);
         if bytes.get(at) != Some(&b'=') {
@@ -1001,7 +1005,11 @@ impl<'text> Parser<'text, '_> {
                 };
                 for item in items.iter() {
                     match *item {
-                        PlainItem::Id(id) => entries.ids.push(self.id_in_range(id, line, name)?),
+                        PlainItem::Id(id) => {
+                            entries
+                                .ids
+                                .push(self.id_in_range(i128::from(id), line, name)?)
+                        }
                         PlainItem::Text(start, end) => {
                             self.subject(text(start, end), list, draft.kind, line, &mut entries)?
                         }
@@ -1331,7 +1339,7 @@ fn empty_list(key: &str) -> String {
 #[derive(Clone, Copy)]
 enum PlainItem {
     Text(u32, u32),
-    Id(i128),
+    Id(u64),
 }
 
 /// The most entries [`plain_array`] reads; longer arrays take the general reading.
@@ -1367,9 +1375,20 @@ const STOPS_PLAIN_STRING: [bool; 256] = {
     table
 };
 
-fn is_bare_key_byte(byte: u8) -> bool {
+const fn is_bare_key_byte(byte: u8) -> bool {
     matches!(byte, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
 }
+
+/// [`is_bare_key_byte`] as a table: one look-up per byte of a key.
+const BARE_KEY_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = is_bare_key_byte(byte as u8);
+        byte += 1;
+    }
+    table
+};
 
 fn skip_blanks(bytes: &[u8], mut at: usize) -> usize {
     while let Some(b' ' | b'\t') = bytes.get(at) {
@@ -1418,7 +1437,7 @@ fn plain_array(bytes: &[u8], at: usize, items: &mut PlainItems) -> Option<usize>
                 }
                 let id = bytes[at..at + digits]
                     .iter()
-                    .fold(0i128, |id, digit| id * 10 + i128::from(digit - b'0'));
+                    .fold(0u64, |id, digit| id * 10 + u64::from(digit - b'0'));
                 at += digits;
                 PlainItem::Id(id)
             }
