@@ -6,30 +6,61 @@
 # valgrind. Instruction counts repeat to the instruction on one machine, so one run per size is
 # enough; the ratios are what to compare.
 #
-#     bench/policy-cost.sh
+# Two builds, side by side: glibc (dynamic, the default target) and musl (static, as the helper
+# is built with BENCH_MUSL=1 and by the musl build), whose malloc costs more per call. The musl
+# one is left out, and said so, when its target is not installed.
+#
+#     bench/policy-cost.sh                      # POLICY_COST_BUILDS="glibc musl" by default
+#     POLICY_COST_ANNOTATE=1 bench/policy-cost.sh   # and where the 10,000-rule load goes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind > /dev/null || { echo "policy-cost.sh: needs valgrind" >&2; exit 1; }
-cargo build --release --locked -p openfile-helper --example policy_cost > /dev/null 2>&1
+musl_target=x86_64-unknown-linux-musl
+builds=${POLICY_COST_BUILDS:-glibc musl}
+declare -A binary
+for build in $builds; do
+    case $build in
+        glibc)
+            cargo build --release --locked -p openfile-helper --example policy_cost > /dev/null 2>&1
+            binary[glibc]=target/release/examples/policy_cost ;;
+        musl)
+            if ! rustup target list --installed 2> /dev/null | grep -qx "$musl_target"; then
+                echo "# musl: target $musl_target not installed, left out" >&2
+                continue
+            fi
+            # Building an example builds the dev-dependencies, and the tests crate's build script
+            # compiles the book's C programs, which the example never links: without a musl C
+            # compiler, the system's one does.
+            cc_variable=CC_${musl_target//-/_}
+            export "$cc_variable=${!cc_variable:-$(command -v x86_64-linux-musl-gcc || command -v musl-gcc || echo cc)}"
+            RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked \
+                -p openfile-helper --example policy_cost --target "$musl_target" > /dev/null 2>&1
+            binary[musl]=target/$musl_target/release/examples/policy_cost ;;
+        *) echo "policy-cost.sh: unknown build $build (glibc, musl)" >&2; exit 2 ;;
+    esac
+done
 work=$(mktemp -d /tmp/myopen-policy-cost.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 chmod 0755 "$work"
 user=$(id -un 65534)
 bench/make-policies.py "$user" "$work/data" "$work/{count}/myopen/policy.toml"
 echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown); instructions of examples/policy_cost (load + one decision), callgrind"
-declare -A counts
-for rules in 1 200 10000; do
-    valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.$rules" \
-        target/release/examples/policy_cost "$work/$rules" "$work/data/secret" 65534:65534 \
-        > "$work/out.$rules" 2> "$work/valgrind.$rules" \
-        || { cat "$work/out.$rules" "$work/valgrind.$rules" >&2; exit 1; }
-    counts[$rules]=$(sed -n 's/^summary: //p' "$work/callgrind.$rules")
-    printf '%6s rules: %12s instructions (%s)\n' "$rules" "${counts[$rules]}" "$(cat "$work/out.$rules")"
+for build in $builds; do
+    [ -n "${binary[$build]:-}" ] || continue
+    declare -A counts=()
+    for rules in 1 200 10000; do
+        valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.$build.$rules" \
+            "${binary[$build]}" "$work/$rules" "$work/data/secret" 65534:65534 \
+            > "$work/out.$rules" 2> "$work/valgrind.$rules" \
+            || { cat "$work/out.$rules" "$work/valgrind.$rules" >&2; exit 1; }
+        counts[$rules]=$(sed -n 's/^summary: //p' "$work/callgrind.$build.$rules")
+        printf '%-5s %6s rules: %12s instructions (%s)\n' "$build" "$rules" "${counts[$rules]}" "$(cat "$work/out.$rules")"
+    done
+    for rules in 200 10000; do
+        awk -v n="${counts[$rules]}" -v one="${counts[1]}" -v rules="$rules" -v build="$build" \
+            'BEGIN { printf "%-5s %s rules / 1 rule: %.2fx; %.0f instructions per added rule\n", build, rules, n / one, (n - one) / (rules - 1) }'
+    done
+    if [ -n "${POLICY_COST_ANNOTATE:-}" ]; then
+        callgrind_annotate --inclusive=yes "$work/callgrind.$build.10000" | head -60
+    fi
 done
-for rules in 200 10000; do
-    awk -v n="${counts[$rules]}" -v one="${counts[1]}" -v rules="$rules" \
-        'BEGIN { printf "%s rules / 1 rule: %.2fx; %.0f instructions per added rule\n", rules, n / one, (n - one) / (rules - 1) }'
-done
-if [ -n "${POLICY_COST_ANNOTATE:-}" ]; then
-    callgrind_annotate --inclusive=yes "$work/callgrind.10000" | head -60
-fi

@@ -14,6 +14,8 @@
 //! star, so the cost is bounded by (pattern length × path length), never exponential.
 
 use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
 
 /// Longest pattern accepted, in bytes; the same as PATH_MAX, since no longer path can be opened.
 pub const MAX_PATTERN_LEN: usize = 4096;
@@ -30,10 +32,43 @@ enum Segment<'pattern> {
 /// A path glob, checked when it is made. It keeps only the pattern: the steps a match walks are
 /// taken from it when a path is matched, so a policy pays for splitting a pattern only for the
 /// rules a request could concern (those its index returns), not for every rule on every load.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Glob {
-    source: String,
+    /// The pattern is `text[start..end]`: a policy's globs share the text of their file rather
+    /// than each allocating a copy of its pattern (loading a large policy paid one per rule).
+    text: Arc<str>,
+    start: u32,
+    end: u32,
+    /// The length of [`Glob::literal_prefix`] and how many components it has, found while the
+    /// pattern was checked: indexing a rule reads them instead of splitting its pattern again.
+    prefix_length: u32,
+    prefix_depth: u32,
 }
+
+/// What [`Glob::new`] must notice about a byte; most bytes are [`ByteClass::Plain`] and cost
+/// one table look-up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ByteClass {
+    Plain,
+    Slash,
+    Star,
+    Nul,
+    Metacharacter,
+}
+
+const BYTE_CLASS: [ByteClass; 256] = {
+    let mut table = [ByteClass::Plain; 256];
+    table[b'/' as usize] = ByteClass::Slash;
+    table[b'*' as usize] = ByteClass::Star;
+    table[0] = ByteClass::Nul;
+    let metacharacters = *b"?[]{}\\";
+    let mut index = 0;
+    while index < metacharacters.len() {
+        table[metacharacters[index] as usize] = ByteClass::Metacharacter;
+        index += 1;
+    }
+    table
+};
 
 /// Why a pattern was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,8 +116,49 @@ impl fmt::Display for GlobError {
 
 impl std::error::Error for GlobError {}
 
+impl PartialEq for Glob {
+    fn eq(&self, other: &Glob) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Glob {}
+
+/// What checking a pattern finds out about it, besides that it is valid.
+struct Checked {
+    prefix_length: u32,
+    prefix_depth: u32,
+}
+
 impl Glob {
     pub fn new(pattern: &str) -> Result<Glob, GlobError> {
+        let checked = Glob::check(pattern)?;
+        Ok(Glob::made(Arc::from(pattern), 0..pattern.len(), checked))
+    }
+
+    /// [`Glob::new`] of `text[range]`, sharing `text`. A `range` out of `text` (or not on
+    /// character boundaries) is an empty pattern.
+    pub(crate) fn within(text: &Arc<str>, range: Range<usize>) -> Result<Glob, GlobError> {
+        let pattern = text.get(range.clone()).unwrap_or_default();
+        let checked = Glob::check(pattern)?;
+        Ok(Glob::made(Arc::clone(text), range, checked))
+    }
+
+    fn made(text: Arc<str>, range: Range<usize>, checked: Checked) -> Glob {
+        // Patterns are at most MAX_PATTERN_LEN long and files at most a few MiB; were a file
+        // ever 4 GiB long, the offsets would saturate and the pattern read as empty, which no
+        // path matches.
+        let narrow = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
+        Glob {
+            text,
+            start: narrow(range.start),
+            end: narrow(range.end),
+            prefix_length: checked.prefix_length,
+            prefix_depth: checked.prefix_depth,
+        }
+    }
+
+    fn check(pattern: &str) -> Result<Checked, GlobError> {
         if pattern.is_empty() {
             return Err(GlobError::Empty);
         }
@@ -101,31 +177,65 @@ impl Glob {
         let mut bad_component = None;
         let mut component_start = 1;
         let mut double_star = false;
-        for index in 1..=bytes.len() {
-            match bytes.get(index) {
-                Some(b'/') | None => {
-                    let component = &bytes[component_start..index];
-                    let problem = match component {
-                        b"" => Some(GlobError::EmptyComponent),
-                        b"." => Some(GlobError::DotComponent),
-                        b".." => Some(GlobError::DotDotComponent),
-                        b"**" => None,
+        let mut star_in_component = false;
+        // Whether every component so far was literal, and where the last of them ends.
+        let mut literal = true;
+        let mut prefix_length = 0;
+        let mut prefix_depth = 0;
+        let mut index = 1;
+        loop {
+            // Most bytes are plain: pass over them in a tight loop.
+            while let Some(byte) = bytes.get(index)
+                && BYTE_CLASS[usize::from(*byte)] == ByteClass::Plain
+            {
+                index += 1;
+            }
+            // The end of the pattern ends its last component, as a `/` would.
+            let class = match bytes.get(index) {
+                Some(byte) => BYTE_CLASS[usize::from(*byte)],
+                None => ByteClass::Slash,
+            };
+            match class {
+                ByteClass::Plain => {}
+                ByteClass::Slash => {
+                    // By length first: comparing every component with each bad form costs.
+                    let dot = |at: usize| bytes[at] == b'.';
+                    let problem = match index - component_start {
+                        0 => Some(GlobError::EmptyComponent),
+                        1 if dot(component_start) => Some(GlobError::DotComponent),
+                        2 if dot(component_start) && dot(component_start + 1) => {
+                            Some(GlobError::DotDotComponent)
+                        }
+                        // Two bytes holding `**` are `**`.
+                        2 => None,
                         _ if double_star => Some(GlobError::DoubleStarInComponent),
                         _ => None,
                     };
                     if bad_component.is_none() {
                         bad_component = problem;
                     }
+                    literal &= !star_in_component;
+                    if literal && index > 1 {
+                        prefix_length = index;
+                        prefix_depth += 1;
+                    }
                     component_start = index + 1;
                     double_star = false;
+                    star_in_component = false;
                 }
-                Some(0) => nul = true,
-                Some(byte @ (b'?' | b'[' | b']' | b'{' | b'}' | b'\\')) => {
-                    metacharacter.get_or_insert(char::from(*byte));
+                ByteClass::Nul => nul = true,
+                ByteClass::Metacharacter => {
+                    metacharacter.get_or_insert(char::from(bytes[index]));
                 }
-                Some(b'*') if bytes[index - 1] == b'*' => double_star = true,
-                Some(_) => {}
+                ByteClass::Star => {
+                    double_star |= bytes[index - 1] == b'*';
+                    star_in_component = true;
+                }
             }
+            if index >= bytes.len() {
+                break;
+            }
+            index += 1;
         }
         if let Some(character) = metacharacter {
             return Err(GlobError::UnsupportedMetacharacter(character));
@@ -141,20 +251,25 @@ impl Glob {
                 return Err(problem);
             }
         }
-        Ok(Glob {
-            source: pattern.to_owned(),
+        // At most MAX_PATTERN_LEN, checked above.
+        let narrow = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
+        Ok(Checked {
+            prefix_length: narrow(prefix_length),
+            prefix_depth: narrow(prefix_depth),
         })
     }
 
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
-        &self.source
+        self.text
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
     }
 
     /// The steps of the pattern. A trailing `**` must match at least one component (`/a/**`
     /// does not cover `/a`), so it is walked as "any one component, then any depth".
     fn segments(&self) -> Vec<Segment<'_>> {
-        let rest = &self.source.as_bytes()[1..];
+        let rest = self.as_str().as_bytes().get(1..).unwrap_or_default();
         let mut segments: Vec<Segment<'_>> = if rest.is_empty() {
             Vec::new()
         } else {
@@ -186,17 +301,15 @@ impl Glob {
     /// `/srv/app/**/*.log`, empty for `/*/x` and for `/`): every path this glob matches starts
     /// with these components, which is what lets a policy index its rules by it.
     pub(crate) fn literal_prefix(&self) -> &[u8] {
-        let source = self.source.as_bytes();
-        let mut end = 0;
-        if source.len() > 1 {
-            for component in source[1..].split(|byte| *byte == b'/') {
-                if component.contains(&b'*') {
-                    break;
-                }
-                end += 1 + component.len();
-            }
-        }
-        &source[..end]
+        self.as_str()
+            .as_bytes()
+            .get(..self.prefix_length as usize)
+            .unwrap_or_default()
+    }
+
+    /// How many components [`Glob::literal_prefix`] has.
+    pub(crate) fn literal_prefix_depth(&self) -> usize {
+        self.prefix_depth as usize
     }
 
     /// [`Glob::matches`] on a path already split by [`clean_components`], so that a decision
@@ -208,13 +321,13 @@ impl Glob {
 
 impl fmt::Display for Glob {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.source)
+        formatter.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for Glob {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "Glob({:?})", self.source)
+        write!(formatter, "Glob({:?})", self.as_str())
     }
 }
 
@@ -383,6 +496,25 @@ mod tests {
                 String::from_utf8_lossy(path)
             );
         }
+    }
+
+    #[test]
+    fn a_glob_within_a_text_is_the_glob_of_its_pattern() {
+        let text: Arc<str> = Arc::from("path = \"/srv/a*/b\"\npath = \"/x//y\"\n");
+        let shared = Glob::within(&text, 8..17).unwrap();
+        assert_eq!(shared.as_str(), "/srv/a*/b");
+        assert_eq!(shared, glob("/srv/a*/b"));
+        assert_ne!(shared, glob("/srv/a*/c"));
+        assert_eq!(shared.literal_prefix(), b"/srv");
+        assert!(shared.matches(b"/srv/ab/b"));
+        assert_eq!(
+            Glob::within(&text, 27..32).err(),
+            Some(GlobError::EmptyComponent)
+        );
+        // Out of the text, or not on a character boundary: an empty pattern, refused.
+        assert_eq!(Glob::within(&text, 30..99).err(), Some(GlobError::Empty));
+        let accented: Arc<str> = Arc::from("/\u{e9}");
+        assert_eq!(Glob::within(&accented, 0..2).err(), Some(GlobError::Empty));
     }
 
     #[test]

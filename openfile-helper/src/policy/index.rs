@@ -34,15 +34,13 @@ impl PrefixIndex {
         self.earlier.reserve(rules.len());
         self.last_by_prefix.reserve(rules.len());
         for (offset, rule) in rules.iter().enumerate() {
-            let (hash, depth) = rule
+            let hash = rule
                 .path
                 .literal_prefix()
                 .iter()
-                .fold((PrefixHash::EMPTY, 0), |(hash, depth), byte| {
-                    (hash.then(byte), depth + usize::from(*byte == b'/'))
-                });
-            self.deepest = self.deepest.max(depth);
-            let hash = hash.0;
+                .fold(PrefixHash::EMPTY, PrefixHash::then)
+                .0;
+            self.deepest = self.deepest.max(rule.path.literal_prefix_depth());
             self.earlier
                 .push(self.last_by_prefix.insert(hash, first + offset));
         }

@@ -36,7 +36,7 @@ pub use load::{
     read_sources_stamped_with, read_sources_with, stamp_with,
 };
 pub use parse::{LookupFailed, NameResolver};
-pub use rule::{FileType, FileTypeSet, Identity, Rule, RuleKind, RuleOrigin, Subjects};
+pub use rule::{FileType, FileTypeSet, Identity, Ids, Rule, RuleKind, RuleOrigin, Subjects};
 
 /// The rules of every policy file, in order: policy.toml first, then drop-ins by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,7 +74,12 @@ impl Policy {
     /// Appends the rules of the next file.
     pub fn add_rules(&mut self, rules: Vec<Rule>) {
         self.index.add(self.rules.len(), &rules);
-        self.rules.extend(rules);
+        // The first file's rules are taken as they are, not copied.
+        if self.rules.is_empty() {
+            self.rules = rules;
+        } else {
+            self.rules.extend(rules);
+        }
     }
 
     /// Parses several files' texts, in the order given, into one policy. The first error stops

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::access::{Access, AccessSet};
 use super::error::{PolicyError, Warning};
 use super::glob::Glob;
-use super::rule::{FileType, FileTypeSet, Rule, RuleKind, RuleOrigin, Subjects};
+use super::rule::{FileType, FileTypeSet, Ids, Rule, RuleKind, RuleOrigin, Subjects};
 
 /// Turns user and group names into ids. The helper's implementation reads the system's user
 /// database; tests use a fixed table. Keeping it behind a trait keeps the parser free of I/O.
@@ -45,14 +45,36 @@ pub fn parse_policy(
     file: &Path,
     resolver: &dyn NameResolver,
 ) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
+    parse_policy_reading(text, file, resolver, Reading::PlainLinesFirst)
+}
+
+/// Whether the parser tries its shortcut for the plainest lines ([`Parser::plain_entry`],
+/// [`Parser::plain_header`]) before the general reading. Tests read every file both ways.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    PlainLinesFirst,
+    #[cfg(test)]
+    GeneralOnly,
+}
+
+pub(crate) fn parse_policy_reading(
+    text: &str,
+    file: &Path,
+    resolver: &dyn NameResolver,
+    reading: Reading,
+) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
     let mut parser = Parser {
+        reading,
         text,
         bytes: text.as_bytes(),
         position: 0,
         line: 1,
         file,
         shared_file: file.into(),
+        shared_text: text.into(),
         resolver,
+        recent_names: Vec::new(),
+        recent_names_next: 0,
         rules: Vec::new(),
         warnings: Vec::new(),
     };
@@ -152,14 +174,14 @@ impl SubjectList {
 /// The resolved content of one `users` or `groups` list.
 struct SubjectEntries {
     everyone: bool,
-    ids: Vec<u32>,
+    ids: Ids,
 }
 
 impl SubjectEntries {
     fn none() -> SubjectEntries {
         SubjectEntries {
             everyone: false,
-            ids: Vec::new(),
+            ids: Ids::new(),
         }
     }
 }
@@ -203,6 +225,7 @@ const ACCESS_WORDS: &str = "read, write, append, create, truncate";
 const TYPE_WORDS: &str = "file, dir, char, block, fifo, socket";
 
 struct Parser<'text, 'context> {
+    reading: Reading,
     text: &'text str,
     bytes: &'text [u8],
     position: usize,
@@ -211,9 +234,25 @@ struct Parser<'text, 'context> {
     file: &'context Path,
     /// `file`, once for all the rules' origins.
     shared_file: Arc<Path>,
+    /// `text`, once for all the rules' globs.
+    shared_text: Arc<str>,
     resolver: &'context dyn NameResolver,
+    /// The resolver's answers for the last [`RECENT_NAMES`] names, oldest replaced first.
+    recent_names: Vec<KnownName>,
+    recent_names_next: usize,
     rules: Vec<Rule>,
     warnings: Vec<Warning>,
+}
+
+/// How many names [`Parser::resolve`] remembers: a linear search of a few is cheaper than
+/// the resolver's own cache, and their buffers are reused.
+const RECENT_NAMES: usize = 4;
+
+struct KnownName {
+    /// A user name if true, a group name if not.
+    users: bool,
+    name: String,
+    id: Option<u32>,
 }
 
 /// The text and position machinery: bytes, lines, whitespace, comments, syntax errors.
@@ -300,6 +339,12 @@ impl<'text> Parser<'text, '_> {
 
     /// Spaces, an optional comment, then the end of the line or of the file.
     fn end_of_line(&mut self) -> Result<(), PolicyError> {
+        // Nearly every line ends right after its last token.
+        if self.peek() == Some(b'\n') {
+            self.position += 1;
+            self.line += 1;
+            return Ok(());
+        }
         self.skip_spaces();
         if self.peek() == Some(b'#') {
             self.skip_comment()?;
@@ -589,10 +634,25 @@ impl<'text> Parser<'text, '_> {
                     if let Some(draft) = table.take() {
                         self.finish(draft)?;
                     }
-                    table = Some(self.header(&mut forms)?);
+                    let plain = match self.reading {
+                        Reading::PlainLinesFirst => self.plain_header(),
+                        #[cfg(test)]
+                        Reading::GeneralOnly => None,
+                    };
+                    table = Some(match plain {
+                        Some(kind) => self.array_table(&mut forms, kind, self.line)?,
+                        None => self.header(&mut forms)?,
+                    });
                 }
                 Some(_) => {
                     let line = self.line;
+                    if let Some(draft) = &mut table
+                        && self.reading == Reading::PlainLinesFirst
+                        && self.plain_entry(draft)?
+                    {
+                        self.end_of_line()?;
+                        continue;
+                    }
                     let key = self.key()?;
                     self.equals()?;
                     match &mut table {
@@ -650,6 +710,17 @@ impl<'text> Parser<'text, '_> {
         if !array || key.second.is_some() {
             return Err(self.error(line, format!("{kind} must be written as [[{kind}]] tables")));
         }
+        self.array_table(forms, kind, line)
+    }
+
+    /// What a `[[allow]]` or `[[deny]]` header at `line` starts, once read.
+    fn array_table(
+        &self,
+        forms: &mut Forms,
+        kind: RuleKind,
+        line: u32,
+    ) -> Result<RuleDraft, PolicyError> {
+        let form = forms.of(kind);
         if *form == Form::InlineArray {
             return Err(self.error(
                 line,
@@ -781,16 +852,7 @@ impl<'text> Parser<'text, '_> {
         if key.second.is_some() {
             return Err(self.error(line, format!("{name:?} must be {expected}, not table")));
         }
-        let given = match name {
-            "path" => draft.path.is_some(),
-            "users" => draft.users.is_some(),
-            "groups" => draft.groups.is_some(),
-            "access" => draft.access.is_some(),
-            _ => draft.types.is_some(),
-        };
-        if given {
-            return Err(self.error(line, format!("invalid TOML: duplicate key {name:?}")));
-        }
+        self.not_given(draft, name, line)?;
         let value_type = self.value_type()?;
         let value_line = self.line;
         let wrong_type = || format!("{name:?} must be {expected}, not {}", value_type.name());
@@ -800,10 +862,7 @@ impl<'text> Parser<'text, '_> {
                     return Err(self.error(value_line, wrong_type()));
                 }
                 let pattern = self.string()?;
-                let glob = Glob::new(&pattern).map_err(|error| {
-                    self.error(value_line, format!("bad path pattern {pattern:?}: {error}"))
-                })?;
-                draft.path = Some(glob);
+                self.set_path(draft, &pattern, value_line)?;
             }
             "users" | "groups" => {
                 if value_type != ValueType::Array {
@@ -842,6 +901,169 @@ impl<'text> Parser<'text, '_> {
         Ok(())
     }
 
+    /// A duplicate key is an error at the line of the second one.
+    fn not_given(&self, draft: &RuleDraft, name: &str, line: u32) -> Result<(), PolicyError> {
+        let given = match name {
+            "path" => draft.path.is_some(),
+            "users" => draft.users.is_some(),
+            "groups" => draft.groups.is_some(),
+            "access" => draft.access.is_some(),
+            _ => draft.types.is_some(),
+        };
+        if given {
+            return Err(self.error(line, format!("invalid TOML: duplicate key {name:?}")));
+        }
+        Ok(())
+    }
+
+    fn set_path(&self, draft: &mut RuleDraft, pattern: &str, line: u32) -> Result<(), PolicyError> {
+        // A pattern read as it is written lies in the text, which its glob then shares; one
+        // decoded from escapes has its own.
+        let offset = (pattern.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        let glob = if offset <= self.text.len() && pattern.len() <= self.text.len() - offset {
+            Glob::within(&self.shared_text, offset..offset + pattern.len())
+        } else {
+            Glob::new(pattern)
+        };
+        let glob = glob
+            .map_err(|error| self.error(line, format!("bad path pattern {pattern:?}: {error}")))?;
+        draft.path = Some(glob);
+        Ok(())
+    }
+
+    fn unknown_word(&self, key: &str, word: &str, line: u32, expected: &str) -> PolicyError {
+        self.error(
+            line,
+            format!("unknown {key} word {word:?} (expected one of: {expected})"),
+        )
+    }
+
+    /// `key = value` of a rule's table in the form nearly every policy line has, read without
+    /// the general machinery: a bare key of the rule, then either a plain basic string (no
+    /// escapes) for `path`, or a one-line array of plain basic strings and decimal ids for the
+    /// others, with nothing but spaces in between. The value's meaning is taken by the very
+    /// functions the general reading uses, so errors and warnings are the same. Anything else
+    /// (including anything the general reading would refuse as syntax) gives `Ok(false)` with
+    /// nothing read, and the general reading takes over. The line end is left to the caller.
+    fn plain_entry(&mut self, draft: &mut RuleDraft) -> Result<bool, PolicyError> {
+        let bytes = self.bytes;
+        let line = self.line;
+        let start = self.position;
+        let mut at = start;
+        while let Some(byte) = bytes.get(at)
+            && BARE_KEY_BYTE[usize::from(*byte)]
+        {
+            at += 1;
+        }
+        let name = match &bytes[start..at] {
+            b"path" => "path",
+            b"users" => "users",
+            b"groups" => "groups",
+            b"access" => "access",
+            b"types" => "types",
+            _ => return Ok(false),
+        };
+        at = skip_blanks(bytes, at);
+        if bytes.get(at) != Some(&b'=') {
+            return Ok(false);
+        }
+        at = skip_blanks(bytes, at + 1);
+        if name == "path" {
+            let Some(end) = plain_string_end(bytes, at) else {
+                return Ok(false);
+            };
+            self.not_given(draft, name, line)?;
+            self.position = end + 1;
+            return self
+                .set_path(draft, &self.text[at + 1..end], line)
+                .map(|()| true);
+        }
+        let mut items = PlainItems {
+            items: [PlainItem::Id(0); PLAIN_ARRAY_LIMIT],
+            count: 0,
+        };
+        let Some(end) = plain_array(bytes, at, &mut items) else {
+            return Ok(false);
+        };
+        let words_only = !items.iter().any(|item| matches!(item, PlainItem::Id(_)));
+        let list = match name {
+            "users" => Some(SubjectList::Users),
+            "groups" => Some(SubjectList::Groups),
+            _ if words_only => None,
+            // An id among words is an error the general reading words.
+            _ => return Ok(false),
+        };
+        self.not_given(draft, name, line)?;
+        self.position = end;
+        let source = self.text;
+        let text = |start: u32, end: u32| &source[start as usize..end as usize];
+        match list {
+            Some(list) => {
+                let mut entries = SubjectEntries {
+                    everyone: false,
+                    ids: Ids::new(),
+                };
+                for item in items.iter() {
+                    match *item {
+                        PlainItem::Id(id) => {
+                            entries
+                                .ids
+                                .push(self.id_in_range(i128::from(id), line, name)?)
+                        }
+                        PlainItem::Text(start, end) => {
+                            self.subject(text(start, end), list, draft.kind, line, &mut entries)?
+                        }
+                    }
+                }
+                match list {
+                    SubjectList::Users => draft.users = Some(entries),
+                    SubjectList::Groups => draft.groups = Some(entries),
+                }
+            }
+            None if name == "access" => {
+                let mut access = AccessSet::EMPTY;
+                for item in items.iter() {
+                    if let PlainItem::Text(start, end) = *item {
+                        let word = text(start, end);
+                        let Some(word) = Access::from_word(word) else {
+                            return Err(self.unknown_word(name, word, line, ACCESS_WORDS));
+                        };
+                        access = access.with(word);
+                    }
+                }
+                draft.access = Some(access);
+            }
+            None => {
+                let mut types = FileTypeSet::EMPTY;
+                for item in items.iter() {
+                    if let PlainItem::Text(start, end) = *item {
+                        let word = text(start, end);
+                        let Some(word) = FileType::from_word(word) else {
+                            return Err(self.unknown_word(name, word, line, TYPE_WORDS));
+                        };
+                        types = types.with(word);
+                    }
+                }
+                draft.types = Some(types);
+            }
+        }
+        Ok(true)
+    }
+
+    /// `[[allow]]` or `[[deny]]` exactly, read; `None` with nothing read otherwise.
+    fn plain_header(&mut self) -> Option<RuleKind> {
+        let rest = &self.bytes[self.position..];
+        let (kind, length) = if rest.starts_with(b"[[allow]]") {
+            (RuleKind::Allow, 9)
+        } else if rest.starts_with(b"[[deny]]") {
+            (RuleKind::Deny, 8)
+        } else {
+            return None;
+        };
+        self.position += length;
+        Some(kind)
+    }
+
     /// An array of words (`access`, `types`); `take` is `None` for a word it does not know.
     fn words(
         &mut self,
@@ -858,12 +1080,7 @@ impl<'text> Parser<'text, '_> {
                 ));
             }
             let word = parser.string()?;
-            take(&word).ok_or_else(|| {
-                parser.error(
-                    item_line,
-                    format!("unknown {key} word {word:?} (expected one of: {expected})"),
-                )
-            })
+            take(&word).ok_or_else(|| parser.unknown_word(key, &word, item_line, expected))
         })?;
         if count == 0 {
             return Err(self.error(line, empty_list(key)));
@@ -940,10 +1157,7 @@ impl<'text> Parser<'text, '_> {
                 format!("id {text:?} in {key:?} must be plain digits, without a sign"),
             ));
         } else {
-            let resolved = match list {
-                SubjectList::Users => self.resolver.uid_of(text),
-                SubjectList::Groups => self.resolver.gid_of(text),
-            };
+            let resolved = self.resolve(list, text);
             match resolved {
                 Ok(Some(id)) => entries
                     .ids
@@ -976,6 +1190,43 @@ impl<'text> Parser<'text, '_> {
             }
         }
         Ok(())
+    }
+
+    /// A name through the resolver, or through the answers it gave for the last few names: a
+    /// large policy names the same few groups in rule after rule. Only answers are kept, so a
+    /// lookup that failed is asked again (and fails the policy anyway).
+    fn resolve(&mut self, list: SubjectList, name: &str) -> Result<Option<u32>, LookupFailed> {
+        let users = matches!(list, SubjectList::Users);
+        if let Some(known) = self
+            .recent_names
+            .iter()
+            .find(|known| known.users == users && known.name == name)
+        {
+            return Ok(known.id);
+        }
+        let id = match list {
+            SubjectList::Users => self.resolver.uid_of(name),
+            SubjectList::Groups => self.resolver.gid_of(name),
+        }?;
+        let slot = self.recent_names_next % RECENT_NAMES;
+        self.recent_names_next = self.recent_names_next.wrapping_add(1);
+        let known = match self.recent_names.get_mut(slot) {
+            Some(known) => known,
+            None => {
+                self.recent_names.push(KnownName {
+                    users,
+                    name: String::new(),
+                    id,
+                });
+                let last = self.recent_names.len() - 1;
+                &mut self.recent_names[last]
+            }
+        };
+        known.users = users;
+        known.name.clear();
+        known.name.push_str(name);
+        known.id = id;
+        Ok(id)
     }
 
     fn id_in_range(&self, id: i128, line: u32, key: &str) -> Result<u32, PolicyError> {
@@ -1081,6 +1332,129 @@ impl<'text> Parser<'text, '_> {
 
 fn empty_list(key: &str) -> String {
     format!("empty {key:?} list (omit the key or list at least one entry)")
+}
+
+/// One entry of an array [`plain_array`] read: a basic string without escapes, as the byte
+/// range of its text, or a decimal id.
+#[derive(Clone, Copy)]
+enum PlainItem {
+    Text(u32, u32),
+    Id(u64),
+}
+
+/// The most entries [`plain_array`] reads; longer arrays take the general reading.
+const PLAIN_ARRAY_LIMIT: usize = 8;
+
+/// The entries of a plain array, in a fixed buffer: reading one allocates nothing.
+struct PlainItems {
+    items: [PlainItem; PLAIN_ARRAY_LIMIT],
+    count: usize,
+}
+
+impl std::ops::Deref for PlainItems {
+    type Target = [PlainItem];
+
+    fn deref(&self) -> &[PlainItem] {
+        &self.items[..self.count]
+    }
+}
+
+/// Whether a byte ends a plain basic string or makes it one that needs decoding (or refusing):
+/// the quote, a backslash, a control character other than tab, DEL.
+const fn stops_plain_string(byte: u8) -> bool {
+    byte == b'"' || byte == b'\\' || (byte < 0x20 && byte != b'\t') || byte == 0x7f
+}
+
+const STOPS_PLAIN_STRING: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = stops_plain_string(byte as u8);
+        byte += 1;
+    }
+    table
+};
+
+const fn is_bare_key_byte(byte: u8) -> bool {
+    matches!(byte, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
+}
+
+/// [`is_bare_key_byte`] as a table: one look-up per byte of a key.
+const BARE_KEY_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = is_bare_key_byte(byte as u8);
+        byte += 1;
+    }
+    table
+};
+
+fn skip_blanks(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t') = bytes.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// The position of the closing quote of a non-empty basic string at `at` that has nothing to
+/// decode; `None` if there is no such string there (an empty string may open a multi-line one).
+fn plain_string_end(bytes: &[u8], at: usize) -> Option<usize> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let length = bytes[at + 1..]
+        .iter()
+        .position(|byte| STOPS_PLAIN_STRING[usize::from(*byte)])?;
+    let end = at + 1 + length;
+    (length > 0 && bytes[end] == b'"').then_some(end)
+}
+
+/// A one-line, non-empty array at `at` of at most [`PLAIN_ARRAY_LIMIT`] plain basic strings and
+/// decimal ids (digits without a sign, `_` or a leading zero, few enough to be exact), a
+/// trailing comma allowed: its entries, into `items`, and the position after its `]`. `None`
+/// for anything else.
+fn plain_array(bytes: &[u8], at: usize, items: &mut PlainItems) -> Option<usize> {
+    if bytes.get(at) != Some(&b'[') {
+        return None;
+    }
+    let mut at = skip_blanks(bytes, at + 1);
+    loop {
+        let item = match bytes.get(at)? {
+            b'"' => {
+                let end = plain_string_end(bytes, at)?;
+                let item = PlainItem::Text(u32::try_from(at + 1).ok()?, u32::try_from(end).ok()?);
+                at = end + 1;
+                item
+            }
+            b'0'..=b'9' => {
+                let digits = bytes[at..]
+                    .iter()
+                    .position(|byte| !byte.is_ascii_digit())
+                    .unwrap_or(bytes.len() - at);
+                if digits > 18 || (digits > 1 && bytes[at] == b'0') {
+                    return None;
+                }
+                let id = bytes[at..at + digits]
+                    .iter()
+                    .fold(0u64, |id, digit| id * 10 + u64::from(digit - b'0'));
+                at += digits;
+                PlainItem::Id(id)
+            }
+            _ => return None,
+        };
+        *items.items.get_mut(items.count)? = item;
+        items.count += 1;
+        at = skip_blanks(bytes, at);
+        match bytes.get(at)? {
+            b',' => at = skip_blanks(bytes, at + 1),
+            b']' => return Some(at + 1),
+            _ => return None,
+        }
+        if bytes.get(at) == Some(&b']') {
+            return Some(at + 1);
+        }
+    }
 }
 
 /// The bytes a bare word (a number, `true`, a date) can be made of, up to what ends it.

@@ -192,21 +192,119 @@ impl fmt::Display for RuleOrigin {
     }
 }
 
+/// How many ids [`Ids`] holds without a heap allocation.
+const INLINE_IDS: usize = 4;
+
+/// A list of uids or gids, kept in place while it is short: most rules name one or two users or
+/// groups, and loading a large policy should not pay an allocation for each rule.
+#[derive(Clone)]
+pub struct Ids(IdStorage);
+
+#[derive(Clone)]
+enum IdStorage {
+    Inline { length: u8, ids: [u32; INLINE_IDS] },
+    Heap(Vec<u32>),
+}
+
+impl Ids {
+    pub const fn new() -> Ids {
+        Ids(IdStorage::Inline {
+            length: 0,
+            ids: [0; INLINE_IDS],
+        })
+    }
+
+    pub fn push(&mut self, id: u32) {
+        match &mut self.0 {
+            IdStorage::Inline { length, ids } => match ids.get_mut(usize::from(*length)) {
+                Some(slot) => {
+                    *slot = id;
+                    *length += 1;
+                }
+                None => {
+                    let mut heap = Vec::with_capacity(INLINE_IDS * 2);
+                    heap.extend_from_slice(ids);
+                    heap.push(id);
+                    self.0 = IdStorage::Heap(heap);
+                }
+            },
+            IdStorage::Heap(heap) => heap.push(id),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u32] {
+        match &self.0 {
+            IdStorage::Inline { length, ids } => &ids[..usize::from(*length)],
+            IdStorage::Heap(heap) => heap,
+        }
+    }
+}
+
+impl Default for Ids {
+    fn default() -> Ids {
+        Ids::new()
+    }
+}
+
+impl std::ops::Deref for Ids {
+    type Target = [u32];
+
+    fn deref(&self) -> &[u32] {
+        self.as_slice()
+    }
+}
+
+impl PartialEq for Ids {
+    fn eq(&self, other: &Ids) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Ids {}
+
+impl PartialEq<Vec<u32>> for Ids {
+    fn eq(&self, other: &Vec<u32>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl fmt::Debug for Ids {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_slice().fmt(formatter)
+    }
+}
+
+impl From<Vec<u32>> for Ids {
+    fn from(ids: Vec<u32>) -> Ids {
+        ids.into_iter().collect()
+    }
+}
+
+impl FromIterator<u32> for Ids {
+    fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> Ids {
+        let mut ids = Ids::new();
+        for id in iter {
+            ids.push(id);
+        }
+        ids
+    }
+}
+
 /// Who a rule applies to, after names were resolved to ids. Names that did not resolve are
 /// gone (they match nobody), so an empty `Subjects` without `everyone` matches no one.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Subjects {
     pub everyone: bool,
-    pub uids: Vec<u32>,
-    pub gids: Vec<u32>,
+    pub uids: Ids,
+    pub gids: Ids,
 }
 
 impl Subjects {
     pub fn everyone() -> Subjects {
         Subjects {
             everyone: true,
-            uids: Vec::new(),
-            gids: Vec::new(),
+            uids: Ids::new(),
+            gids: Ids::new(),
         }
     }
 
@@ -296,20 +394,20 @@ mod tests {
             listed_groups: vec![50],
         };
         let by_uid = Subjects {
-            uids: vec![1000],
+            uids: vec![1000].into(),
             ..Subjects::default()
         };
         let by_primary = Subjects {
-            gids: vec![100],
+            gids: vec![100].into(),
             ..Subjects::default()
         };
         let by_supplementary = Subjects {
-            gids: vec![27],
+            gids: vec![27].into(),
             ..Subjects::default()
         };
         let other = Subjects {
-            uids: vec![100],
-            gids: vec![1000],
+            uids: vec![100].into(),
+            gids: vec![1000].into(),
             ..Subjects::default()
         };
         assert!(by_uid.matches(&who));
@@ -324,7 +422,7 @@ mod tests {
         assert!(Subjects::default().is_nobody());
         // A group only the database lists (a myopend peer that dropped it): denies, never grants.
         let by_listed = Subjects {
-            gids: vec![50],
+            gids: vec![50].into(),
             ..Subjects::default()
         };
         assert!(!by_listed.matches(&who), "an allow needs the group held");
@@ -334,6 +432,19 @@ mod tests {
         );
         assert!(!other.matches_for_deny(&who));
         assert!(by_supplementary.matches_for_deny(&who));
+    }
+
+    #[test]
+    fn ids_keep_their_order_past_the_inline_ones() {
+        let mut ids = Ids::new();
+        let all: Vec<u32> = (0..11).map(|id| id * 7).collect();
+        for (count, id) in all.iter().enumerate() {
+            ids.push(*id);
+            assert_eq!(ids, all[..=count].to_vec());
+        }
+        assert_eq!(Ids::from(all.clone()), all);
+        assert_ne!(Ids::from(vec![1, 2]), Ids::from(vec![2, 1]));
+        assert_eq!(format!("{:?}", Ids::from(vec![3, 4])), "[3, 4]");
     }
 
     #[test]

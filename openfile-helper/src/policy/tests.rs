@@ -681,9 +681,16 @@ fn literal_prefixes() {
         ("/a/b", "/a/b"),
         ("/a/**", "/a"),
         ("/a/b*/c", "/a"),
+        ("/a/b/c*", "/a/b"),
+        ("/a/b/c/**/d", "/a/b/c"),
         ("/srv/app/**/logs/*.log", "/srv/app"),
     ] {
         let glob = Glob::new(pattern).unwrap();
         assert_eq!(glob.literal_prefix(), prefix.as_bytes(), "{pattern}");
+        assert_eq!(
+            glob.literal_prefix_depth(),
+            prefix.matches('/').count(),
+            "{pattern}"
+        );
     }
 }

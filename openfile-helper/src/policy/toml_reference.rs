@@ -12,8 +12,8 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
 use crate::policy::{
-    Access, AccessSet, FileType, FileTypeSet, Glob, LookupFailed, NameResolver, PolicyError, Rule,
-    RuleKind, RuleOrigin, Subjects, Warning,
+    Access, AccessSet, FileType, FileTypeSet, Glob, Ids, LookupFailed, NameResolver, PolicyError,
+    Rule, RuleKind, RuleOrigin, Subjects, Warning,
 };
 
 /// Parses one policy file. Rules come back in file order.
@@ -123,7 +123,7 @@ impl SubjectList {
 /// The resolved content of one `users` or `groups` list.
 struct SubjectEntries {
     everyone: bool,
-    ids: Vec<u32>,
+    ids: Ids,
 }
 
 impl Context<'_> {
@@ -194,11 +194,11 @@ impl Context<'_> {
             (users, groups) => {
                 let users = users.unwrap_or(SubjectEntries {
                     everyone: false,
-                    ids: Vec::new(),
+                    ids: Ids::new(),
                 });
                 let groups = groups.unwrap_or(SubjectEntries {
                     everyone: false,
-                    ids: Vec::new(),
+                    ids: Ids::new(),
                 });
                 Subjects {
                     everyone: users.everyone || groups.everyone,
@@ -345,7 +345,7 @@ impl Context<'_> {
         let items = self.array(value, key, "names or ids")?;
         let mut entries = SubjectEntries {
             everyone: false,
-            ids: Vec::new(),
+            ids: Ids::new(),
         };
         for item in items.iter() {
             let offset = item.span().start;

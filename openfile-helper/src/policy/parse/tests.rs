@@ -831,6 +831,16 @@ fn agree_with_toml(text: &str) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The shortcut for plain lines must never change a reading: the same rules, the same warnings
+/// in the same order, the same error, as the general reading alone.
+fn plain_lines_change_nothing(text: &str) -> Result<(), TestCaseError> {
+    let file = Path::new(FILE);
+    let with_shortcut = parse_policy_reading(text, file, &FakeResolver, Reading::PlainLinesFirst);
+    let general = parse_policy_reading(text, file, &FakeResolver, Reading::GeneralOnly);
+    prop_assert_eq!(with_shortcut, general, "{:?}", text);
+    Ok(())
+}
+
 /// Choices drawn from bytes proptest generates (and shrinks towards zero, the plainest choice).
 struct Choices<'a> {
     bytes: std::slice::Iter<'a, u8>,
@@ -1127,6 +1137,21 @@ proptest! {
     }
 
     #[test]
+    fn generated_policies_read_the_same_without_the_plain_line_shortcut(
+        bytes in proptest::collection::vec(any::<u8>(), 0..300)
+    ) {
+        plain_lines_change_nothing(&generated_policy(&bytes))?;
+    }
+
+    #[test]
+    fn lines_near_the_plain_form_read_the_same_without_the_shortcut(
+        text in "\\[\\[(allow|deny)\\]\\]\n(\\[\\[(allow|deny)\\]\\]\n|(path|users|groups|access|types|x) ?= ?(\"[/a-z*.\\\\]{0,6}\"|\\[ ?((\"(read|write|file|dir|adm|alice|[a-z0-9*+-]{0,6})\"|[0-9_]{1,4}|'a'|true) ?, ?){0,3}\\]|[0-9]{1,3})[ \t]{0,1}(#x)?\n){1,12}"
+    ) {
+        plain_lines_change_nothing(&text)?;
+        agree_with_toml(&text)?;
+    }
+
+    #[test]
     fn arbitrary_text_reads_as_toml_reads_it(text in "[\\[\\]{}=,\"'#\n\r .\\\\0-9a-z_+:\t-]{0,60}") {
         agree_with_toml(&text)?;
     }
@@ -1152,4 +1177,54 @@ fn generated_policies_are_mostly_valid() {
         valid * 5 >= total,
         "only {valid} of {total} generated policies parse"
     );
+}
+
+#[test]
+fn plain_line_near_misses_read_as_the_general_reading_reads_them() {
+    // Each is one step from the form the shortcut takes: the general reading must decide it.
+    let rule = "[[allow]]\npath = \"/data/*\"\naccess = [\"read\"]\n";
+    for line in [
+        "users = [\"alice\"]",
+        "users = [01]",
+        "users = [1_000]",
+        "users = [+1]",
+        "users = [4294967295]",
+        "users = [99999999999999999999]",
+        "users = [\"alice\", \"nobody-here\", 7]",
+        "users = [\"alice\",]",
+        "users = [\"alice\" \"bob\"]",
+        "users = []",
+        "users = [\"\"]",
+        "users = [\"a\\u0041\"]",
+        "users = ['alice']",
+        "users = [\"alice\"] # comment",
+        "users = [\"alice\"] x",
+        "users = [\"alice\"]\r",
+        "users = [1, 2, 3, 4, 5, 6, 7, 8, 9]",
+        "users.x = [\"alice\"]",
+        "users = \"alice\"",
+        "groups = [\"adm\", 50]",
+        "access = [\"read\", 1]",
+        "access = [\"reed\"]",
+        "types = [\"file\", \"dir\"]",
+        "types = [\"symlink\"]",
+        "path = \"/a\"",
+        "path = \"\"",
+        "path = \"\"\"/a\"\"\"",
+        "path = \"/a\\tb\"",
+        "path = \"/a\tb\"",
+        "path = \"/a/\"",
+        "path = ['/a']",
+        "path = [\"/a\"]",
+        "pathx = \"/a\"",
+    ] {
+        for text in [format!("{rule}{line}\n"), format!("{rule}{line}")] {
+            let file = Path::new(FILE);
+            assert_eq!(
+                parse_policy_reading(&text, file, &FakeResolver, Reading::PlainLinesFirst),
+                parse_policy_reading(&text, file, &FakeResolver, Reading::GeneralOnly),
+                "{text:?}"
+            );
+        }
+    }
 }
