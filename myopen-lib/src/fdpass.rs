@@ -18,7 +18,9 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg, setsockopt, sockopt};
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, UnixAddr, getsockname, sendmsg, setsockopt, sockopt,
+};
 
 use crate::sys;
 
@@ -162,6 +164,42 @@ pub fn recv_record(
     let cleared = setsockopt(&socket, sockopt::PassCred, &false);
     let (received, credentials) = received?;
     cleared?;
+    Ok((received.bytes > 0 || credentials).then_some(received))
+}
+
+/// Turns `SO_PASSCRED` on for the rest of the life of `socket`, a `SOCK_SEQPACKET` socket, when
+/// that is harmless: when the socket has an address (a connection accepted from a bound listener
+/// shares the listener's), since only a socket without one gets autobound when it sends with
+/// the option on. Returns whether it did; then [`recv_record_passing_credentials`] tells an
+/// empty record from end-of-file with one system call, where [`recv_record`] needs three.
+///
+/// ```
+/// use myopen::fdpass::keep_passing_credentials;
+/// use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+///
+/// let (_left, right) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)?;
+/// // Unnamed: it would be autobound at its next send, so the option stays off.
+/// assert!(!keep_passing_credentials(&right)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn keep_passing_credentials(socket: impl AsFd) -> io::Result<bool> {
+    let socket = socket.as_fd();
+    let name: UnixAddr = getsockname(socket.as_raw_fd())?;
+    if name.is_unnamed() {
+        return Ok(false);
+    }
+    setsockopt(&socket, sockopt::PassCred, &true)?;
+    Ok(true)
+}
+
+/// [`recv_record`] for a socket on which [`keep_passing_credentials`] turned `SO_PASSCRED` on:
+/// the receive alone, the option left as it is.
+pub fn recv_record_passing_credentials(
+    socket: impl AsFd,
+    buf: &mut [u8],
+    max_fds: usize,
+) -> io::Result<Option<Received>> {
+    let (received, credentials) = receive(socket.as_fd(), buf, max_fds, true)?;
     Ok((received.bytes > 0 || credentials).then_some(received))
 }
 
@@ -404,6 +442,50 @@ mod tests {
         send_with_fds(&right, b"reply", &[]).unwrap();
         let name: UnixAddr = getsockname(right.as_raw_fd()).unwrap();
         assert!(name.is_unnamed(), "sending did not autobind: {name:?}");
+    }
+
+    #[test]
+    fn a_socket_with_an_address_keeps_passing_credentials_and_one_without_is_left_alone() {
+        use nix::sys::socket::{Shutdown, UnixAddr, bind, getsockname, getsockopt, shutdown};
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("named");
+        // As a connection accepted from a bound listener is: a socket with a name.
+        let (client, accepted) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        bind(accepted.as_raw_fd(), &UnixAddr::new(&path).unwrap()).unwrap();
+
+        assert!(keep_passing_credentials(&accepted).unwrap());
+        send_with_fds(&client, b"x", &[]).unwrap();
+        send_with_fds(&client, b"", &[]).unwrap();
+        shutdown(client.as_raw_fd(), Shutdown::Write).unwrap();
+        let mut buffer = [0u8; 4];
+        let record = |buffer: &mut [u8]| {
+            recv_record_passing_credentials(&accepted, buffer, 0)
+                .unwrap()
+                .map(|record| record.bytes)
+        };
+        assert_eq!(record(&mut buffer), Some(1));
+        assert_eq!(record(&mut buffer), Some(0), "the empty record");
+        assert_eq!(record(&mut buffer), None, "end-of-file");
+        assert!(getsockopt(&accepted, sockopt::PassCred).unwrap());
+        send_with_fds(&accepted, b"reply", &[]).unwrap();
+        let name: UnixAddr = getsockname(accepted.as_raw_fd()).unwrap();
+        assert_eq!(name.path(), Some(path.as_path()), "still its own name");
+
+        let (_left, right) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        assert!(!keep_passing_credentials(&right).unwrap());
+        assert!(!getsockopt(&right, sockopt::PassCred).unwrap());
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub enum Record {
 #[derive(Debug)]
 pub struct ReplySocket {
     socket: OwnedFd,
+    /// Set at the first record received: whether `SO_PASSCRED` stays on for the socket's life
+    /// (it has an address, as every `myopend` connection has), or is turned on around each
+    /// receive only (a helper's unnamed socket pair, which sending with it on would autobind).
+    credentials_kept: std::cell::OnceCell<bool>,
 }
 
 impl ReplySocket {
@@ -41,14 +45,20 @@ impl ReplySocket {
             std::mem::forget(socket);
             return Err(errno);
         }
-        Ok(ReplySocket { socket })
+        Ok(ReplySocket {
+            socket,
+            credentials_kept: std::cell::OnceCell::new(),
+        })
     }
 
     /// Takes `socket`, a connection `myopend` accepted, if it is an `AF_UNIX` stream or seqpacket
     /// socket (closing it otherwise).
     pub fn from_connection(socket: OwnedFd) -> Result<ReplySocket, Errno> {
         check_unix_socket(&socket)?;
-        Ok(ReplySocket { socket })
+        Ok(ReplySocket {
+            socket,
+            credentials_kept: std::cell::OnceCell::new(),
+        })
     }
 
     /// The socket itself, to wait on it.
@@ -75,7 +85,16 @@ impl ReplySocket {
     /// sent along: a request never carries one, so such a record is not a request. `None` when
     /// the caller sends no more (end-of-file).
     pub fn receive(&self, buffer: &mut [u8]) -> Result<Option<Record>, Errno> {
-        match myopen::fdpass::recv_record(&self.socket, buffer, 0) {
+        let kept = *self.credentials_kept.get_or_init(|| {
+            // A failure leaves the option off: each receive then turns it on and off itself.
+            myopen::fdpass::keep_passing_credentials(&self.socket).unwrap_or(false)
+        });
+        let received = if kept {
+            myopen::fdpass::recv_record_passing_credentials(&self.socket, buffer, 0)
+        } else {
+            myopen::fdpass::recv_record(&self.socket, buffer, 0)
+        };
+        match received {
             Ok(None) => Ok(None),
             Ok(Some(received)) if received.discarded_fds > 0 => {
                 Ok(Some(Record::CarriedDescriptors))

@@ -645,13 +645,36 @@ mod own_fds {
     use nix::sys::stat::Mode;
     use nix::sys::statfs::{PROC_SUPER_MAGIC, fstatfs, statfs};
 
+    /// Which process the cached directory lists.
+    enum Owner {
+        /// Opened for a request: checked against getpid(2) at every use, since after a fork it
+        /// would list the parent's descriptors.
+        Pid(u32),
+        /// Opened by [`settle`] in the process that serves (after any fork: a daemon worker
+        /// settles once it has its connection, and nothing forks after): used without asking
+        /// the kernel for the pid at every request. The pid is kept for the debug builds' check.
+        Settled(u32),
+    }
+
     thread_local! {
-        /// The process the directory was opened in, and the directory: after a fork it would
-        /// list the parent's descriptors, so it is reopened when the pid changes.
-        static DIRECTORY: RefCell<Option<(u32, OwnedFd)>> = const { RefCell::new(None) };
+        static DIRECTORY: RefCell<Option<(Owner, OwnedFd)>> = const { RefCell::new(None) };
     }
 
     const OWN_FDS: &str = "/proc/self/fd";
+
+    /// Opens this process's descriptor directory for every later request, so that a request
+    /// needs no getpid(2). For the process that serves, after it has forked for the last time
+    /// (`Service::start` and `Service::for_peer`); a process that forked after this would read
+    /// its parent's descriptors, which debug builds check. Without the directory (EMFILE, or
+    /// not on procfs) every request falls back to the checked path and fails as it would.
+    pub(super) fn settle() {
+        let pid = std::process::id();
+        DIRECTORY.with_borrow_mut(|cached| {
+            *cached = procfs_directory(OWN_FDS)
+                .ok()
+                .map(|directory| (Owner::Settled(pid), directory));
+        });
+    }
 
     /// `path` opened as a directory, if it is on procfs. Anything else could say what it likes
     /// about where an object is (libpathrs checks the same): EXDEV, and the request fails.
@@ -673,14 +696,23 @@ mod own_fds {
         absolute: impl FnOnce(&str) -> Result<T, Errno>,
     ) -> Result<T, Errno> {
         let name = fd.as_raw_fd().to_string();
-        let pid = std::process::id();
         DIRECTORY.with_borrow_mut(|cached| {
-            if cached
-                .as_ref()
-                .is_none_or(|(opened_in, _)| *opened_in != pid)
-            {
+            let current = match cached.as_ref() {
+                Some((Owner::Settled(pid), _)) => {
+                    debug_assert_eq!(
+                        *pid,
+                        std::process::id(),
+                        "forked after settling: the directory lists the parent's descriptors"
+                    );
+                    true
+                }
+                Some((Owner::Pid(pid), _)) => *pid == std::process::id(),
+                None => false,
+            };
+            if !current {
+                let pid = std::process::id();
                 *cached = match procfs_directory(OWN_FDS) {
-                    Ok(directory) => Some((pid, directory)),
+                    Ok(directory) => Some((Owner::Pid(pid), directory)),
                     Err(Errno::EXDEV) => return Err(Errno::EXDEV),
                     Err(_) => None,
                 };
@@ -708,6 +740,11 @@ mod own_fds {
             |path| open(path, flags, Mode::empty()),
         )
     }
+}
+
+/// Readies the per-request path for this process, the one that serves (see `own_fds::settle`).
+pub fn settle_in_this_process() {
+    own_fds::settle();
 }
 
 /// The path of the object behind `fd`, as the kernel knows it.

@@ -202,6 +202,9 @@ impl<'privilege> Service<'privilege> {
             errno: Errno::EACCES,
             why: error.to_string(),
         })?;
+        // The process that serves is final here (a daemon worker forked before its connection):
+        // each request then reads and reopens through one directory, with no getpid(2).
+        resolve::settle_in_this_process();
         Ok(Service {
             privilege,
             who,
