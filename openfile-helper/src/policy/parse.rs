@@ -75,11 +75,19 @@ pub(crate) fn parse_policy_reading(
         resolver,
         recent_names: Vec::new(),
         recent_names_next: 0,
-        rules: Vec::new(),
+        rules: Vec::with_capacity(expected_rules(text)),
         warnings: Vec::new(),
     };
     parser.document()?;
     Ok((parser.rules, parser.warnings))
+}
+
+/// Room for the rules `text` seems to hold (its `[[` headers), so the list is allocated once:
+/// with musl's allocator each doubling was a fresh mapping and an unmap. Bounded, so that a file
+/// of brackets cannot make the helper reserve more than a policy near the size cap needs.
+fn expected_rules(text: &str) -> usize {
+    const MOST_RULES_RESERVED: usize = 16_384;
+    text.matches("[[").count().min(MOST_RULES_RESERVED)
 }
 
 /// How the rules of one kind have been written so far. TOML has two forms for an array of
