@@ -670,10 +670,27 @@ pub(crate) const SWITCH_CALLS: &[libc::c_long] = &[
     libc::SYS_seccomp,
 ];
 
-/// Instructions of an allowlist of `calls` system calls: the prologue, one comparison per call,
-/// the refusal and the permission.
+/// Calls a leaf of a filter's search compares one by one.
+const LEAF_CALLS: usize = 4;
+
+/// Instructions of the search over `calls` sorted call numbers: a leaf compares each of its
+/// calls for equality; a node above it compares once (greater or equal) and goes to one half.
+/// So a call is decided within about log2(calls) + [`LEAF_CALLS`] comparisons. The kernel runs
+/// every filter once for each system call number of each architecture when it installs it (its
+/// action cache, with interrupts off): a chain of one comparison per call made that about 200 us
+/// of every helper's start-up (the 73-instruction chain; DESIGN.md, "The kernel fence").
+const fn search_length(calls: usize) -> usize {
+    if calls <= LEAF_CALLS {
+        calls
+    } else {
+        1 + search_length(calls / 2) + search_length(calls - calls / 2)
+    }
+}
+
+/// Instructions of an allowlist of `calls` distinct system calls: the prologue, the search, the
+/// refusal and the permission.
 const fn allowlist_length(calls: usize) -> usize {
-    PROLOGUE_LENGTH + calls + 2
+    PROLOGUE_LENGTH + search_length(calls) + 2
 }
 
 /// Instructions of [`SECCOMP_PROGRAM`].
@@ -682,9 +699,9 @@ pub(crate) const SECCOMP_PROGRAM_LENGTH: usize = allowlist_length(REQUEST_LOOP_C
 /// Instructions of [`ARMED_PROGRAM`].
 const ARMED_PROGRAM_LENGTH: usize = allowlist_length(REQUEST_LOOP_CALLS.len() + SWITCH_CALLS.len());
 
-/// Instructions of [`SWITCH_CLOSED_PROGRAM`]: load the number, one comparison per call, the
-/// permission and the refusal.
-const SWITCH_CLOSED_LENGTH: usize = 1 + SWITCH_CALLS.len() + 2;
+/// Instructions of [`SWITCH_CLOSED_PROGRAM`]: load the number, the search, the permission and
+/// the refusal.
+const SWITCH_CLOSED_LENGTH: usize = 1 + search_length(SWITCH_CALLS.len()) + 2;
 
 const fn bpf_statement(code: u32, k: u32) -> libc::sock_filter {
     libc::sock_filter {
@@ -700,10 +717,11 @@ const REFUSE: u32 = libc::SECCOMP_RET_ERRNO | (libc::EPERM as u32 & libc::SECCOM
 
 /// The seccomp filter for [`REQUEST_LOOP_CALLS`], built by the compiler: it is the same for
 /// every helper, so no helper spends its start-up compiling it (seccompiler did, at every exec:
-/// about 74,000 instructions, and a program of five instructions per call where this one has
-/// one, for the kernel to check and JIT at every exec). A system call of another architecture (a 32-bit one on a 64-bit
-/// kernel) kills the process, as seccompiler's filters do; every call not in the list, an x32
-/// one (whose number has bit 30 set) included, fails with EPERM.
+/// about 74,000 instructions, and a program of five instructions per call, for the kernel to
+/// check, JIT and run through for every call number at every exec). A system call of another
+/// architecture (a 32-bit one on a 64-bit kernel) kills the process, as seccompiler's filters
+/// do; every call not in the list, an x32 one (whose number has bit 30 set) included, fails
+/// with EPERM.
 ///
 /// `fence::tests` checks that it decides every system call as seccompiler's compilation of the
 /// same list does.
@@ -720,26 +738,114 @@ pub(crate) const ARMED_PROGRAM: [libc::sock_filter; ARMED_PROGRAM_LENGTH] =
 /// [`SWITCH_CALLS`] refused, everything else left to the filter below it ([`ARMED_PROGRAM`],
 /// which already killed a foreign architecture and refused what it does not list).
 pub(crate) const SWITCH_CLOSED_PROGRAM: [libc::sock_filter; SWITCH_CLOSED_LENGTH] = {
-    use libc::{BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
-    let calls = SWITCH_CALLS.len();
+    use libc::{BPF_ABS, BPF_K, BPF_LD, BPF_RET, BPF_W};
+    let (sorted, calls) = sorted_calls(SWITCH_CALLS, &[]);
     let mut program = [bpf_statement(BPF_RET | BPF_K, REFUSE); SWITCH_CLOSED_LENGTH];
     program[0] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_NR);
-    let mut index = 0;
-    while index < calls {
-        let call = SWITCH_CALLS[index];
-        assert!(call >= 0 && call <= u32::MAX as libc::c_long);
-        program[1 + index] = libc::sock_filter {
-            code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
-            // From the comparison after this one over the permission to the refusal, the last.
-            jt: (calls - index) as u8,
-            jf: 0,
-            k: call as u32,
-        };
-        index += 1;
-    }
-    program[1 + calls] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    let unmatched = SWITCH_CLOSED_LENGTH - 2;
+    let matched = SWITCH_CLOSED_LENGTH - 1;
+    search(&mut program, 1, &sorted, 0, calls, matched, unmatched);
+    program[unmatched] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    // program[matched] is the refusal the array was filled with.
     program
 };
+
+/// The most calls one filter lists: its jumps are one byte.
+const MAX_FILTER_CALLS: usize = 128;
+
+/// The calls of `first` and `second` (which must be disjoint), sorted, and how many there are.
+const fn sorted_calls(
+    first: &[libc::c_long],
+    second: &[libc::c_long],
+) -> ([u32; MAX_FILTER_CALLS], usize) {
+    let count = first.len() + second.len();
+    assert!(count <= MAX_FILTER_CALLS, "too many calls for one filter");
+    let mut sorted = [0_u32; MAX_FILTER_CALLS];
+    let mut index = 0;
+    while index < count {
+        let call = if index < first.len() {
+            first[index]
+        } else {
+            second[index - first.len()]
+        };
+        assert!(call >= 0 && call <= u32::MAX as libc::c_long);
+        // Disjoint lists: the two filters of an armed worker must add up to the request loop's
+        // allowlist, and a search needs distinct numbers.
+        let mut earlier = 0;
+        while earlier < index {
+            assert!(sorted[earlier] != call as u32, "a call listed twice");
+            earlier += 1;
+        }
+        // Insertion into the sorted prefix.
+        let mut position = index;
+        while position > 0 && sorted[position - 1] > call as u32 {
+            sorted[position] = sorted[position - 1];
+            position -= 1;
+        }
+        sorted[position] = call as u32;
+        index += 1;
+    }
+    (sorted, count)
+}
+
+/// Writes at `at` the search over `sorted[low..high]`: a call among them jumps to `matched`,
+/// any other to `unmatched` (both absolute, after the search). Its length is
+/// [`search_length`]`(high - low)`; with no calls it is empty and falls through to `unmatched`,
+/// which must then come right after it.
+const fn search<const LENGTH: usize>(
+    program: &mut [libc::sock_filter; LENGTH],
+    at: usize,
+    sorted: &[u32; MAX_FILTER_CALLS],
+    low: usize,
+    high: usize,
+    matched: usize,
+    unmatched: usize,
+) {
+    use libc::{BPF_JEQ, BPF_JGE, BPF_JMP, BPF_K};
+    let calls = high - low;
+    if calls <= LEAF_CALLS {
+        let mut index = 0;
+        while index < calls {
+            let here = at + index;
+            let last = index + 1 == calls;
+            program[here] = libc::sock_filter {
+                code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
+                jt: jump(here, matched),
+                jf: if last { jump(here, unmatched) } else { 0 },
+                k: sorted[low + index],
+            };
+            index += 1;
+        }
+        return;
+    }
+    let middle = low + calls / 2;
+    let lower_length = search_length(middle - low);
+    program[at] = libc::sock_filter {
+        code: (BPF_JMP | BPF_JGE | BPF_K) as u16,
+        jt: jump(at, at + 1 + lower_length),
+        jf: 0,
+        k: sorted[middle],
+    };
+    search(program, at + 1, sorted, low, middle, matched, unmatched);
+    search(
+        program,
+        at + 1 + lower_length,
+        sorted,
+        middle,
+        high,
+        matched,
+        unmatched,
+    );
+}
+
+/// The offset of a forward jump from the instruction at `from` to the one at `to`.
+const fn jump(from: usize, to: usize) -> u8 {
+    assert!(
+        to > from && to - from - 1 <= u8::MAX as usize,
+        "a jump out of reach"
+    );
+    (to - from - 1) as u8
+}
 
 /// An allowlist of the calls in `first` and `second`, which must be disjoint: the architecture
 /// checked (another one kills the process), each listed call allowed, every other refused.
@@ -748,14 +854,8 @@ const fn allowlist<const LENGTH: usize>(
     second: &[libc::c_long],
 ) -> [libc::sock_filter; LENGTH] {
     use libc::{BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W};
-    let calls = first.len() + second.len();
+    let (sorted, calls) = sorted_calls(first, second);
     assert!(LENGTH == allowlist_length(calls));
-    // Each comparison jumps forward over the rest, the refusal included, to the permission: a
-    // BPF jump offset is one byte.
-    assert!(
-        calls <= u8::MAX as usize,
-        "too many calls for one-byte jump offsets"
-    );
     let mut program = [bpf_statement(BPF_RET | BPF_K, REFUSE); LENGTH];
     program[0] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_ARCH);
     program[1] = libc::sock_filter {
@@ -770,32 +870,19 @@ const fn allowlist<const LENGTH: usize>(
     };
     program[2] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_KILL_PROCESS);
     program[3] = bpf_statement(BPF_LD | BPF_W | BPF_ABS, SECCOMP_DATA_NR);
-    let mut index = 0;
-    while index < calls {
-        let call = if index < first.len() {
-            first[index]
-        } else {
-            second[index - first.len()]
-        };
-        assert!(call >= 0 && call <= u32::MAX as libc::c_long);
-        // Disjoint lists: a call in both would be compared twice, and the two filters of an
-        // armed worker would not add up to the request loop's allowlist.
-        let mut other = 0;
-        while other < second.len() {
-            assert!(index >= first.len() || first[index] != second[other]);
-            other += 1;
-        }
-        program[PROLOGUE_LENGTH + index] = libc::sock_filter {
-            code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
-            // From the comparison after this one to the permission, the last instruction.
-            jt: (calls - index) as u8,
-            jf: 0,
-            k: call as u32,
-        };
-        index += 1;
-    }
-    // program[PROLOGUE_LENGTH + calls] is the refusal the array was filled with.
-    program[LENGTH - 1] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
+    let refused = LENGTH - 2;
+    let allowed = LENGTH - 1;
+    search(
+        &mut program,
+        PROLOGUE_LENGTH,
+        &sorted,
+        0,
+        calls,
+        allowed,
+        refused,
+    );
+    // program[refused] is the refusal the array was filled with.
+    program[allowed] = bpf_statement(BPF_RET | BPF_K, libc::SECCOMP_RET_ALLOW);
     program
 }
 
