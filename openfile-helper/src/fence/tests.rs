@@ -362,10 +362,12 @@ fn the_built_seccomp_program_decides_as_seccompiler_would() {
     let foreign = [0x4000_0003, 0x1234_5678];
     let x32 = 0x4000_0000;
     let mut allowed = 0;
-    for nr in (0..1024)
-        .chain((0..1024).map(|nr| nr | x32))
-        .chain([u32::MAX])
-    {
+    for nr in (0..1024).chain((0..1024).map(|nr| nr | x32)).chain([
+        0x3fff_ffff,
+        0x8000_0000,
+        0xffff_fffe,
+        u32::MAX,
+    ]) {
         for arch in [native].into_iter().chain(foreign) {
             let built = run_bpf(&SECCOMP_PROGRAM, nr, arch);
             assert_eq!(
@@ -404,7 +406,7 @@ fn every_filter_decides_any_call_in_a_few_steps() {
     for (name, program) in programs {
         let deepest = (0..1024)
             .chain((0..1024).map(|nr| nr | 0x4000_0000))
-            .chain([u32::MAX])
+            .chain([0x3fff_ffff, 0x8000_0000, 0xffff_fffe, u32::MAX])
             .map(|nr| run_bpf_counting(program, nr, native).1)
             .max()
             .expect("some numbers");
@@ -432,7 +434,7 @@ fn an_armed_worker_serves_under_exactly_the_request_loops_allowlist() {
     let foreign = [0x4000_0003, 0x1234_5678];
     for nr in (0..1024)
         .chain((0..1024).map(|nr| nr | 0x4000_0000))
-        .chain([u32::MAX])
+        .chain([0x3fff_ffff, 0x8000_0000, 0xffff_fffe, u32::MAX])
     {
         for arch in [native].into_iter().chain(foreign) {
             assert_eq!(
