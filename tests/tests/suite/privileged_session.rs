@@ -35,7 +35,7 @@ fn a_session_follows_policy_changes() {
     let (file, _scratch, repl) = root_only_file_and_repl(&env);
     for install in Install::PRIVILEGED {
         env.allow_reading("d/*", &[ALICE]);
-        let mut session = Repl::start(&repl, &install.helper(), &file);
+        let mut session = Repl::start(&repl, install.helper(), &file);
         let mut ask = || session.ask();
 
         assert_eq!(ask(), "opened", "{install:?}: granted at first");
@@ -129,7 +129,7 @@ fn a_session_reads_an_unchanged_policy_only_once() {
     let (file, _scratch, repl) = root_only_file_and_repl(&env);
     for install in Install::PRIVILEGED {
         env.allow_reading("d/*", &[ALICE]);
-        let mut session = Repl::start(&repl, &install.helper(), &file);
+        let mut session = Repl::start(&repl, install.helper(), &file);
         // The policy was just written: until it has settled the session may read it again.
         session.keep_asking(SETTLED + POLICY_AGE, "opened", "granted while settling");
         let watch = env.watch_opens(POLICY_DIR);
@@ -163,7 +163,7 @@ fn every_kind_of_policy_change_reaches_a_running_session() {
     let dropin_dir = Path::new(DROPIN_DIR);
     let install = Install::Setuid;
     env.write_policy(&granting);
-    let mut session = Repl::start(&repl, &install.helper(), &file);
+    let mut session = Repl::start(&repl, install.helper(), &file);
     assert_eq!(session.ask(), "opened", "granted at first");
     let mut before = "opened";
     let mut after = |change: &dyn Fn(), expected: &'static str, what: &str| {
@@ -237,7 +237,7 @@ fn a_session_rereads_a_policy_naming_names_the_system_lacks() {
     );
     for install in Install::PRIVILEGED {
         env.write_policy(&granting);
-        let mut session = Repl::start(&repl, &install.helper(), &file);
+        let mut session = Repl::start(&repl, install.helper(), &file);
         assert_eq!(session.ask(), "opened", "{install:?}: granted at first");
         env.write_policy(&naming_the_absent);
         std::thread::sleep(POLICY_AGE);
