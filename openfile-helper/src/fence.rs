@@ -455,16 +455,19 @@ fn draw(
     }
     if governed {
         let roots = roots_serving(policy, serving, helper);
+        let mut held = Vec::new();
         state.landlock = if switches.no_landlock {
             LandlockState::Off("disabled by the test build's switch (simulated kernel)".to_owned())
         } else {
-            let (landlock, absent, held) = apply_landlock(&roots, privilege)?;
-            state.absent = absent;
-            state.held = held;
-            landlock
+            let applied = apply_landlock(&roots, privilege)?;
+            state.absent = applied.1;
+            held = applied.2;
+            applied.0
         };
+        // Only a fence in force holds anything by its inode.
         if matches!(state.landlock, LandlockState::Enforced { .. }) {
             state.roots = roots;
+            state.held = held;
         }
     }
     let calls = seccomp()?;
