@@ -530,7 +530,12 @@ fn a_root_replaced_by_rename_is_told_from_an_untouched_one() {
             .map(|path| (path.clone(), Inode::of(path)))
             .collect(),
     };
-    let all = [kept.clone(), renamed.clone(), removed.clone(), appeared.clone()];
+    let all = [
+        kept.clone(),
+        renamed.clone(),
+        removed.clone(),
+        appeared.clone(),
+    ];
     assert_eq!(state.replaced(&all), None, "nothing changed yet");
 
     let copy = scratch.file("passwd+", b"p\n", 0o644);
