@@ -160,63 +160,97 @@ impl Session {
         .encode();
 
         let mut guard = self.lock();
-        let me = std::process::id();
-        if guard
-            .as_ref()
-            .is_some_and(|connection| connection.owner != me)
-        {
-            // Inherited through fork: the helper and its socket belong to the parent. Close our
-            // copy of the socket and leave the child process alone; start our own.
-            if let Some(inherited) = guard.take() {
-                std::mem::forget(inherited.child);
+        // A server that answers with the restart reply has ended the session, and a new one
+        // gets the same request: once, so that no server can keep a caller in a loop. The new
+        // server judges it afresh, under the policy it read at its own start.
+        let mut restarted = false;
+        loop {
+            let me = std::process::id();
+            if guard
+                .as_ref()
+                .is_some_and(|connection| connection.owner != me)
+            {
+                // Inherited through fork: the helper and its socket belong to the parent. Close
+                // our copy of the socket and leave the child process alone; start our own.
+                if let Some(inherited) = guard.take() {
+                    std::mem::forget(inherited.child);
+                }
             }
-        }
-        if guard.is_none() {
-            *guard = Some(Connection::start(self.daemon.as_ref(), &self.helper)?);
-        }
-        let Some(connection) = guard.as_mut() else {
-            unreachable_none()
-        };
-        let server = self.server(connection);
-        match connection.exchange(&packet) {
-            Ok(reply) => {
-                let privileged = connection.privileged;
-                let ended = matches!(
-                    reply,
-                    Reply::Failed {
-                        origin: Origin::Request,
-                        ..
-                    }
-                );
-                if ended {
-                    // The helper ends a session after a request it could not parse.
+            if guard.is_none() {
+                *guard = Some(Connection::start(self.daemon.as_ref(), &self.helper)?);
+            }
+            let Some(connection) = guard.as_mut() else {
+                unreachable_none()
+            };
+            let server = self.server(connection);
+            match connection.exchange(&packet) {
+                Ok(Reply::Restart) => {
                     take_and_reap(&mut guard);
+                    if restarted {
+                        return Err(Error::Protocol {
+                            helper: server,
+                            detail: "the session was restarted for this request, and the new \
+                                     server asked for a new session again; nothing was opened"
+                                .to_owned(),
+                        });
+                    }
+                    restarted = true;
                 }
-                interpret(server, path, reply, privileged)
+                Ok(reply) => return self.answer(&mut guard, server, path, reply),
+                Err(Dead) => return Err(self.died(&mut guard, server)),
             }
-            Err(Dead) => {
-                let through_daemon = guard.as_ref().is_some_and(|c| c.child.is_none());
-                let status = take_and_reap(&mut guard);
-                if through_daemon {
-                    return Err(Error::DaemonUnreachable {
-                        socket: server,
-                        source: std::io::Error::new(
-                            std::io::ErrorKind::ConnectionAborted,
-                            "the daemon ended the session during a request; nothing was opened",
-                        ),
-                    });
-                }
-                Err(match status.and_then(|status| status.signal()) {
-                    Some(signal) => Error::HelperCrashed {
-                        helper: self.helper.program().to_owned(),
-                        signal,
-                    },
-                    None => Error::Protocol {
-                        helper: self.helper.program().to_owned(),
-                        detail: "the session helper went away during a request".to_owned(),
-                    },
-                })
+        }
+    }
+
+    /// What `reply` from `server` means for `path`; a session the server ended is reaped.
+    fn answer(
+        &self,
+        guard: &mut MutexGuard<'_, Option<Connection>>,
+        server: std::path::PathBuf,
+        path: &Path,
+        reply: Reply,
+    ) -> Result<OwnedFd, Error> {
+        let privileged = guard.as_ref().is_some_and(|c| c.privileged);
+        let ended = matches!(
+            reply,
+            Reply::Failed {
+                origin: Origin::Request,
+                ..
             }
+        );
+        if ended {
+            // The helper ends a session after a request it could not parse.
+            take_and_reap(guard);
+        }
+        interpret(server, path, reply, privileged)
+    }
+
+    /// The error for a server that went away during a request; its connection is reaped.
+    fn died(
+        &self,
+        guard: &mut MutexGuard<'_, Option<Connection>>,
+        server: std::path::PathBuf,
+    ) -> Error {
+        let through_daemon = guard.as_ref().is_some_and(|c| c.child.is_none());
+        let status = take_and_reap(guard);
+        if through_daemon {
+            return Error::DaemonUnreachable {
+                socket: server,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "the daemon ended the session during a request; nothing was opened",
+                ),
+            };
+        }
+        match status.and_then(|status| status.signal()) {
+            Some(signal) => Error::HelperCrashed {
+                helper: self.helper.program().to_owned(),
+                signal,
+            },
+            None => Error::Protocol {
+                helper: self.helper.program().to_owned(),
+                detail: "the session helper went away during a request".to_owned(),
+            },
         }
     }
 
@@ -267,6 +301,11 @@ fn interpret(
             Reply::Failed { errno, .. } => Err(Error::Os {
                 path: path.to_owned(),
                 errno,
+            }),
+            // Retried once already (Session::open_with_mode): what an older client would report.
+            Reply::Restart => Err(Error::Os {
+                path: path.to_owned(),
+                errno: libc::ESTALE,
             }),
             Reply::Garbled(detail) => Err(Error::Protocol { helper, detail }),
         }
@@ -360,7 +399,12 @@ fn take_and_reap(
 
 enum Reply {
     Opened(OwnedFd),
-    Failed { errno: i32, origin: Origin },
+    Failed {
+        errno: i32,
+        origin: Origin,
+    },
+    /// [`WireReply::restart`]: nothing opened, the session ended, a new one is to be asked.
+    Restart,
     Garbled(String),
 }
 
@@ -433,6 +477,7 @@ impl Connection {
                 fds.pop(),
             ) {
                 (Ok(WireReply::Opened), Some(fd)) => Reply::Opened(fd),
+                (Ok(reply), _) if reply.is_restart() => Reply::Restart,
                 (Ok(WireReply::Refused { errno, origin }), _) => Reply::Failed {
                     errno: i32::from(errno),
                     origin,

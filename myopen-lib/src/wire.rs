@@ -241,7 +241,10 @@ pub fn parse_one_shot(args: &[OsString]) -> Result<OneShotRequest, ArgumentError
 /// - each reply is one packet of [`REPLY_LEN`](session::REPLY_LEN) bytes, status then [`Origin`](session::Origin), carrying the
 ///   descriptor when the status is 0;
 /// - a request the helper cannot parse is answered with `EINVAL` and [`Origin::Request`](session::Origin::Request), and the
-///   helper then ends the session; end-of-file ends it too.
+///   helper then ends the session; end-of-file ends it too;
+/// - a request the server can no longer judge, though a new server could, is answered with
+///   [`Reply::restart`](session::Reply::restart), and the server then ends the session: the
+///   client starts a new one and sends that request again, once.
 pub mod session {
     use super::{ArgumentError, PATH_MAX, STATUS_OPENED, check_request, status_for_errno};
 
@@ -430,6 +433,22 @@ pub mod session {
                 errno: status_for_errno(errno),
                 origin,
             }
+        }
+
+        /// The restart reply: this server can judge no more requests, and ends the session after
+        /// this reply; a new server can (its fence reaches a name database this one's no longer
+        /// does, once /etc/passwd or /etc/group was replaced by rename). Nothing was opened. The
+        /// client starts a new session and sends the same request again, once: the new server
+        /// judges it under the policy of its own start. `ESTALE` with [`Origin::Request`], which
+        /// no other reply carries, so that a client that predates it still ends the session (as
+        /// after any [`Origin::Request`]) and reports `ESTALE`; its next request starts anew.
+        pub fn restart() -> Reply {
+            Reply::refused(libc::ESTALE, Origin::Request)
+        }
+
+        /// Whether this is [`Reply::restart`].
+        pub fn is_restart(&self) -> bool {
+            *self == Reply::restart()
         }
 
         /// The packet.
@@ -642,10 +661,16 @@ mod tests {
             Reply::refused(libc::EACCES, Origin::Policy),
             Reply::refused(libc::ENOENT, Origin::System),
             Reply::refused(libc::EINVAL, Origin::Request),
+            Reply::restart(),
         ] {
             let descriptors = usize::from(reply == Reply::Opened);
             assert_eq!(Reply::decode(&reply.encode(), descriptors), Ok(reply));
         }
+        // The restart reply is one packet, told apart from every other refusal.
+        assert!(Reply::decode(&Reply::restart().encode(), 0).is_ok_and(|reply| reply.is_restart()));
+        assert!(!Reply::refused(libc::EINVAL, Origin::Request).is_restart());
+        assert!(!Reply::refused(libc::ESTALE, Origin::System).is_restart());
+        assert!(!Reply::refused(libc::ESTALE, Origin::Policy).is_restart());
         // Errnos a byte cannot hold fold as in the one-shot protocol; 0 is never a refusal.
         assert_eq!(
             Reply::refused(4096, Origin::System),

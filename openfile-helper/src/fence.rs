@@ -294,6 +294,45 @@ pub struct FenceState {
     pub roots: Vec<Root>,
     /// Roots that did not exist when the fence was drawn, so nothing beneath them is reachable.
     pub absent: Vec<PathBuf>,
+    /// What each root named when the fence was drawn ([`Inode`]): Landlock holds a root by
+    /// that inode, not by its path, so a root replaced by rename is out of reach from then on.
+    pub held: Vec<(PathBuf, Option<Inode>)>,
+}
+
+/// A file's identity: its device and inode number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inode {
+    pub device: u64,
+    pub inode: u64,
+}
+
+impl Inode {
+    /// What `path` names now, as the fence would have held it (`None`: nothing, or a symbolic
+    /// link, which the fence never follows). By lstat, which Landlock does not restrict: a
+    /// fenced process can tell where its fence no longer reaches.
+    pub fn of(path: &Path) -> Option<Inode> {
+        let stat = nix::sys::stat::lstat(path).ok()?;
+        (stat.st_mode & libc::S_IFMT != libc::S_IFLNK).then_some(Inode {
+            device: stat.st_dev,
+            inode: stat.st_ino,
+        })
+    }
+}
+
+impl FenceState {
+    /// The first of `paths` that is a root of this fence and names something else now than
+    /// when the fence was drawn (replaced by rename, as useradd and vipw replace /etc/passwd):
+    /// the fence no longer reaches what the path names, and never will in this process.
+    pub fn replaced<'a>(&self, paths: &'a [PathBuf]) -> Option<&'a Path> {
+        paths
+            .iter()
+            .find(|path| {
+                self.held
+                    .iter()
+                    .any(|(root, then)| root == *path && Inode::of(path) != *then)
+            })
+            .map(PathBuf::as_path)
+    }
 }
 
 impl FenceState {
@@ -408,6 +447,7 @@ fn draw(
         seccomp: SeccompState::Off("disabled by the test build's switch".to_owned()),
         roots: Vec::new(),
         absent: Vec::new(),
+        held: Vec::new(),
     };
     if switches.no_fence {
         state.landlock = LandlockState::Off("disabled by the test build's switch".to_owned());
@@ -415,15 +455,19 @@ fn draw(
     }
     if governed {
         let roots = roots_serving(policy, serving, helper);
+        let mut held = Vec::new();
         state.landlock = if switches.no_landlock {
             LandlockState::Off("disabled by the test build's switch (simulated kernel)".to_owned())
         } else {
-            let (landlock, absent) = apply_landlock(&roots, privilege)?;
-            state.absent = absent;
-            landlock
+            let applied = apply_landlock(&roots, privilege)?;
+            state.absent = applied.1;
+            held = applied.2;
+            applied.0
         };
+        // Only a fence in force holds anything by its inode.
         if matches!(state.landlock, LandlockState::Enforced { .. }) {
             state.roots = roots;
+            state.held = held;
         }
     }
     let calls = seccomp()?;
@@ -471,17 +515,17 @@ fn open_root(path: &Path, privilege: &Privilege) -> Result<OwnedFd, Errno> {
     privilege.with_if_refused(Need::ReadSearch, || openat2(AT_FDCWD, path, how))
 }
 
-fn apply_landlock(
-    roots: &[Root],
-    privilege: &Privilege,
-) -> Result<(LandlockState, Vec<PathBuf>), FenceError> {
+/// Landlock's state, the roots that were absent, and what each root named ([`FenceState::held`]).
+type Applied = (LandlockState, Vec<PathBuf>, Vec<(PathBuf, Option<Inode>)>);
+
+fn apply_landlock(roots: &[Root], privilege: &Privilege) -> Result<Applied, FenceError> {
     use landlock::{
         ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, RulesetAttr,
         RulesetCreatedAttr, RulesetStatus, Scope,
     };
     let abi = match kernel_landlock() {
         Ok(abi) => abi,
-        Err(why) => return Ok((LandlockState::Off(why), Vec::new())),
+        Err(why) => return Ok((LandlockState::Off(why), Vec::new(), Vec::new())),
     };
     let failed = |what: &str, error: &dyn fmt::Display| {
         FenceError(format!("cannot apply the Landlock fence: {what}: {error}"))
@@ -498,19 +542,28 @@ fn apply_landlock(
         .and_then(|ruleset| ruleset.create())
         .map_err(|error| failed("creating the ruleset", &error))?;
     let mut absent = Vec::new();
+    let mut held = Vec::new();
     for root in roots {
         let fd = match open_root(&root.path, privilege) {
             Ok(fd) => fd,
             // Nothing there (yet): nothing beneath it can be opened, which the fence then says.
             Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP | Errno::EXDEV) => {
                 absent.push(root.path.clone());
+                held.push((root.path.clone(), None));
                 continue;
             }
             Err(errno) => return Err(failed(&root.path.display().to_string(), &errno.desc())),
         };
-        let is_directory = fstat(&fd)
-            .map(|stat| stat.st_mode & libc::S_IFMT == libc::S_IFDIR)
-            .map_err(|errno| failed(&root.path.display().to_string(), &errno.desc()))?;
+        let stat =
+            fstat(&fd).map_err(|errno| failed(&root.path.display().to_string(), &errno.desc()))?;
+        held.push((
+            root.path.clone(),
+            Some(Inode {
+                device: stat.st_dev,
+                inode: stat.st_ino,
+            }),
+        ));
+        let is_directory = stat.st_mode & libc::S_IFMT == libc::S_IFDIR;
         let rights = match is_directory {
             true => root.rights,
             false => root.rights.intersection(Rights::ON_A_FILE),
@@ -535,7 +588,7 @@ fn apply_landlock(
             "Landlock ABI {abi} enforced none of the requested rights"
         )),
     };
-    Ok((state, absent))
+    Ok((state, absent, held))
 }
 
 /// The system calls the request loop makes, and nothing else: receiving requests and sending

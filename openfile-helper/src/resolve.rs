@@ -88,6 +88,9 @@ pub struct Refusal {
     /// Whether the policy refused (no rule, a deny, a wrong type, an escape through a symlink),
     /// as opposed to the system.
     pub by_policy: bool,
+    /// Whether this process can serve nothing more and must end once it has answered: the
+    /// client is to ask a new one (the wire's restart reply).
+    pub ends_serving: bool,
 }
 
 impl Refusal {
@@ -99,6 +102,7 @@ impl Refusal {
             decision: None,
             reason,
             by_policy,
+            ends_serving: false,
         }
     }
 

@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::OsStr;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -30,6 +30,11 @@ enum PolicyState {
     Loaded(Policy, PolicyStamp),
     /// Fail closed (P7): every request is refused, for this reason.
     Unusable(String),
+    /// This name database was replaced (by rename, as useradd and vipw do) since the fence was
+    /// drawn: the fence holds the old inode, and no reread in this process can look the policy's
+    /// names up in the new one. Fail closed, and end: the request is refused with the restart
+    /// reply, and a new process, fenced from the new inode, serves.
+    Outgrown(PathBuf),
 }
 
 /// How long a loaded policy serves before the files are looked at again (fstat, no read), and
@@ -147,7 +152,7 @@ impl<'privilege> Service<'privilege> {
         let user = identity::user_name(who.uid);
         let loaded = match &policy {
             PolicyState::Loaded(policy, _) => Some(policy),
-            PolicyState::NotEnforced | PolicyState::Unusable(_) => None,
+            PolicyState::NotEnforced | PolicyState::Unusable(_) | PolicyState::Outgrown(_) => None,
         };
         fence::enclose_armed(
             loaded,
@@ -182,7 +187,7 @@ impl<'privilege> Service<'privilege> {
         let auditor = Auditor::new();
         let loaded = match &policy {
             PolicyState::Loaded(policy, _) => Some(policy),
-            PolicyState::NotEnforced | PolicyState::Unusable(_) => None,
+            PolicyState::NotEnforced | PolicyState::Unusable(_) | PolicyState::Outgrown(_) => None,
         };
         let governed = privilege.standing().governed_by_policy();
         let serving = match extent {
@@ -236,7 +241,9 @@ impl<'privilege> Service<'privilege> {
         // A helper that can do no more than its caller grants nothing the log must vouch for.
         let (governing, delivery) = match &policy.0 {
             PolicyState::Loaded(policy, _) => (Some(policy), Delivery::Required),
-            PolicyState::NotEnforced | PolicyState::Unusable(_) => (None, Delivery::BestEffort),
+            PolicyState::NotEnforced | PolicyState::Unusable(_) | PolicyState::Outgrown(_) => {
+                (None, Delivery::BestEffort)
+            }
         };
         let granted = Cell::new(false);
         let record_grant = |grant: &Approved<'_>| {
@@ -287,6 +294,18 @@ impl<'privilege> Service<'privilege> {
                 format!("policy unusable: {why}"),
                 true,
             )),
+            PolicyState::Outgrown(database) => Err(Refusal {
+                ends_serving: true,
+                ..Refusal::new(
+                    Errno::ESTALE,
+                    format!(
+                        "{} was replaced since this process was fenced; it ends so that a new \
+                         one can read it",
+                        database.display()
+                    ),
+                    false,
+                )
+            }),
         };
         if let Err(refusal) = &outcome {
             let verdict = if granted.get() {
@@ -357,6 +376,15 @@ fn read_policy(privilege: &Privilege, before: Option<&PolicyState>) -> PolicySta
     if !privilege.standing().governed_by_policy() {
         return PolicyState::NotEnforced;
     }
+    if let Some(database) = replaced_name_database() {
+        complain(&format!(
+            "{} was replaced since this session began, and this process's fence cannot reach \
+             the new file to look the policy's names up; ending the session so that a new one \
+             can read it",
+            database.display()
+        ));
+        return PolicyState::Outgrown(database);
+    }
     // A load that ran short of a resource must fail, never yield a policy that lost a rule: pin
     // the limits, load, and refuse the result if someone lowered them meanwhile.
     let limits = ResourceLimits::pin();
@@ -378,6 +406,16 @@ fn read_policy(privilege: &Privilege, before: Option<&PolicyState>) -> PolicySta
             PolicyState::Unusable(error.to_string())
         }
     }
+}
+
+/// A name database the fence holds by an inode its path no longer names (`None` before the
+/// fence: nothing held yet). A reread then cannot be trusted whatever it returns: musl's lookups
+/// fail with EACCES, but glibc's NSS goes on to the next source (`files systemd`), which says
+/// "no such name", and the policy would be read with its names unknown.
+fn replaced_name_database() -> Option<PathBuf> {
+    fence::current()?
+        .replaced(&fence::HelperPaths::installed().name_databases)
+        .map(Path::to_path_buf)
 }
 
 /// What the caller may be told about an unusable policy. Ownership and mode problems are

@@ -82,27 +82,44 @@ pub fn serve_session(
             Ok(request) => serve(socket, service, &request),
             Err(FrameError::Malformed(why)) => end_session(socket, why),
             Err(FrameError::Argument(error)) => {
-                reply(socket, Errno::from_raw(error.errno()), Origin::System).map(|()| true)
+                reply(socket, Errno::from_raw(error.errno()), Origin::System).map(|()| Next::Serve)
             }
         };
         match answered {
-            Ok(true) => continue,
-            Ok(false) => return Exit::for_errno(Errno::EINVAL),
+            Ok(Next::Serve) => continue,
+            Ok(Next::Malformed) => return Exit::for_errno(Errno::EINVAL),
+            // Answered with the restart reply: ending is the whole point, not a failure.
+            Ok(Next::Restart) => return Exit::SUCCESS,
             Err(errno) => return Exit::for_errno(errno),
         }
     }
+}
+
+/// What the session does after a request was answered.
+enum Next {
+    /// Read the next request.
+    Serve,
+    /// End with EINVAL: the client is not speaking the protocol.
+    Malformed,
+    /// End quietly: the request was answered with [`Reply::restart`], this process can serve
+    /// no more, and the client starts a new session.
+    Restart,
 }
 
 fn serve(
     socket: &ReplySocket,
     service: &Service<'_>,
     request: &SessionRequest<'_>,
-) -> Result<bool, Errno> {
+) -> Result<Next, Errno> {
     match service.handle(OsStr::from_bytes(request.path), request.flags, request.mode) {
         Ok(opened) => socket.send(
             &Reply::Opened.encode(),
             &[std::os::fd::AsFd::as_fd(&opened.fd)],
         )?,
+        Err(refusal) if refusal.ends_serving => {
+            socket.send(&Reply::restart().encode(), &[])?;
+            return Ok(Next::Restart);
+        }
         Err(refusal) => {
             let origin = if refusal.by_policy {
                 Origin::Policy
@@ -112,7 +129,7 @@ fn serve(
             reply(socket, refusal.errno, origin)?;
         }
     }
-    Ok(true)
+    Ok(Next::Serve)
 }
 
 fn reply(socket: &ReplySocket, errno: Errno, origin: Origin) -> Result<(), Errno> {
@@ -121,8 +138,8 @@ fn reply(socket: &ReplySocket, errno: Errno, origin: Origin) -> Result<(), Errno
 
 /// Answers a request that cannot be parsed, and ends the session: the client is not speaking the
 /// protocol, so nothing more it sends can be trusted.
-fn end_session(socket: &ReplySocket, why: &str) -> Result<bool, Errno> {
+fn end_session(socket: &ReplySocket, why: &str) -> Result<Next, Errno> {
     complain(&format!("session ended: {why}"));
     reply(socket, Errno::EINVAL, Origin::Request)?;
-    Ok(false)
+    Ok(Next::Malformed)
 }

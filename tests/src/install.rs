@@ -37,6 +37,7 @@ use crate::{Kill, RUN_TIMEOUT, mycat_binary, run, wait_or_kill, workspace_binary
 mod audit;
 mod file_state;
 mod files;
+mod name_databases;
 mod policy_text;
 mod requests;
 mod timing;
@@ -45,6 +46,7 @@ mod users;
 pub use audit::*;
 pub use file_state::*;
 pub use files::*;
+pub use name_databases::*;
 pub use policy_text::*;
 pub use requests::*;
 pub use timing::*;

@@ -365,3 +365,85 @@ fn a_stream_socket_is_refused_for_a_session() {
 fn header_constant_matches_the_encoding() {
     assert_eq!(request(b"/x").len(), HEADER_LEN + 2);
 }
+
+/// A stand-in helper installed as `name` (its orders, see `myopen-restarting-helper`), and the
+/// number of helpers started from it so far.
+fn restarting_helper(scratch: &Scratch, name: &str) -> (std::path::PathBuf, impl Fn() -> usize) {
+    let program = scratch.install(
+        std::path::Path::new(env!("CARGO_BIN_EXE_myopen-restarting-helper")),
+        name,
+    );
+    let log = program.with_extension("log");
+    let started = move || {
+        std::fs::read_to_string(&log)
+            .map(|text| text.lines().count())
+            .unwrap_or(0)
+    };
+    (program, started)
+}
+
+/// A server that answers with the restart reply (its fence no longer reaches a replaced name
+/// database) has ended the session: the library starts a new one and sends that request again,
+/// once. The caller sees the new server's answer, a refusal as a refusal, and the new session
+/// serves on.
+#[test]
+fn a_restart_reply_is_retried_once_in_a_new_session() {
+    let scratch = Scratch::new();
+    let file = scratch.file("granted", b"served by the new helper", 0o644);
+    let denied = scratch.file("denied", b"never", 0o644);
+
+    let (program, started) = restarting_helper(&scratch, "restart-first");
+    let session = Session::with_helper(Helper::at(&program)).expect("session starts");
+    let first = session.helper_pid();
+    assert_eq!(
+        read_all(
+            session
+                .open(&file, libc::O_RDONLY)
+                .expect("retried and opened")
+        ),
+        b"served by the new helper"
+    );
+    assert_eq!(started(), 2, "one new helper for the retry");
+    assert_ne!(session.helper_pid(), first, "the new helper serves on");
+    assert_eq!(
+        read_all(session.open(&file, libc::O_RDONLY).unwrap()),
+        b"served by the new helper"
+    );
+    assert_eq!(started(), 2, "no restart without the reply");
+    drop(session);
+
+    // The retry is judged afresh: a refusal stays a refusal.
+    let scratch = Scratch::new();
+    let (program, started) = restarting_helper(&scratch, "restart-first");
+    let session = Session::with_helper(Helper::at(&program)).expect("session starts");
+    let refused = session.open(&denied, libc::O_RDONLY).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            Error::PolicyRefused {
+                errno: libc::EACCES,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(started(), 2);
+    drop(session);
+
+    // A server that keeps asking gets one retry, never a loop.
+    let scratch = Scratch::new();
+    let (program, started) = restarting_helper(&scratch, "restart-always");
+    let session = Session::with_helper(Helper::at(&program)).expect("session starts");
+    let error = session.open(&file, libc::O_RDONLY).unwrap_err();
+    assert!(matches!(error, Error::Protocol { .. }), "{error:?}");
+    assert_eq!(started(), 2, "the request was sent twice, to two helpers");
+    assert_eq!(
+        session.helper_pid(),
+        None,
+        "both helpers were reaped, none left running"
+    );
+    // The next call may try again (once more): the session is not poisoned.
+    let error = session.open(&file, libc::O_RDONLY).unwrap_err();
+    assert!(matches!(error, Error::Protocol { .. }), "{error:?}");
+    assert_eq!(started(), 4);
+}

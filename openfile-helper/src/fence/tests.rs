@@ -551,3 +551,47 @@ fn a_one_request_fence_holds_only_the_callers_rules_and_the_syslog_directory() {
     }
     assert!(!requests.iter().any(|root| root.path == Path::new("/ghost")));
 }
+
+/// A fence holds a root by its inode: a root renamed over, one removed, one that appeared where
+/// nothing was, all name something the fence does not reach; an untouched one does not.
+#[test]
+fn a_root_replaced_by_rename_is_told_from_an_untouched_one() {
+    let scratch = myopen_tests::Scratch::new();
+    let kept = scratch.file("group", b"g\n", 0o644);
+    let renamed = scratch.file("passwd", b"p\n", 0o644);
+    let removed = scratch.file("shadow", b"s\n", 0o600);
+    let appeared = scratch.path().join("nsswitch.conf");
+    let state = FenceState {
+        landlock: LandlockState::Enforced {
+            abi: 1,
+            partial: false,
+        },
+        seccomp: SeccompState::Off("test".to_owned()),
+        roots: Vec::new(),
+        absent: vec![appeared.clone()],
+        held: [&kept, &renamed, &removed, &appeared]
+            .into_iter()
+            .map(|path| (path.clone(), Inode::of(path)))
+            .collect(),
+    };
+    let all = [
+        kept.clone(),
+        renamed.clone(),
+        removed.clone(),
+        appeared.clone(),
+    ];
+    assert_eq!(state.replaced(&all), None, "nothing changed yet");
+
+    let copy = scratch.file("passwd+", b"p\n", 0o644);
+    std::fs::rename(&copy, &renamed).unwrap();
+    assert_eq!(state.replaced(&all), Some(renamed.as_path()));
+    assert_eq!(state.replaced(std::slice::from_ref(&kept)), None);
+
+    std::fs::remove_file(&removed).unwrap();
+    assert_eq!(state.replaced(&all[2..]), Some(removed.as_path()));
+
+    std::fs::write(&appeared, b"passwd: files\n").unwrap();
+    assert_eq!(state.replaced(&all[3..]), Some(appeared.as_path()));
+    // A path the fence does not hold is none of its business.
+    assert_eq!(state.replaced(&[scratch.path().join("other")]), None);
+}

@@ -2,6 +2,7 @@
 //! within a second, and a policy fixed after breaking serves again, without restarting the
 //! session.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use myopen_tests::Scratch;
 use myopen_tests::install::{
-    ALICE, DROPIN_DIR, Install, POLICY, POLICY_DIR, PrivilegedEnv, alice, allow_rule, command_as,
-    deny_rule, groups, users,
+    ALICE, DROPIN_DIR, Install, POLICY, POLICY_DIR, PrivilegedEnv, READERS, alice, allow_rule,
+    command_as, deny_rule, groups, replace_by_rename, users,
 };
 use myopen_tests::privileged_env;
 
@@ -34,7 +35,7 @@ fn a_session_follows_policy_changes() {
     let (file, _scratch, repl) = root_only_file_and_repl(&env);
     for install in Install::PRIVILEGED {
         env.allow_reading("d/*", &[ALICE]);
-        let mut session = Repl::start(&repl, &install.helper(), &file);
+        let mut session = Repl::start(&repl, install.helper(), &file);
         let mut ask = || session.ask();
 
         assert_eq!(ask(), "opened", "{install:?}: granted at first");
@@ -78,9 +79,9 @@ struct Repl {
 }
 
 impl Repl {
-    fn start(repl: &Path, helper: &Path, file: &Path) -> Repl {
+    fn start(repl: &Path, helper: impl AsRef<OsStr>, file: &Path) -> Repl {
         let mut child = command_as(&alice(), repl)
-            .arg(helper)
+            .arg(helper.as_ref())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -97,7 +98,13 @@ impl Repl {
     }
 
     fn ask(&mut self) -> String {
-        writeln!(self.to_session, "{}", self.file.display()).unwrap();
+        let file = self.file.clone();
+        self.ask_about(&file)
+    }
+
+    /// The answer to a request for `path` in the same session.
+    fn ask_about(&mut self, path: &Path) -> String {
+        writeln!(self.to_session, "{}", path.display()).unwrap();
         self.answers.next().unwrap().unwrap()
     }
 
@@ -122,7 +129,7 @@ fn a_session_reads_an_unchanged_policy_only_once() {
     let (file, _scratch, repl) = root_only_file_and_repl(&env);
     for install in Install::PRIVILEGED {
         env.allow_reading("d/*", &[ALICE]);
-        let mut session = Repl::start(&repl, &install.helper(), &file);
+        let mut session = Repl::start(&repl, install.helper(), &file);
         // The policy was just written: until it has settled the session may read it again.
         session.keep_asking(SETTLED + POLICY_AGE, "opened", "granted while settling");
         let watch = env.watch_opens(POLICY_DIR);
@@ -156,7 +163,7 @@ fn every_kind_of_policy_change_reaches_a_running_session() {
     let dropin_dir = Path::new(DROPIN_DIR);
     let install = Install::Setuid;
     env.write_policy(&granting);
-    let mut session = Repl::start(&repl, &install.helper(), &file);
+    let mut session = Repl::start(&repl, install.helper(), &file);
     assert_eq!(session.ask(), "opened", "granted at first");
     let mut before = "opened";
     let mut after = |change: &dyn Fn(), expected: &'static str, what: &str| {
@@ -230,7 +237,7 @@ fn a_session_rereads_a_policy_naming_names_the_system_lacks() {
     );
     for install in Install::PRIVILEGED {
         env.write_policy(&granting);
-        let mut session = Repl::start(&repl, &install.helper(), &file);
+        let mut session = Repl::start(&repl, install.helper(), &file);
         assert_eq!(session.ask(), "opened", "{install:?}: granted at first");
         env.write_policy(&naming_the_absent);
         std::thread::sleep(POLICY_AGE);
@@ -250,6 +257,69 @@ fn a_session_rereads_a_policy_naming_names_the_system_lacks() {
             "{install:?}: a deny naming a group the system lacks denies everyone at a reread"
         );
         fs::remove_file(Path::new(DROPIN_DIR).join("50-deny.toml")).unwrap();
+        session.finish();
+    }
+}
+
+/// A session (a helper's, or a `myopend` connection) rereads its policy under its fence, which
+/// holds /etc/passwd and /etc/group by the inodes they had when it was drawn. `useradd`, `vipw`
+/// or `cp; mv` replace them by rename: the paths then name new inodes the fence does not reach,
+/// and a reread's name lookups fail. The session must go on serving through the same `Session`
+/// (the library starts a new server, which draws its fence from the new inodes), and a deny must
+/// still deny; it refused everything until it ended.
+#[test]
+fn a_session_serves_on_after_the_name_databases_are_replaced_by_rename() {
+    let Some(env) = privileged_env!() else { return };
+    let (file, _scratch, repl) = root_only_file_and_repl(&env);
+    let denied_file = env.file("d/denied", b"x", 0o600, None);
+    // A user's name in the allow, a group's in the deny: a reread looks both up.
+    let policy = |note: &str| {
+        format!(
+            "# {note}\n{}{}",
+            allow_rule(env.path("d/*"), &users(&[ALICE]), &["read"], &[]),
+            deny_rule(denied_file.clone(), &groups(&[READERS])),
+        )
+    };
+    for install in [Install::Setuid, Install::Caps, Install::Daemon] {
+        env.write_policy(&policy("first"));
+        let mut session = Repl::start(&repl, install.probe_target(), &file);
+        assert_eq!(session.ask(), "opened", "{install:?}: granted at first");
+        assert_eq!(
+            session.ask_about(&denied_file),
+            "errno 13",
+            "{install:?}: denied at first"
+        );
+
+        replace_by_rename(Path::new("/etc/passwd"));
+        env.write_policy(&policy("after /etc/passwd was replaced"));
+        std::thread::sleep(POLICY_AGE);
+        assert_eq!(
+            session.ask(),
+            "opened",
+            "{install:?}: granted after /etc/passwd was replaced by rename and the policy reread"
+        );
+        assert_eq!(
+            session.ask_about(&denied_file),
+            "errno 13",
+            "{install:?}: still denied after /etc/passwd was replaced"
+        );
+
+        // The deny first this time: the request that meets the replaced file is a refusal, and
+        // the new server must refuse it too.
+        replace_by_rename(Path::new("/etc/group"));
+        replace_by_rename(Path::new("/etc/passwd"));
+        env.write_policy(&policy("after /etc/group was replaced"));
+        std::thread::sleep(POLICY_AGE);
+        assert_eq!(
+            session.ask_about(&denied_file),
+            "errno 13",
+            "{install:?}: still denied after /etc/group and /etc/passwd were replaced"
+        );
+        assert_eq!(
+            session.ask(),
+            "opened",
+            "{install:?}: granted after /etc/group and /etc/passwd were replaced"
+        );
         session.finish();
     }
 }
