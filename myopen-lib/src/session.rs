@@ -43,7 +43,18 @@ use crate::wire::session::{
 pub struct Session {
     helper: Helper,
     daemon: Option<Daemon>,
+    fallback: Fallback,
     connection: Mutex<Option<Connection>>,
+}
+
+/// What a session starts when its daemon does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fallback {
+    /// The helper (every session but [`Daemon::open`]'s).
+    Helper,
+    /// Nothing: [`Daemon::open`] promises the daemon alone, also when a restart reply makes it
+    /// connect again.
+    Nothing,
 }
 
 #[derive(Debug)]
@@ -75,6 +86,7 @@ impl Session {
         Ok(Session {
             helper,
             daemon,
+            fallback: Fallback::Helper,
             connection: Mutex::new(Some(connection)),
         })
     }
@@ -84,6 +96,7 @@ impl Session {
         Session {
             helper,
             daemon,
+            fallback: Fallback::Helper,
             connection: Mutex::new(None),
         }
     }
@@ -177,7 +190,10 @@ impl Session {
                 }
             }
             if guard.is_none() {
-                *guard = Some(Connection::start(self.daemon.as_ref(), &self.helper)?);
+                *guard = Some(match (self.fallback, &self.daemon) {
+                    (Fallback::Nothing, Some(daemon)) => Connection::to_daemon_alone(daemon)?,
+                    _ => Connection::start(self.daemon.as_ref(), &self.helper)?,
+                });
             }
             let Some(connection) = guard.as_mut() else {
                 unreachable_none()
@@ -325,9 +341,19 @@ pub(crate) fn open_once(
         return helper.open(path, flags);
     };
     match daemon.connect()? {
-        Some(connection) => Session::over(daemon.clone(), helper.clone(), connection)
-            .open_with_mode(path, flags, mode),
+        Some(connection) => {
+            Session::over(daemon.clone(), helper.clone(), Fallback::Helper, connection)
+                .open_with_mode(path, flags, mode)
+        }
         None => helper.open(path, flags),
+    }
+}
+
+/// [`Daemon::open`]'s error when nothing listens at the daemon's socket.
+fn daemon_not_listening(daemon: &Daemon) -> Error {
+    Error::DaemonUnreachable {
+        socket: daemon.socket().to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no daemon listens there"),
     }
 }
 
@@ -336,25 +362,30 @@ impl Daemon {
     /// daemon that is not there is [`Error::DaemonUnreachable`], never a helper.
     pub fn open(&self, path: impl AsRef<Path>, flags: i32) -> Result<OwnedFd, Error> {
         match self.connect()? {
-            Some(connection) => Session::over(self.clone(), Helper::from_env(), connection)
-                .open_with_mode(path.as_ref(), flags, 0o666),
-            None => Err(Error::DaemonUnreachable {
-                socket: self.socket().to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no daemon listens there",
-                ),
-            }),
+            Some(connection) => Session::over(
+                self.clone(),
+                Helper::from_env(),
+                Fallback::Nothing,
+                connection,
+            )
+            .open_with_mode(path.as_ref(), flags, 0o666),
+            None => Err(daemon_not_listening(self)),
         }
     }
 }
 
 impl Session {
     /// A session over a daemon connection already made.
-    fn over(daemon: Daemon, helper: Helper, connection: DaemonConnection) -> Session {
+    fn over(
+        daemon: Daemon,
+        helper: Helper,
+        fallback: Fallback,
+        connection: DaemonConnection,
+    ) -> Session {
         Session {
             helper,
             daemon: Some(daemon),
+            fallback,
             connection: Mutex::new(Some(Connection {
                 socket: connection.socket,
                 child: None,
@@ -413,6 +444,19 @@ struct Dead;
 
 impl Connection {
     /// A connection to `daemon` when one answers there, else a helper of its own.
+    /// A connection to `daemon`; one that is not there is [`Error::DaemonUnreachable`].
+    fn to_daemon_alone(daemon: &Daemon) -> Result<Connection, Error> {
+        match daemon.connect()? {
+            Some(connection) => Ok(Connection {
+                socket: connection.socket,
+                child: None,
+                owner: std::process::id(),
+                privileged: connection.privileged,
+            }),
+            None => Err(daemon_not_listening(daemon)),
+        }
+    }
+
     fn start(daemon: Option<&Daemon>, helper: &Helper) -> Result<Connection, Error> {
         if let Some(connection) = daemon.map(Daemon::connect).transpose()?.flatten() {
             return Ok(Connection {

@@ -16,8 +16,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub use sys::{
-    LibMyopen, c_my_open, exec_with_no_arguments, fork_running, ignore_sigchld, landlock_abi,
-    set_env_before_threads, set_soft_file_limit,
+    LibMyopen, accept_connection, c_my_open, exec_with_no_arguments, fork_running, ignore_sigchld,
+    landlock_abi, set_env_before_threads, set_soft_file_limit,
 };
 
 /// Set to `1` (CI sets it), every skip fails its test instead: where the suite runs as root

@@ -287,3 +287,16 @@ pub fn landlock_abi() -> i64 {
     };
     version.max(0)
 }
+
+/// The next connection on `listener`, owned (nix's accept returns a raw descriptor).
+pub fn accept_connection(
+    listener: std::os::fd::BorrowedFd<'_>,
+) -> Result<OwnedFd, nix::errno::Errno> {
+    use std::os::fd::AsRawFd;
+    let fd = nix::sys::socket::accept4(
+        listener.as_raw_fd(),
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )?;
+    // SAFETY: accept4 just returned this new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}

@@ -447,3 +447,51 @@ fn a_restart_reply_is_retried_once_in_a_new_session() {
     assert!(matches!(error, Error::Protocol { .. }), "{error:?}");
     assert_eq!(started(), 4);
 }
+
+/// `Daemon::open` promises the daemon alone, never a helper. A restart reply makes it connect
+/// again; a daemon that is gone by then is `DaemonUnreachable`, not a helper started instead.
+#[test]
+fn a_restart_through_daemon_open_never_starts_a_helper() {
+    use myopen::Daemon;
+    use myopen::wire::session::{Reply, VERSION};
+    use nix::sys::socket::{Backlog, UnixAddr, bind, listen, socket};
+
+    let scratch = Scratch::new();
+    let file = scratch.file("granted", b"never opened", 0o644);
+    let address = scratch.path().join("socket");
+    let listener = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    bind(
+        listener.as_raw_fd(),
+        &UnixAddr::new(&address).expect("address"),
+    )
+    .expect("bind");
+    listen(&listener, Backlog::new(1).expect("backlog")).expect("listen");
+    let socket_file = address.clone();
+    let daemon = std::thread::spawn(move || {
+        let connection = myopen_tests::accept_connection(listener.as_fd()).expect("accept");
+        let hello = Hello {
+            version: VERSION,
+            privileged: true,
+        }
+        .encode();
+        send_with_fds(&connection, &hello, &[]).expect("hello");
+        let mut request = [0_u8; MAX_REQUEST_LEN];
+        recv_with_fds(&connection, &mut request, 0).expect("the request");
+        // Gone before the reply: nothing answers at the socket any more.
+        drop(listener);
+        std::fs::remove_file(&socket_file).expect("socket file removed");
+        send_with_fds(&connection, &Reply::restart().encode(), &[]).expect("restart reply");
+    });
+    let outcome = Daemon::at(&address).open(&file, libc::O_RDONLY);
+    daemon.join().expect("the stand-in daemon");
+    assert!(
+        matches!(&outcome, Err(Error::DaemonUnreachable { socket, .. }) if *socket == address),
+        "{outcome:?}"
+    );
+}
