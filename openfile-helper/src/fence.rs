@@ -292,12 +292,14 @@ pub struct FenceState {
     pub seccomp: SeccompState,
     /// The roots applied (empty when Landlock is off).
     pub roots: Vec<Root>,
-    /// Roots that did not exist when the fence was drawn, so nothing beneath them is reachable.
-    pub absent: Vec<PathBuf>,
-    /// What each root named when the fence was drawn ([`Inode`]): Landlock holds a root by
-    /// that inode, not by its path, so a root replaced by rename is out of reach from then on.
-    pub held: Vec<(PathBuf, Option<Inode>)>,
+    /// What each root named when the fence was drawn ([`Inode`]; `None`: nothing, so nothing
+    /// beneath it is reachable): Landlock holds a root by that inode, not by its path, so a root
+    /// replaced by rename is out of reach from then on. Empty unless Landlock is in force.
+    pub held: Held,
 }
+
+/// Each root's path and what it named when the fence was drawn.
+pub type Held = Vec<(PathBuf, Option<Inode>)>;
 
 /// A file's identity: its device and inode number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -446,7 +448,6 @@ fn draw(
         landlock: LandlockState::Off("not governed by a policy".to_owned()),
         seccomp: SeccompState::Off("disabled by the test build's switch".to_owned()),
         roots: Vec::new(),
-        absent: Vec::new(),
         held: Vec::new(),
     };
     if switches.no_fence {
@@ -459,10 +460,9 @@ fn draw(
         state.landlock = if switches.no_landlock {
             LandlockState::Off("disabled by the test build's switch (simulated kernel)".to_owned())
         } else {
-            let applied = apply_landlock(&roots, privilege)?;
-            state.absent = applied.1;
-            held = applied.2;
-            applied.0
+            let landlock;
+            (landlock, held) = apply_landlock(&roots, privilege)?;
+            landlock
         };
         // Only a fence in force holds anything by its inode.
         if matches!(state.landlock, LandlockState::Enforced { .. }) {
@@ -515,17 +515,18 @@ fn open_root(path: &Path, privilege: &Privilege) -> Result<OwnedFd, Errno> {
     privilege.with_if_refused(Need::ReadSearch, || openat2(AT_FDCWD, path, how))
 }
 
-/// Landlock's state, the roots that were absent, and what each root named ([`FenceState::held`]).
-type Applied = (LandlockState, Vec<PathBuf>, Vec<(PathBuf, Option<Inode>)>);
-
-fn apply_landlock(roots: &[Root], privilege: &Privilege) -> Result<Applied, FenceError> {
+/// Landlock's state, and what each root named ([`FenceState::held`]).
+fn apply_landlock(
+    roots: &[Root],
+    privilege: &Privilege,
+) -> Result<(LandlockState, Held), FenceError> {
     use landlock::{
         ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, PathBeneath, RulesetAttr,
         RulesetCreatedAttr, RulesetStatus, Scope,
     };
     let abi = match kernel_landlock() {
         Ok(abi) => abi,
-        Err(why) => return Ok((LandlockState::Off(why), Vec::new(), Vec::new())),
+        Err(why) => return Ok((LandlockState::Off(why), Vec::new())),
     };
     let failed = |what: &str, error: &dyn fmt::Display| {
         FenceError(format!("cannot apply the Landlock fence: {what}: {error}"))
@@ -541,14 +542,12 @@ fn apply_landlock(roots: &[Root], privilege: &Privilege) -> Result<Applied, Fenc
         .and_then(|ruleset| ruleset.scope(Scope::from_all(latest)))
         .and_then(|ruleset| ruleset.create())
         .map_err(|error| failed("creating the ruleset", &error))?;
-    let mut absent = Vec::new();
     let mut held = Vec::new();
     for root in roots {
         let fd = match open_root(&root.path, privilege) {
             Ok(fd) => fd,
             // Nothing there (yet): nothing beneath it can be opened, which the fence then says.
             Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP | Errno::EXDEV) => {
-                absent.push(root.path.clone());
                 held.push((root.path.clone(), None));
                 continue;
             }
@@ -588,7 +587,7 @@ fn apply_landlock(roots: &[Root], privilege: &Privilege) -> Result<Applied, Fenc
             "Landlock ABI {abi} enforced none of the requested rights"
         )),
     };
-    Ok((state, absent, held))
+    Ok((state, held))
 }
 
 /// The system calls the request loop makes, and nothing else: receiving requests and sending

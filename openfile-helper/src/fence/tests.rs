@@ -568,7 +568,6 @@ fn a_root_replaced_by_rename_is_told_from_an_untouched_one() {
         },
         seccomp: SeccompState::Off("test".to_owned()),
         roots: Vec::new(),
-        absent: vec![appeared.clone()],
         held: [&kept, &renamed, &removed, &appeared]
             .into_iter()
             .map(|path| (path.clone(), Inode::of(path)))
