@@ -4,9 +4,9 @@
 //!
 //! The listener never reads from a client. It keeps a few pre-forked idle workers, accepts a
 //! connection, hands its descriptor to an idle worker over that worker's socket pair, and forks a
-//! replacement after the hand-over. A worker serves exactly one connection: it takes the peer's
+//! replacement once that connection's set-up is out of the way ([`replenish_now`]). A worker serves exactly one connection: it takes the peer's
 //! identity from the kernel (`SO_PEERCRED`, `SO_PEERGROUPS`), becomes the peer
-//! ([`Privilege::become_peer`]: the state the setuid helper reaches), then runs the helper's own
+//! ([`WaitingWorker::become_peer`]: the state the setuid helper reaches), then runs the helper's own
 //! session loop ([`session::serve_session`]) with the same [`Service`], and exits when the client
 //! goes away, after an idle timeout, or when the listener shuts down.
 
@@ -36,7 +36,7 @@ use crate::audit::DaemonPeer;
 use crate::fence;
 use crate::hardening;
 use crate::policy::Identity;
-use crate::privilege::{Peer, Privilege};
+use crate::privilege::{Peer, WaitingWorker};
 use crate::reply::ReplySocket;
 use crate::service::{Armed, NotServing, Service};
 use crate::session;
@@ -260,16 +260,21 @@ fn run(settings: &Settings, activation: Result<Option<RawFd>, String>) -> Result
         if let Some(listener) = accepting {
             fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
         }
-        let timeout = if paused_until.is_some() || draining_since.is_some() || pool.short() {
+        let timeout = if paused_until.is_some() || draining_since.is_some() || pool.fork_failing
+        {
             PollTimeout::from(100u16)
+        } else if pool.short() {
+            PollTimeout::from(REPLENISH_DELAY_MS)
         } else {
             PollTimeout::NONE
         };
-        match poll(&mut fds, timeout) {
-            Ok(_) | Err(Errno::EINTR) => {}
+        let quiet = match poll(&mut fds, timeout) {
+            Ok(events) => events == 0,
+            Err(Errno::EINTR) => false,
             Err(errno) => return Err(format!("poll: {errno}")),
-        }
+        };
         let signal_ready = fds[0].any().unwrap_or(false);
+        let mut worker_ended = false;
         let listener_ready = fds.get(1).is_some_and(|fd| fd.any().unwrap_or(false));
         drop(fds);
         if signal_ready {
@@ -284,7 +289,7 @@ fn run(settings: &Settings, activation: Result<Option<RawFd>, String>) -> Result
                     pool.drain();
                 }
             }
-            pool.reap();
+            worker_ended = pool.reap();
         }
         if listener_ready
             && let Some(socket) = listener.as_ref()
@@ -292,10 +297,26 @@ fn run(settings: &Settings, activation: Result<Option<RawFd>, String>) -> Result
         {
             paused_until = Some(Instant::now() + pause);
         }
-        if draining_since.is_none() {
+        if draining_since.is_none()
+            && replenish_now(pool.idle.len(), pool.settings.pool, worker_ended, quiet)
+        {
             pool.replenish();
         }
     }
+}
+
+/// How long the listener waits, with the pool short, for a moment nothing happens before it
+/// forks replacements anyway (a client that keeps its connection for long ends no worker).
+const REPLENISH_DELAY_MS: u16 = 5;
+
+/// Whether the listener forks replacement workers now. Not right after a hand-over: on a small
+/// machine the fork and the new worker's warm-up (its policy load, its seccomp filter) compete
+/// for the CPUs with the connection just handed over, its client and its worker, and measured as
+/// the client's time (bench/daemon.sh, TRACE=1: the fork landed before the hello in 98 of 100
+/// connections). A worker ending is the moment its client is done; a quiet poll is a moment
+/// nobody waits. Below half the pool, or with no worker idle, it forks at once all the same.
+fn replenish_now(idle: usize, pool: usize, worker_ended: bool, quiet: bool) -> bool {
+    idle < pool && (worker_ended || quiet || idle < pool.div_ceil(2))
 }
 
 /// How long a shutdown waits for busy workers before it kills them.
@@ -492,15 +513,17 @@ impl Pool {
         }
     }
 
-    /// Reaps every worker that ended, logging those that died of a signal.
-    fn reap(&mut self) {
+    /// Reaps every worker that ended, logging those that died of a signal; whether any did.
+    fn reap(&mut self) -> bool {
+        let mut reaped = false;
         loop {
             let (pid, signal) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, _)) => (pid, None),
                 Ok(WaitStatus::Signaled(pid, signal, _)) => (pid, Some(signal)),
-                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(WaitStatus::StillAlive) | Err(_) => return reaped,
                 Ok(_) => continue,
             };
+            reaped = true;
             if let Some(busy) = self.busy.remove(&pid) {
                 if let Some(held) = self.per_uid.get_mut(&busy.uid) {
                     *held = held.saturating_sub(1);
@@ -732,17 +755,17 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
 }
 
 /// Everything an idle worker can do from the policy alone, before any connection, so that none
-/// of it is on a client's path: the policy read (the same checked load as at any helper's start;
+/// of it is on a client's path: its bounding set trimmed ([`WaitingWorker::prepare`]), the policy read (the same checked load as at any helper's start;
 /// an unusable one refuses every request), the audit socket, and the seccomp filter, which admits
 /// the hand-over's calls until the worker has become its peer ([`fence::arm`]). A failure is kept
 /// and refuses the connection, as it would have at the hand-over: a worker that exited at once
 /// would only be forked again.
-fn arm() -> Result<Armed, NotServing> {
-    let privilege = Privilege::daemon_worker().map_err(|errno| NotServing {
+fn arm() -> Result<(WaitingWorker, Armed), NotServing> {
+    let waiting = WaitingWorker::prepare().map_err(|errno| NotServing {
         errno: Errno::EPERM,
-        why: format!("cannot read the worker's capabilities: {errno}"),
+        why: format!("cannot prepare the worker's capabilities: {errno}"),
     })?;
-    let armed = Armed::arm(&privilege);
+    let armed = Armed::arm(waiting.privilege());
     // A policy file the load opened with CAP_DAC_READ_SEARCH raised lowered the effective set
     // after it, CAP_SETUID and CAP_SETGID included: back to what the listener gave.
     caps::read(None, CapSet::Permitted)
@@ -755,7 +778,7 @@ fn arm() -> Result<Armed, NotServing> {
         errno: Errno::EACCES,
         why: error.to_string(),
     })?;
-    Ok(armed)
+    Ok((waiting, armed))
 }
 
 /// Serves one connection: the peer from the kernel, the credential switch, the session loop.
@@ -763,9 +786,9 @@ fn serve(
     connection: OwnedFd,
     control: BorrowedFd<'_>,
     idle_timeout: Duration,
-    armed: Result<Armed, NotServing>,
+    armed: Result<(WaitingWorker, Armed), NotServing>,
 ) -> u8 {
-    let armed = match armed {
+    let (waiting, armed) = match armed {
         Ok(armed) => armed,
         Err(not_serving) => {
             log(&format!("{}; connection refused", not_serving.why));
@@ -794,7 +817,7 @@ fn serve(
             return 1;
         }
     };
-    let privilege = match Privilege::become_peer(&peer) {
+    let privilege = match waiting.become_peer(&peer) {
         Ok(privilege) => privilege,
         Err(errno) => {
             log(&format!(
@@ -972,6 +995,21 @@ mod tests {
             assert!(matches!(parse(bad), Command::Usage(_)), "{bad:?}");
         }
         assert_eq!(parse(&["--help"]), Command::Help);
+    }
+
+    #[test]
+    fn replacements_wait_for_the_connection_to_be_set_up_unless_the_pool_runs_low() {
+        // Right after a hand-over from a full pool of four: not yet.
+        assert!(!replenish_now(3, 4, false, false));
+        // Its worker ended, or nothing happened for a while: now.
+        assert!(replenish_now(3, 4, true, false));
+        assert!(replenish_now(3, 4, false, true));
+        // Below half the pool, or none idle: at once.
+        assert!(replenish_now(1, 4, false, false));
+        assert!(replenish_now(0, 1, false, false));
+        // A full pool (or none wanted) forks nothing, whatever happened.
+        assert!(!replenish_now(4, 4, true, true));
+        assert!(!replenish_now(0, 0, true, true));
     }
 
     #[test]

@@ -295,6 +295,54 @@ impl KernelFacts {
     }
 }
 
+/// An idle `myopend` worker, before it knows its peer: still root with the capabilities the
+/// listener gave it (CAP_SETUID and CAP_SETGID to become the peer), but with its bounding set
+/// already cut to the usable capabilities and its ambient set empty. That work depends on no
+/// peer, so it is done while the worker waits, off every client's path (41 prctl calls, one per
+/// capability). [`WaitingWorker::become_peer`] is the only way on.
+#[derive(Debug)]
+pub struct WaitingWorker {
+    /// The standing every peer will get (it depends on the capabilities the listener gave, never
+    /// on the peer).
+    privilege: Privilege,
+}
+
+impl WaitingWorker {
+    /// Call once, in a freshly forked worker.
+    pub fn prepare() -> Result<WaitingWorker, Errno> {
+        let privilege = Privilege {
+            standing: Standing::for_peer(CapabilitySet::read(CapSet::Permitted)?),
+        };
+        if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
+            trim_bounding_set()?;
+        }
+        caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
+        Ok(WaitingWorker { privilege })
+    }
+
+    /// What the policy load before the connection runs under. The process is still root with
+    /// the listener's capabilities effective; [`Privilege::with`] would lower them, so the worker
+    /// restores its effective set before it becomes its peer.
+    pub fn privilege(&self) -> &Privilege {
+        &self.privilege
+    }
+
+    /// Becomes `peer` as the kernel recorded it at connect time and reaches the state
+    /// [`Privilege::establish`] reaches: every uid and gid the peer's, the supplementary groups
+    /// the peer's, only the usable capabilities permitted, nothing effective, no_new_privs, not
+    /// dumpable, checked with the kernel. Call before anything of the connection is read.
+    pub fn become_peer(self, peer: &Peer) -> Result<Privilege, Errno> {
+        let groups: Vec<Gid> = peer.groups.iter().copied().map(Gid::from_raw).collect();
+        nix::unistd::setgroups(&groups)?;
+        Privilege::settle(
+            self.privilege.standing,
+            Uid::from_raw(peer.uid),
+            Gid::from_raw(peer.gid),
+            Some(&peer.groups),
+        )
+    }
+}
+
 /// Drops every capability but the usable ones from the bounding set, in one pass: one prctl per
 /// capability (the kernel has no call for the whole set). A capability the running kernel does
 /// not know cannot be dropped, and cannot be granted either; one it knows and still holds after
@@ -351,39 +399,6 @@ impl Privilege {
         caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
 
         Privilege::settle(standing, facts.uids.real, facts.gids.real, None)
-    }
-
-    /// A `myopend` worker's privilege: from root (the listener's fork, holding CAP_SETUID,
-    /// CAP_SETGID and the DAC capabilities), becomes `peer` as the kernel recorded it at connect
-    /// time and reaches the state [`Privilege::establish`] reaches: every uid and gid the peer's,
-    /// the supplementary groups the peer's, only the usable capabilities permitted, nothing
-    /// effective, no_new_privs, not dumpable, checked with the kernel. Call once, in the worker,
-    /// before anything of the connection is read.
-    pub fn become_peer(peer: &Peer) -> Result<Privilege, Errno> {
-        let standing = Privilege::daemon_worker()?.standing;
-        if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
-            trim_bounding_set()?;
-        }
-        caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
-        let groups: Vec<Gid> = peer.groups.iter().copied().map(Gid::from_raw).collect();
-        nix::unistd::setgroups(&groups)?;
-        Privilege::settle(
-            standing,
-            Uid::from_raw(peer.uid),
-            Gid::from_raw(peer.gid),
-            Some(&peer.groups),
-        )
-    }
-
-    /// The standing an idle `myopend` worker will have once it becomes any peer (it depends on
-    /// the capabilities the listener gave it, never on the peer): what its policy load before
-    /// the connection runs under. The process is still root with the listener's capabilities
-    /// effective; [`Privilege::with`] would lower them, so the worker restores its effective set
-    /// before it becomes its peer.
-    pub fn daemon_worker() -> Result<Privilege, Errno> {
-        Ok(Privilege {
-            standing: Standing::for_peer(CapabilitySet::read(CapSet::Permitted)?),
-        })
     }
 
     /// Becomes `uid` and `gid` in all three ids, keeping only the capabilities `standing` keeps,

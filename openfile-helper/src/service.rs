@@ -84,8 +84,10 @@ pub struct Armed {
 }
 
 impl Armed {
-    /// Reads the policy under `privilege` ([`Privilege::daemon_worker`]: the standing every
+    /// Reads the policy under `privilege` ([`WaitingWorker::privilege`]: the standing every
     /// peer will get) and makes the audit socket.
+    ///
+    /// [`WaitingWorker::privilege`]: crate::privilege::WaitingWorker::privilege
     pub fn arm(privilege: &Privilege) -> Armed {
         Armed {
             policy: read_policy(privilege, None),
