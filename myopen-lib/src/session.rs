@@ -165,6 +165,10 @@ impl Session {
             absolute.as_os_str().as_bytes()
         };
         check_request(bytes, flags).map_err(|error| os_error(error.errno()))?;
+        let mode = match flags & libc::O_CREAT {
+            0 => mode,
+            _ => mode & !caller_umask(),
+        };
         let packet = SessionRequest {
             flags,
             mode,
@@ -326,6 +330,21 @@ fn interpret(
             Reply::Garbled(detail) => Err(Error::Protocol { helper, detail }),
         }
     }
+}
+
+/// This process's umask, which a file the request creates must honour. A helper inherits it and
+/// applies it again (to no further effect), but a `myopend` worker cannot know it: so the mode
+/// sent is filtered here. Read from /proc/self/status (Linux 4.7 and later), because umask(2)
+/// can only be read by setting it, which would race with other threads creating files. Without
+/// it, 0o077: the file is made owner-only (its owner may widen it), never wider than meant.
+fn caller_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("Umask:"))?;
+            u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
+        })
+        .unwrap_or(0o077)
 }
 
 /// One open with `flags` (creating with `mode`) through `daemon` when it answers, else through

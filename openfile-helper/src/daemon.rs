@@ -260,8 +260,7 @@ fn run(settings: &Settings, activation: Result<Option<RawFd>, String>) -> Result
         if let Some(listener) = accepting {
             fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
         }
-        let timeout = if paused_until.is_some() || draining_since.is_some() || pool.fork_failing
-        {
+        let timeout = if paused_until.is_some() || draining_since.is_some() || pool.fork_failing {
             PollTimeout::from(100u16)
         } else if pool.short() {
             PollTimeout::from(REPLENISH_DELAY_MS)
@@ -732,6 +731,9 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
     if hardening::harden(Some(control.as_raw_fd())).is_err() {
         std::process::exit(libc::EPERM);
     }
+    // A file it creates gets the mode its client sent, which the library has filtered by the
+    // client's own umask: the listener's (the service's UMask=0077) is nobody's choice here.
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     // While idle, off every client's path: the first group-list lookup loads the NSS modules
     // nsswitch.conf names (a static build dlopens each non-files one, about 1.5 ms, measured
     // with bench/daemon.sh TRACE=1); the connection's own lookup then finds them loaded.

@@ -45,7 +45,7 @@ pub fn probe_with_umask(
         .arg("-c")
         .arg(format!("umask {umask:03o} && exec \"$0\" \"$@\""))
         .arg(it_probe())
-        .arg(install.helper())
+        .arg(install.probe_target())
         .arg(path.as_ref())
         .arg(flags.to_string())
         .arg(OsStr::from_bytes(data));
