@@ -408,6 +408,13 @@ fn load_64_clients_leave_no_descriptor_or_worker_behind() {
     env.allow_reading("d/load", &["root"]);
     let install = Install::Daemon;
     let daemon_pid = ensure_daemon(install);
+    // The connection that saw the daemon answer was root's too: until its worker is reaped it
+    // counts against root's 64, and the 64th client here would be refused (EUSERS), as it was on
+    // a loaded machine.
+    assert!(
+        at_rest_within(daemon_pid),
+        "the daemon's start-up connection was never reaped"
+    );
     let before = descriptors_and_children(daemon_pid);
     let socket = socket_of(install);
     let opens_per_client = 2000;
@@ -508,6 +515,28 @@ fn status_field(status: &[(String, String)], key: &str) -> String {
         .find(|(name, _)| name == key)
         .map(|(_, value)| value.clone())
         .unwrap_or_default()
+}
+
+/// Whether, within 10 s, no worker of daemon `pid` serves a connection (every one of them is
+/// idle: under only the armed filter, where a worker that took a connection has a second one).
+fn at_rest_within(daemon_pid: u32) -> bool {
+    let started = Instant::now();
+    loop {
+        let serving =
+            std::fs::read_to_string(format!("/proc/{daemon_pid}/task/{daemon_pid}/children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|pid| pid.parse::<u32>().ok())
+                .filter(|pid| status_field(&status_of(*pid), "Seccomp_filters") != "1")
+                .count();
+        if serving == 0 {
+            return true;
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The daemon's children whose real uid is `uid`: the workers serving that user.
