@@ -274,7 +274,8 @@ fn hostile_frames_and_descriptors_are_refused_and_others_are_still_served() {
     // A client that never sends, and 1,000 connections opened and dropped, delay nobody.
     let silent = connect_raw(install);
     let daemon_pid = ensure_daemon(install);
-    let before = descriptors_and_children(daemon_pid);
+    // Serving two connections: the first one above and the silent one.
+    let before = at_rest(daemon_pid, 2);
     for _ in 0..1000 {
         drop(connected(&socket_of(install)));
     }
@@ -357,12 +358,29 @@ fn a_killed_worker_is_a_clear_error_and_the_daemon_goes_on() {
     // The busy worker is the one whose descriptors include a connected socket of ours: the
     // newest child that is not idle. Kill every child; idle ones are replaced, the busy one is
     // the session's.
-    for pid in children.split_whitespace() {
-        let pid: i32 = pid.parse().expect("pid");
+    let killed: Vec<i32> = children
+        .split_whitespace()
+        .map(|pid| pid.parse().expect("pid"))
+        .collect();
+    for pid in &killed {
         let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
+            nix::unistd::Pid::from_raw(*pid),
             nix::sys::signal::Signal::SIGKILL,
         );
+    }
+    // Until a killed worker has been reaped, the listener may still hand it a connection: the
+    // send succeeds into the queue of a process that is ending, and that client sees the
+    // connection close before its hello. The next client is the one after the daemon saw them go.
+    let killing = Instant::now();
+    while killed
+        .iter()
+        .any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+    {
+        assert!(
+            killing.elapsed() < Duration::from_secs(10),
+            "killed workers reaped within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
     match session.open(&file, RD) {
         Err(Error::DaemonUnreachable { .. }) | Err(Error::PolicyRefused { .. }) => {}
@@ -411,11 +429,7 @@ fn load_64_clients_leave_no_descriptor_or_worker_behind() {
     // The connection that saw the daemon answer was root's too: until its worker is reaped it
     // counts against root's 64, and the 64th client here would be refused (EUSERS), as it was on
     // a loaded machine.
-    assert!(
-        at_rest_within(daemon_pid),
-        "the daemon's start-up connection was never reaped"
-    );
-    let before = descriptors_and_children(daemon_pid);
+    let before = at_rest(daemon_pid, 0);
     let socket = socket_of(install);
     let opens_per_client = 2000;
     let failures: usize = std::thread::scope(|scope| {
@@ -517,24 +531,36 @@ fn status_field(status: &[(String, String)], key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Whether, within 10 s, no worker of daemon `pid` serves a connection (every one of them is
-/// idle: under only the armed filter, where a worker that took a connection has a second one).
-fn at_rest_within(daemon_pid: u32) -> bool {
+/// The pool `start_daemon` gives a test's daemon.
+const TEST_POOL: usize = 2;
+
+/// Daemon `pid`'s descriptors and children once it is at rest: its pool full and exactly
+/// `serving` workers serving the connections the test holds open (an idle worker is under only
+/// the armed filter; one that took a connection has a second one). A snapshot taken earlier would count a connection still ending, or a pool the listener
+/// refills a moment later (it forks replacements once a connection is set up), and the
+/// comparison after the test would fail either way.
+fn at_rest(daemon_pid: u32, serving: usize) -> (usize, usize) {
     let started = Instant::now();
     loop {
-        let serving =
+        let workers: Vec<u32> =
             std::fs::read_to_string(format!("/proc/{daemon_pid}/task/{daemon_pid}/children"))
                 .unwrap_or_default()
                 .split_whitespace()
-                .filter_map(|pid| pid.parse::<u32>().ok())
-                .filter(|pid| status_field(&status_of(*pid), "Seccomp_filters") != "1")
-                .count();
-        if serving == 0 {
-            return true;
+                .filter_map(|pid| pid.parse().ok())
+                .collect();
+        let idle = workers
+            .iter()
+            .filter(|pid| status_field(&status_of(**pid), "Seccomp_filters") == "1")
+            .count();
+        if workers.len() == TEST_POOL + serving && idle == TEST_POOL {
+            return descriptors_and_children(daemon_pid);
         }
-        if started.elapsed() > Duration::from_secs(10) {
-            return false;
-        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "daemon {daemon_pid} at rest within 10 s: {} workers, {idle} idle, {serving} expected \
+             serving",
+            workers.len()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -900,7 +926,7 @@ fn clients_gone_mid_request_end_their_workers_cleanly_and_others_are_served() {
     let daemon = Started::daemon(&[]);
     let pid = daemon.id();
     let socket = socket_of(Install::Daemon);
-    let before = descriptors_and_children(pid);
+    let before = at_rest(pid, 0);
     // Each sends a request and is gone before the reply: its worker's send meets a closed
     // socket (EPIPE, never SIGPIPE) and the worker ends.
     for _ in 0..50 {
