@@ -42,19 +42,35 @@ use crate::wire::session::{
 #[derive(Debug)]
 pub struct Session {
     helper: Helper,
-    daemon: Option<Daemon>,
-    fallback: Fallback,
+    route: Route,
     connection: Mutex<Option<Connection>>,
 }
 
-/// What a session starts when its daemon does not answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fallback {
-    /// The helper (every session but [`Daemon::open`]'s).
+/// Whom a session connects to, each time it connects: one value, so that a session promised
+/// the daemon alone always has a daemon to ask.
+#[derive(Debug, Clone)]
+enum Route {
+    /// Its helper, never a daemon.
     Helper,
-    /// Nothing: [`Daemon::open`] promises the daemon alone, also when a restart reply makes it
-    /// connect again.
-    Nothing,
+    /// The daemon when it answers, else the helper (every session but [`Daemon::open`]'s).
+    DaemonOrHelper(Daemon),
+    /// The daemon and nothing else: [`Daemon::open`]'s promise, also when a restart reply makes
+    /// it connect again.
+    DaemonAlone(Daemon),
+}
+
+impl Route {
+    /// `daemon` first when there is one, else the helper.
+    fn preferring(daemon: Option<Daemon>) -> Route {
+        daemon.map_or(Route::Helper, Route::DaemonOrHelper)
+    }
+
+    fn daemon(&self) -> Option<&Daemon> {
+        match self {
+            Route::Helper => None,
+            Route::DaemonOrHelper(daemon) | Route::DaemonAlone(daemon) => Some(daemon),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -85,8 +101,7 @@ impl Session {
         let connection = Connection::start(daemon.as_ref(), &helper)?;
         Ok(Session {
             helper,
-            daemon,
-            fallback: Fallback::Helper,
+            route: Route::preferring(daemon),
             connection: Mutex::new(Some(connection)),
         })
     }
@@ -95,8 +110,7 @@ impl Session {
     pub fn deferred_with_daemon(daemon: Option<Daemon>, helper: Helper) -> Session {
         Session {
             helper,
-            daemon,
-            fallback: Fallback::Helper,
+            route: Route::preferring(daemon),
             connection: Mutex::new(None),
         }
     }
@@ -194,9 +208,9 @@ impl Session {
                 }
             }
             if guard.is_none() {
-                *guard = Some(match (self.fallback, &self.daemon) {
-                    (Fallback::Nothing, Some(daemon)) => Connection::to_daemon_alone(daemon)?,
-                    _ => Connection::start(self.daemon.as_ref(), &self.helper)?,
+                *guard = Some(match &self.route {
+                    Route::DaemonAlone(daemon) => Connection::to_daemon_alone(daemon)?,
+                    route => Connection::start(route.daemon(), &self.helper)?,
                 });
             }
             let Some(connection) = guard.as_mut() else {
@@ -276,7 +290,7 @@ impl Session {
 
     /// Who answers on `connection`: the daemon's socket, or the helper program.
     fn server(&self, connection: &Connection) -> std::path::PathBuf {
-        match (&connection.child, &self.daemon) {
+        match (&connection.child, self.route.daemon()) {
             (None, Some(daemon)) => daemon.socket().to_owned(),
             _ => self.helper.program().to_owned(),
         }
@@ -360,10 +374,12 @@ pub(crate) fn open_once(
         return helper.open(path, flags);
     };
     match daemon.connect()? {
-        Some(connection) => {
-            Session::over(daemon.clone(), helper.clone(), Fallback::Helper, connection)
-                .open_with_mode(path, flags, mode)
-        }
+        Some(connection) => Session::over(
+            Route::DaemonOrHelper(daemon.clone()),
+            helper.clone(),
+            connection,
+        )
+        .open_with_mode(path, flags, mode),
         None => helper.open(path, flags),
     }
 }
@@ -382,9 +398,8 @@ impl Daemon {
     pub fn open(&self, path: impl AsRef<Path>, flags: i32) -> Result<OwnedFd, Error> {
         match self.connect()? {
             Some(connection) => Session::over(
-                self.clone(),
+                Route::DaemonAlone(self.clone()),
                 Helper::from_env(),
-                Fallback::Nothing,
                 connection,
             )
             .open_with_mode(path.as_ref(), flags, 0o666),
@@ -394,17 +409,11 @@ impl Daemon {
 }
 
 impl Session {
-    /// A session over a daemon connection already made.
-    fn over(
-        daemon: Daemon,
-        helper: Helper,
-        fallback: Fallback,
-        connection: DaemonConnection,
-    ) -> Session {
+    /// A session over a daemon connection already made, connecting by `route` after it.
+    fn over(route: Route, helper: Helper, connection: DaemonConnection) -> Session {
         Session {
             helper,
-            daemon: Some(daemon),
-            fallback,
+            route,
             connection: Mutex::new(Some(Connection {
                 socket: connection.socket,
                 child: None,
