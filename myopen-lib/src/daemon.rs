@@ -94,7 +94,28 @@ impl Daemon {
     /// file (`ENOENT`, `ENOTDIR`) or nobody listening on it (`ECONNREFUSED`, a stale socket), so
     /// the caller may spawn the helper instead. A daemon that is there but does not serve is an
     /// error: [`Error::DaemonRefused`] (it said why) or [`Error::DaemonUnreachable`].
+    ///
+    /// A connection the daemon closes before its hello is made again, once: nothing was asked
+    /// on it, and the listener can hand a connection to a worker it has not yet seen die
+    /// (killed, or ending with the daemon, when socket activation starts the next one).
     pub(crate) fn connect(&self) -> Result<Option<DaemonConnection>, Error> {
+        for _ in 0..2 {
+            match self.connect_once()? {
+                Answer::Served(connection) => return Ok(Some(connection)),
+                Answer::Absent => return Ok(None),
+                Answer::ClosedBeforeHello => continue,
+            }
+        }
+        Err(Error::DaemonUnreachable {
+            socket: self.socket.clone(),
+            source: io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the daemon closed the connection before its hello, twice",
+            ),
+        })
+    }
+
+    fn connect_once(&self) -> Result<Answer, Error> {
         let unreachable = |source: io::Error| Error::DaemonUnreachable {
             socket: self.socket.clone(),
             source,
@@ -111,7 +132,9 @@ impl Daemon {
             match connect(std::os::fd::AsRawFd::as_raw_fd(&socket), &address) {
                 Ok(()) => break,
                 Err(Errno::EINTR) => continue,
-                Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ECONNREFUSED) => return Ok(None),
+                Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ECONNREFUSED) => {
+                    return Ok(Answer::Absent);
+                }
                 Err(errno) => return Err(unreachable(errno.into())),
             }
         }
@@ -120,10 +143,7 @@ impl Daemon {
         let received = recv_with_fds(&socket, &mut first, 0).map_err(unreachable)?;
         let first = &first[..received.bytes];
         if received.bytes == 0 {
-            return Err(unreachable(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "the daemon closed the connection before its hello",
-            )));
+            return Ok(Answer::ClosedBeforeHello);
         }
         if received.discarded_fds > 0 {
             return Err(unreachable(io::Error::new(
@@ -132,7 +152,7 @@ impl Daemon {
             )));
         }
         match (Hello::decode(first), Reply::decode(first, 0)) {
-            (Some(hello), _) if hello.version == VERSION => Ok(Some(DaemonConnection {
+            (Some(hello), _) if hello.version == VERSION => Ok(Answer::Served(DaemonConnection {
                 socket,
                 privileged: hello.privileged,
             })),
@@ -146,4 +166,12 @@ impl Daemon {
             ))),
         }
     }
+}
+
+/// What one connection attempt met.
+enum Answer {
+    Served(DaemonConnection),
+    /// No daemon there to answer.
+    Absent,
+    ClosedBeforeHello,
 }

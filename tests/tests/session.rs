@@ -495,3 +495,62 @@ fn a_restart_through_daemon_open_never_starts_a_helper() {
         "{outcome:?}"
     );
 }
+
+/// A connection that ends before its hello was handed to a worker that was dying (killed, or
+/// the daemon stopping): nothing was asked yet, so the library connects once more, and the
+/// caller is served by the worker that answers then. A second close is the caller's error.
+#[test]
+fn a_connection_closed_before_its_hello_is_made_again_once() {
+    use myopen::Daemon;
+    use myopen::wire::session::{Reply, VERSION};
+    use nix::sys::socket::{Backlog, UnixAddr, bind, listen, socket};
+
+    let scratch = Scratch::new();
+    let file = scratch.file("granted", b"served on the second connection", 0o644);
+    let address = scratch.path().join("socket");
+    let listener = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    bind(
+        listener.as_raw_fd(),
+        &UnixAddr::new(&address).expect("address"),
+    )
+    .expect("bind");
+    listen(&listener, Backlog::new(4).expect("backlog")).expect("listen");
+    let served = file.clone();
+    let daemon = std::thread::spawn(move || {
+        // The first client's first connection: closed unanswered; its second: served.
+        drop(myopen_tests::accept_connection(listener.as_fd()).expect("accept"));
+        let connection = myopen_tests::accept_connection(listener.as_fd()).expect("accept");
+        let hello = Hello {
+            version: VERSION,
+            privileged: true,
+        }
+        .encode();
+        send_with_fds(&connection, &hello, &[]).expect("hello");
+        let mut request = [0_u8; MAX_REQUEST_LEN];
+        recv_with_fds(&connection, &mut request, 0).expect("the request");
+        let opened = std::fs::File::open(&served).expect("open");
+        send_with_fds(&connection, &Reply::Opened.encode(), &[opened.as_fd()]).expect("reply");
+        drop(connection);
+        // The second client: both of its connections closed unanswered.
+        for _ in 0..2 {
+            drop(myopen_tests::accept_connection(listener.as_fd()).expect("accept"));
+        }
+    });
+    let daemon_at = Daemon::at(&address);
+    let opened = daemon_at
+        .open(&file, libc::O_RDONLY)
+        .expect("served on the second connection");
+    assert_eq!(read_all(opened), b"served on the second connection");
+    let outcome = daemon_at.open(&file, libc::O_RDONLY);
+    daemon.join().expect("the stand-in daemon");
+    assert!(
+        matches!(&outcome, Err(Error::DaemonUnreachable { socket, .. }) if *socket == address),
+        "{outcome:?}"
+    );
+}
