@@ -737,7 +737,7 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
     // While idle, off every client's path: the first group-list lookup loads the NSS modules
     // nsswitch.conf names (a static build dlopens each non-files one, about 1.5 ms, measured
     // with bench/daemon.sh TRACE=1); the connection's own lookup then finds them loaded.
-    let _ = crate::identity::listed_groups(0);
+    let _ = crate::identity::listed_user(0);
     let armed = arm();
     let mut byte = [0u8; 1];
     let connection = match recv_with_fds(&control, &mut byte, 1) {
@@ -808,8 +808,8 @@ fn serve(
     };
     // Before the switch, while the peer cannot touch this process (its limits, its signals):
     // a lookup it made fail would otherwise read as "no such id" or "no groups".
-    let listed_groups = match judged_identity(&peer) {
-        Ok(listed_groups) => listed_groups,
+    let listed = match judged_identity(&peer) {
+        Ok(listed) => listed,
         Err(why) => {
             log(&format!(
                 "uid {} (pid {}): {why}; connection refused",
@@ -838,9 +838,9 @@ fn serve(
         uid: peer.uid,
         gid: peer.gid,
         groups: peer.groups.clone(),
-        listed_groups,
+        listed_groups: listed.groups,
     };
-    let service = match Service::for_peer(&privilege, who, process, armed) {
+    let service = match Service::for_peer(&privilege, who, listed.name, process, armed) {
         Ok(service) => service,
         Err(not_serving) => {
             log(&not_serving.why);
@@ -906,7 +906,8 @@ fn peer_of(connection: &OwnedFd) -> Result<(Peer, DaemonPeer), Errno> {
     Ok((peer, process))
 }
 
-/// Refuses a peer with a subordinate id and returns the groups its denies match as well.
+/// Refuses a peer with a subordinate id, and returns its name and the groups its denies match
+/// as well.
 ///
 /// A user with subordinate ids (`subuid(5)`, `subgid(5)`; newuidmap and newgidmap map them)
 /// can make a user namespace that allows setgroups, and there become one of those ids or drop
@@ -915,7 +916,7 @@ fn peer_of(connection: &OwnedFd) -> Result<(Peer, DaemonPeer), Errno> {
 /// peer (uid, gid or a group in a range) is refused. Dropped groups are covered by matching
 /// denies against the groups the database lists for the uid ([`Identity::listed_groups`]).
 /// Sub-ids an NSS `subid` service keeps elsewhere are not seen.
-fn judged_identity(peer: &Peer) -> Result<Vec<u32>, String> {
+fn judged_identity(peer: &Peer) -> Result<crate::identity::ListedUser, String> {
     let subuid = std::path::Path::new(crate::config::SYSCONFDIR).join("subuid");
     let subgid = std::path::Path::new(crate::config::SYSCONFDIR).join("subgid");
     if crate::identity::SubordinateRanges::read(&subuid)?.contains(peer.uid) {
@@ -934,7 +935,7 @@ fn judged_identity(peer: &Peer) -> Result<Vec<u32>, String> {
             subgid.display()
         ));
     }
-    crate::identity::listed_groups(peer.uid).map_err(|errno| {
+    crate::identity::listed_user(peer.uid).map_err(|errno| {
         format!(
             "cannot read its groups from the user database: {}",
             myopen::strerror(errno as i32)

@@ -40,18 +40,31 @@ pub fn of_user(name: &str) -> Result<Option<Identity>, Errno> {
     }))
 }
 
-/// The groups the user database lists for `uid` (its passwd entry's primary group and the
-/// groups /etc/group names it in); none for a uid without an entry. For `myopend` peers, whose
-/// denies match these too ([`Identity::listed_groups`]).
-pub fn listed_groups(uid: u32) -> Result<Vec<u32>, Errno> {
+/// What the user database says of a `myopend` peer's uid.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ListedUser {
+    /// Its login name, for the audit log; `None` for a uid without an entry.
+    pub name: Option<String>,
+    /// The groups listed for it (its passwd entry's primary group and the groups /etc/group
+    /// names it in), which its denies match too ([`Identity::listed_groups`]); none for a uid
+    /// without an entry.
+    pub groups: Vec<u32>,
+}
+
+/// Looks `uid` up once: its name and its listed groups ([`ListedUser`]).
+pub fn listed_user(uid: u32) -> Result<ListedUser, Errno> {
     let Some(user) = User::from_uid(Uid::from_raw(uid))? else {
-        return Ok(Vec::new());
+        return Ok(ListedUser::default());
     };
-    let c_name = std::ffi::CString::new(user.name).map_err(|_| Errno::EINVAL)?;
-    Ok(nix::unistd::getgrouplist(&c_name, user.gid)?
+    let c_name = std::ffi::CString::new(user.name.as_str()).map_err(|_| Errno::EINVAL)?;
+    let groups = nix::unistd::getgrouplist(&c_name, user.gid)?
         .into_iter()
         .map(Gid::as_raw)
-        .collect())
+        .collect();
+    Ok(ListedUser {
+        name: Some(user.name),
+        groups,
+    })
 }
 
 /// Subordinate id ranges (`subuid(5)`, `subgid(5)`): `name:first:count` lines, each the ids a

@@ -132,7 +132,8 @@ impl<'privilege> Service<'privilege> {
 
     /// [`Service::start`] for a `myopend` worker that `armed` itself before its connection
     /// came: `who` is the connection's peer as the kernel recorded it (`SO_PEERCRED`,
-    /// `SO_PEERGROUPS`), `peer` its process, named in every audit line with `mode=daemon`.
+    /// `SO_PEERGROUPS`), `user` its login name (looked up with its groups, before the switch),
+    /// `peer` its process, named in every audit line with `mode=daemon`.
     /// `privilege` is the peer's (after the switch). The policy armed with is looked at again
     /// now (fstat, no read) and read again if it changed, so that a worker that waited long
     /// serves the policy as it is at the hand-over; then the fence
@@ -140,6 +141,7 @@ impl<'privilege> Service<'privilege> {
     pub fn for_peer(
         privilege: &'privilege Privilege,
         who: Identity,
+        user: Option<String>,
         peer: DaemonPeer,
         armed: Armed,
     ) -> Result<Service<'privilege>, NotServing> {
@@ -151,7 +153,6 @@ impl<'privilege> Service<'privilege> {
             true => policy,
             false => read_policy(privilege, Some(&policy)),
         };
-        let user = identity::user_name(who.uid);
         let loaded = match &policy {
             PolicyState::Loaded(policy, _) => Some(policy),
             PolicyState::NotEnforced | PolicyState::Unusable(_) | PolicyState::Outgrown(_) => None,
