@@ -82,12 +82,16 @@ pub(crate) fn parse_policy_reading(
     Ok((parser.rules, parser.warnings))
 }
 
-/// Room for the rules `text` seems to hold (its `[[` headers), so the list is allocated once:
-/// with musl's allocator each doubling was a fresh mapping and an unmap. Bounded, so that a file
-/// of brackets cannot make the helper reserve more than a policy near the size cap needs.
+/// Room for about the rules `text` holds, so the list is allocated once: with musl's allocator
+/// each doubling was a fresh mapping and an unmap. Guessed from the length, not counted: a rule
+/// takes some 85 bytes as policies are written, and counting the `[[` of the headers cost a
+/// tenth of the parsing. A file of shorter rules grows the list once or twice; room reserved
+/// and not used is address space the allocator never touches. Bounded, so that a file near the
+/// size cap cannot make the helper reserve more than a policy of that size needs.
 fn expected_rules(text: &str) -> usize {
+    const BYTES_PER_RULE: usize = 64;
     const MOST_RULES_RESERVED: usize = 16_384;
-    text.matches("[[").count().min(MOST_RULES_RESERVED)
+    (text.len() / BYTES_PER_RULE + 1).min(MOST_RULES_RESERVED)
 }
 
 /// How the rules of one kind have been written so far. TOML has two forms for an array of
