@@ -981,14 +981,18 @@ impl<'text> Parser<'text, '_> {
         }
         at = skip_blanks(bytes, at + 1);
         if name == "path" {
-            let Some(end) = plain_string_end(bytes, at) else {
+            // The string and its pattern in one pass; anything else in it, including an error,
+            // is for the general reading to read and word.
+            if bytes.get(at) != Some(&b'"') {
+                return Ok(false);
+            }
+            let Some((glob, end)) = Glob::quoted_within(&self.shared_text, at) else {
                 return Ok(false);
             };
             self.not_given(draft, name, line)?;
             self.position = end + 1;
-            return self
-                .set_path(draft, &self.text[at + 1..end], line)
-                .map(|()| true);
+            draft.path = Some(glob);
+            return Ok(true);
         }
         let mut items = PlainItems {
             items: [PlainItem::Id(0); PLAIN_ARRAY_LIMIT],
