@@ -1217,8 +1217,45 @@ fn plain_line_near_misses_read_as_the_general_reading_reads_them() {
         "path = ['/a']",
         "path = [\"/a\"]",
         "pathx = \"/a\"",
+        // Entries the shortcut has taken the meaning of (a warning, an id) before it meets
+        // something it leaves to the general reading: nothing it took may be left twice.
+        "users = [\"nobody-here\", 'alice']",
+        "users = [\"nobody-here\", \"a\\u0041\"]",
+        "users = [\"nobody-here\", \"also-nobody\", 01]",
+        "users = [\"nobody-here\",\n\"alice\"]",
+        "users = [\"nobody-here\", \"alice\"] # comment",
+        "users = [\"nobody-here\", \"-1\"]",
+        "users = [\"nobody-here\", 4294967295]",
+        "users = [\"*\", \"nobody-here\", \"\"]",
+        "groups = [\"nosuch\", 50, \"adm\", 1_0]",
+        "users = [1000, \"nobody-here\", \"bob\"]",
+        "users = [ \"alice\" , \"bob\" , ]",
+        "users\t=\t[\"alice\"]",
+        "users=[\"alice\"]",
+        "\"users\" = [\"alice\"]",
+        "users = [\n  \"alice\",\n]",
+        "users = [\"007\", \"99999999999999999999\"]",
+        "users = [123456789012345678]",
+        "users = [1234567890123456789]",
+        "access = [\"read\", \"reed\"]",
+        "access = [\"read\", 'write']",
+        "types = [\"file\", \"dir\",]",
+        "path = \"/a/**/b/*.log\"",
+        "path=\"/a\" # comment",
+        "path = \"/a\"x",
+        "path = \"/a?\"",
+        "path = \"/a/./b\"",
+        "path = \"/a\\\"b\"",
+        "path = \"a\"",
+        "path = \"/a",
+        "path = \"/a/**\"\r",
     ] {
-        for text in [format!("{rule}{line}\n"), format!("{rule}{line}")] {
+        for text in [
+            format!("{rule}{line}\n"),
+            format!("{rule}{line}"),
+            format!("\u{feff}{rule}{line}\r\n"),
+            format!("{rule}{line}\n{line}\n"),
+        ] {
             let file = Path::new(FILE);
             assert_eq!(
                 parse_policy_reading(&text, file, &FakeResolver, Reading::PlainLinesFirst),
