@@ -1215,21 +1215,21 @@ impl<'text> Parser<'text, '_> {
         entries: &mut SubjectEntries,
     ) -> Result<(), PolicyError> {
         let key = list.key();
-        if text == "*" {
+        let is_id = |digits: &[u8]| !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+        // By the first byte: most entries are a name or an id, and tell at once.
+        let bytes = text.as_bytes();
+        if bytes == b"*" {
             entries.everyone = true;
-        } else if text.is_empty() {
+        } else if bytes.is_empty() {
             return Err(self.error(line, format!("empty name in {key:?}")));
-        } else if text.bytes().all(|byte| byte.is_ascii_digit()) {
+        } else if bytes[0].is_ascii_digit() && is_id(bytes) {
             // Too many digits for i128 is out of range too, so saturate.
             let id = match text.len() {
-                ..=18 => i128::from(decimal(text.as_bytes())),
+                ..=18 => i128::from(decimal(bytes)),
                 _ => text.parse::<i128>().unwrap_or(i128::MAX),
             };
             entries.ids.push(self.id_in_range(id, line, key)?);
-        } else if let Some(digits) = text.strip_prefix(['-', '+'])
-            && !digits.is_empty()
-            && digits.bytes().all(|byte| byte.is_ascii_digit())
-        {
+        } else if matches!(bytes[0], b'-' | b'+') && is_id(&bytes[1..]) {
             return Err(self.error(
                 line,
                 format!("id {text:?} in {key:?} must be plain digits, without a sign"),
@@ -1275,10 +1275,14 @@ impl<'text> Parser<'text, '_> {
     /// lookup that failed is asked again (and fails the policy anyway).
     fn resolve(&mut self, list: SubjectList, name: &str) -> Result<Option<u32>, LookupFailed> {
         let users = matches!(list, SubjectList::Users);
+        // Compared in place: names are short, and a call to memcmp cost more than the bytes.
+        let same = |known: &str| {
+            known.len() == name.len() && known.bytes().zip(name.bytes()).all(|(a, b)| a == b)
+        };
         if let Some(known) = self
             .recent_names
             .iter()
-            .find(|known| known.users == users && known.name == name)
+            .find(|known| known.users == users && same(&known.name))
         {
             return Ok(known.id);
         }
