@@ -322,10 +322,14 @@ impl Glob {
     /// `/srv/app/**/*.log`, empty for `/*/x` and for `/`): every path this glob matches starts
     /// with these components, which is what lets a policy index its rules by it.
     pub(crate) fn literal_prefix(&self) -> &[u8] {
-        self.as_str()
-            .as_bytes()
-            .get(..self.prefix_length as usize)
-            .unwrap_or_default()
+        // Sliced as bytes: the pattern's range was checked when the glob was made, and the
+        // character-boundary checks of a str cost indexing every rule a few dozen instructions.
+        let start = self.start as usize;
+        let end = start + self.prefix_length as usize;
+        if end > self.end as usize {
+            return &[];
+        }
+        self.text.as_bytes().get(start..end).unwrap_or_default()
     }
 
     /// How many components [`Glob::literal_prefix`] has.
