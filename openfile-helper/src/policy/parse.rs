@@ -1095,6 +1095,12 @@ impl<'text> Parser<'text, '_> {
                     if digits > 18 || (digits > 1 && bytes[at] == b'0') {
                         return Ok(None);
                     }
+                    // Only digits the general reading reads as an integer of their own: in
+                    // `4294967295abc` it sees one invalid integer, and says so, where the range
+                    // of the id would be the wrong complaint.
+                    if !matches!(bytes.get(at + digits), Some(b' ' | b'\t' | b',' | b']')) {
+                        return Ok(None);
+                    }
                     let id = decimal(&bytes[at..at + digits]);
                     entries
                         .ids

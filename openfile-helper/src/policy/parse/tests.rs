@@ -1145,7 +1145,7 @@ proptest! {
 
     #[test]
     fn lines_near_the_plain_form_read_the_same_without_the_shortcut(
-        text in "\\[\\[(allow|deny)\\]\\]\n(\\[\\[(allow|deny)\\]\\]\n|(path|users|groups|access|types|x) ?= ?(\"[/a-z*.\\\\]{0,6}\"|\\[ ?((\"(read|write|file|dir|adm|alice|[a-z0-9*+-]{0,6})\"|[0-9_]{1,4}|'a'|true) ?, ?){0,3}\\]|[0-9]{1,3})[ \t]{0,1}(#x)?\n){1,12}"
+        text in "\\[\\[(allow|deny)\\]\\]\n(\\[\\[(allow|deny)\\]\\]\n|(path|users|groups|access|types|x) ?= ?(\"[/a-z*.\\\\]{0,6}\"|\\[ ?((\"(read|write|file|dir|adm|alice|[a-z0-9*+-]{0,6})\"|[0-9_]{1,4}|4294967295[a._]?|'a'|true) ?, ?){0,3}\\]|[0-9]{1,3})[ \t]{0,1}(#x)?\n){1,12}"
     ) {
         plain_lines_change_nothing(&text)?;
         agree_with_toml(&text)?;
@@ -1236,6 +1236,14 @@ fn plain_line_near_misses_read_as_the_general_reading_reads_them() {
         "users = [\n  \"alice\",\n]",
         "users = [\"007\", \"99999999999999999999\"]",
         "users = [123456789012345678]",
+        "users = [4294967295abc]",
+        "users = [4294967295.5]",
+        "users = [4294967295_0]",
+        "users = [4294967295e3]",
+        "users = [4294967295:00]",
+        "users = [4294967295 ]",
+        "users = [4294967295",
+        "groups = [50x, \"adm\"]",
         "users = [1234567890123456789]",
         "access = [\"read\", \"reed\"]",
         "access = [\"read\", 'write']",
