@@ -391,7 +391,7 @@ const PATTERN: PatternForm = PatternForm {
 };
 
 /// A pattern inside a TOML basic string: its quote ends it; a control character other than tab,
-/// DEL or a backslash make a string the parser must read the general way.
+/// DEL or a backslash makes it a string the parser must read the general way.
 const QUOTED_PATTERN: PatternForm = PatternForm {
     classes: {
         let mut table = PATTERN.classes;
