@@ -413,6 +413,8 @@ const QUOTED_PATTERN: PatternForm = PatternForm {
 /// and where the pattern ends. One pass that does for each byte only what a valid pattern needs;
 /// `None` for anything else, every pattern with an error included, so that [`Glob::diagnose`]
 /// alone words errors, in its order.
+// Inlined in its two callers, each with its form known: its tables are then constants.
+#[inline(always)]
 fn quick_check(bytes: &[u8], start: usize, form: &PatternForm) -> Option<(Checked, usize)> {
     if bytes.get(start) != Some(&b'/') {
         return None;
