@@ -36,7 +36,9 @@ enum Segment<'pattern> {
 pub struct Glob {
     /// The pattern is `text[start..end]`: a policy's globs share the text of their file rather
     /// than each allocating a copy of its pattern (loading a large policy paid one per rule).
-    text: Arc<str>,
+    /// A `String` behind the `Arc`, not a `str`, so that the text of a file read into a
+    /// `String` is shared as it is rather than copied.
+    text: Arc<String>,
     start: u32,
     end: u32,
     /// The length of [`Glob::literal_prefix`] and how many components it has, found while the
@@ -134,12 +136,16 @@ struct Checked {
 impl Glob {
     pub fn new(pattern: &str) -> Result<Glob, GlobError> {
         let checked = Glob::check(pattern)?;
-        Ok(Glob::made(Arc::from(pattern), 0..pattern.len(), checked))
+        Ok(Glob::made(
+            Arc::new(pattern.to_owned()),
+            0..pattern.len(),
+            checked,
+        ))
     }
 
     /// [`Glob::new`] of `text[range]`, sharing `text`. A `range` out of `text` (or not on
     /// character boundaries) is an empty pattern.
-    pub(crate) fn within(text: &Arc<str>, range: Range<usize>) -> Result<Glob, GlobError> {
+    pub(crate) fn within(text: &Arc<String>, range: Range<usize>) -> Result<Glob, GlobError> {
         let pattern = text.get(range.clone()).unwrap_or_default();
         let checked = Glob::check(pattern)?;
         Ok(Glob::made(Arc::clone(text), range, checked))
@@ -150,13 +156,13 @@ impl Glob {
     /// is not of that form, or its pattern is not one [`quick_check`] accepts. The parser then
     /// reads the string the general way and has [`Glob::within`] say what is wrong, if anything:
     /// this only saves it a second pass over the bytes of every rule's pattern.
-    pub(crate) fn quoted_within(text: &Arc<str>, quote: usize) -> Option<(Glob, usize)> {
+    pub(crate) fn quoted_within(text: &Arc<String>, quote: usize) -> Option<(Glob, usize)> {
         let start = quote + 1;
         let (checked, end) = quick_check(text.as_bytes(), start, &QUOTED_PATTERN)?;
         Some((Glob::made(Arc::clone(text), start..end, checked), end))
     }
 
-    fn made(text: Arc<str>, range: Range<usize>, checked: Checked) -> Glob {
+    fn made(text: Arc<String>, range: Range<usize>, checked: Checked) -> Glob {
         // Patterns are at most MAX_PATTERN_LEN long and files at most a few MiB; were a file
         // ever 4 GiB long, the offsets would saturate and the pattern read as empty, which no
         // path matches.
@@ -651,7 +657,7 @@ mod tests {
 
     #[test]
     fn a_glob_within_a_text_is_the_glob_of_its_pattern() {
-        let text: Arc<str> = Arc::from("path = \"/srv/a*/b\"\npath = \"/x//y\"\n");
+        let text = Arc::new(String::from("path = \"/srv/a*/b\"\npath = \"/x//y\"\n"));
         let shared = Glob::within(&text, 8..17).unwrap();
         assert_eq!(shared.as_str(), "/srv/a*/b");
         assert_eq!(shared, glob("/srv/a*/b"));
@@ -664,7 +670,7 @@ mod tests {
         );
         // Out of the text, or not on a character boundary: an empty pattern, refused.
         assert_eq!(Glob::within(&text, 30..99).err(), Some(GlobError::Empty));
-        let accented: Arc<str> = Arc::from("/\u{e9}");
+        let accented = Arc::new(String::from("/\u{e9}"));
         assert_eq!(Glob::within(&accented, 0..2).err(), Some(GlobError::Empty));
     }
 
@@ -834,7 +840,7 @@ mod tests {
     /// What [`Glob::quoted_within`] gives for `pattern` written as a basic string, followed by
     /// more of a line.
     fn quoted(pattern: &str) -> Option<Glob> {
-        let text: Arc<str> = format!("x = \"{pattern}\" # \"").into();
+        let text = Arc::new(format!("x = \"{pattern}\" # \""));
         let (glob, end) = Glob::quoted_within(&text, 4)?;
         assert_eq!(end, 5 + pattern.len(), "{pattern:?}");
         Some(glob)
@@ -878,7 +884,7 @@ mod tests {
         ] {
             assert_eq!(quoted(pattern), None, "{pattern:?}");
         }
-        let unterminated: Arc<str> = "path = \"/a/b".into();
+        let unterminated = Arc::new(String::from("path = \"/a/b"));
         assert!(Glob::quoted_within(&unterminated, 7).is_none());
         let long = format!("/{}", "a".repeat(MAX_PATTERN_LEN));
         assert_eq!(quoted(&long), None);

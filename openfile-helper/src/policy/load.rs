@@ -49,13 +49,7 @@ enum DirectoryRole {
 /// Loads `$sysconfdir/myopen/policy.toml`, then `$sysconfdir/myopen/policy.d/*.toml` in byte
 /// order of their names. A missing `policy.d` is fine; a missing `policy.toml` is an error.
 pub fn load(sysconfdir: &Path, resolver: &dyn NameResolver) -> Result<LoadedPolicy, PolicyError> {
-    let sources = read_sources(sysconfdir)?;
-    Policy::from_sources(
-        sources
-            .iter()
-            .map(|(path, text)| (path.as_path(), text.as_str())),
-        resolver,
-    )
+    Policy::from_owned_sources(read_sources(sysconfdir)?, resolver)
 }
 
 /// Opens `name` under a directory descriptor with `flags`: the one step of loading that may need

@@ -57,12 +57,32 @@ pub(crate) enum Reading {
     GeneralOnly,
 }
 
+/// [`parse_policy`] of a text the caller gives up: the rules' globs share it as it is, where a
+/// borrowed text is copied for them (some 40 instructions a rule, at a large policy's length).
+pub fn parse_owned_policy(
+    text: String,
+    file: &Path,
+    resolver: &dyn NameResolver,
+) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
+    parse_shared_text(&Arc::new(text), file, resolver, Reading::PlainLinesFirst)
+}
+
 pub(crate) fn parse_policy_reading(
     text: &str,
     file: &Path,
     resolver: &dyn NameResolver,
     reading: Reading,
 ) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
+    parse_shared_text(&Arc::new(text.to_owned()), file, resolver, reading)
+}
+
+fn parse_shared_text(
+    shared_text: &Arc<String>,
+    file: &Path,
+    resolver: &dyn NameResolver,
+    reading: Reading,
+) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
+    let text = shared_text.as_str();
     let mut parser = Parser {
         reading,
         text,
@@ -71,7 +91,7 @@ pub(crate) fn parse_policy_reading(
         line: 1,
         file,
         shared_file: file.into(),
-        shared_text: text.into(),
+        shared_text: Arc::clone(shared_text),
         resolver,
         recent_names: Vec::new(),
         recent_names_next: 0,
@@ -257,7 +277,7 @@ struct Parser<'text, 'context> {
     /// `file`, once for all the rules' origins.
     shared_file: Arc<Path>,
     /// `text`, once for all the rules' globs.
-    shared_text: Arc<str>,
+    shared_text: Arc<String>,
     resolver: &'context dyn NameResolver,
     /// The resolver's answers for the last [`RECENT_NAMES`] names, oldest replaced first.
     recent_names: Vec<KnownName>,
