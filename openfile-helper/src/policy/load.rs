@@ -28,7 +28,7 @@ use super::{LoadedPolicy, Policy};
 /// (sites with sudoers files of thousands of lines have hundreds to a few thousand rules). Every
 /// helper start reads the whole policy, and the cap bounds what one file can make each request
 /// pay: a 10,000-rule, 826 KB file costs its load some 16 million instructions
-/// (`bench/policy-cost.sh`, musl), a file at the cap some 21 million. The policy keeps each
+/// (`bench/policy-cost.sh`, musl), a file at the cap some 20 million. The policy keeps each
 /// file's text (its globs share it). More rules than that can still be written, as drop-ins
 /// (each under the cap), at the same cost per rule.
 pub const MAX_POLICY_FILE_SIZE: u64 = 1 << 20;
