@@ -718,6 +718,16 @@ impl<'text> Parser<'text, '_> {
         Ok(())
     }
 
+    /// TOML has no line break inside a key/value pair, but the toml crate reads one there in an
+    /// inline table: say that this form is not supported rather than call it invalid.
+    fn no_line_break(&mut self, place: &str) -> Result<(), PolicyError> {
+        self.skip_spaces();
+        match self.peek() {
+            Some(b'\n' | b'\r' | b'#') => Err(self.unsupported(&format!("a line break {place}"))),
+            _ => Ok(()),
+        }
+    }
+
     fn equals(&mut self) -> Result<(), PolicyError> {
         self.skip_spaces();
         self.expect(b'=', "'=' after the key")?;
@@ -865,7 +875,9 @@ impl<'text> Parser<'text, '_> {
             }
             let line = self.line;
             let key = self.key()?;
+            self.no_line_break("between a key and its '=' in an inline table")?;
             self.equals()?;
+            self.no_line_break("between '=' and its value in an inline table")?;
             self.rule_entry(&mut draft, key, line)?;
             self.skip_blank_lines()?;
             match self.peek() {
