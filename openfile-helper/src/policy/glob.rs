@@ -36,7 +36,9 @@ enum Segment<'pattern> {
 pub struct Glob {
     /// The pattern is `text[start..end]`: a policy's globs share the text of their file rather
     /// than each allocating a copy of its pattern (loading a large policy paid one per rule).
-    text: Arc<str>,
+    /// A `String` behind the `Arc`, not a `str`, so that the text of a file read into a
+    /// `String` is shared as it is rather than copied.
+    text: Arc<String>,
     start: u32,
     end: u32,
     /// The length of [`Glob::literal_prefix`] and how many components it has, found while the
@@ -125,6 +127,7 @@ impl PartialEq for Glob {
 impl Eq for Glob {}
 
 /// What checking a pattern finds out about it, besides that it is valid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Checked {
     prefix_length: u32,
     prefix_depth: u32,
@@ -133,18 +136,33 @@ struct Checked {
 impl Glob {
     pub fn new(pattern: &str) -> Result<Glob, GlobError> {
         let checked = Glob::check(pattern)?;
-        Ok(Glob::made(Arc::from(pattern), 0..pattern.len(), checked))
+        Ok(Glob::made(
+            Arc::new(pattern.to_owned()),
+            0..pattern.len(),
+            checked,
+        ))
     }
 
     /// [`Glob::new`] of `text[range]`, sharing `text`. A `range` out of `text` (or not on
     /// character boundaries) is an empty pattern.
-    pub(crate) fn within(text: &Arc<str>, range: Range<usize>) -> Result<Glob, GlobError> {
+    pub(crate) fn within(text: &Arc<String>, range: Range<usize>) -> Result<Glob, GlobError> {
         let pattern = text.get(range.clone()).unwrap_or_default();
         let checked = Glob::check(pattern)?;
         Ok(Glob::made(Arc::clone(text), range, checked))
     }
 
-    fn made(text: Arc<str>, range: Range<usize>, checked: Checked) -> Glob {
+    /// The glob of a pattern written in `text` as a TOML basic string without escapes, whose
+    /// opening quote is at `quote`, and the position of its closing quote; `None` if the string
+    /// is not of that form, or its pattern is not one [`quick_check`] accepts. The parser then
+    /// reads the string the general way and has [`Glob::within`] say what is wrong, if anything:
+    /// this only saves it a second pass over the bytes of every rule's pattern.
+    pub(crate) fn quoted_within(text: &Arc<String>, quote: usize) -> Option<(Glob, usize)> {
+        let start = quote + 1;
+        let (checked, end) = quick_check(text.as_bytes(), start, &QUOTED_PATTERN)?;
+        Some((Glob::made(Arc::clone(text), start..end, checked), end))
+    }
+
+    fn made(text: Arc<String>, range: Range<usize>, checked: Checked) -> Glob {
         // Patterns are at most MAX_PATTERN_LEN long and files at most a few MiB; were a file
         // ever 4 GiB long, the offsets would saturate and the pattern read as empty, which no
         // path matches.
@@ -159,6 +177,15 @@ impl Glob {
     }
 
     fn check(pattern: &str) -> Result<Checked, GlobError> {
+        match quick_check(pattern.as_bytes(), 0, &PATTERN) {
+            Some((checked, _)) => Ok(checked),
+            None => Glob::diagnose(pattern),
+        }
+    }
+
+    /// The whole check, with the error [`quick_check`] does not word: every pattern it leaves
+    /// out comes here.
+    fn diagnose(pattern: &str) -> Result<Checked, GlobError> {
         if pattern.is_empty() {
             return Err(GlobError::Empty);
         }
@@ -301,10 +328,14 @@ impl Glob {
     /// `/srv/app/**/*.log`, empty for `/*/x` and for `/`): every path this glob matches starts
     /// with these components, which is what lets a policy index its rules by it.
     pub(crate) fn literal_prefix(&self) -> &[u8] {
-        self.as_str()
-            .as_bytes()
-            .get(..self.prefix_length as usize)
-            .unwrap_or_default()
+        // Sliced as bytes: the pattern's range was checked when the glob was made, and the
+        // character-boundary checks of a str cost indexing every rule a few dozen instructions.
+        let start = self.start as usize;
+        let end = start + self.prefix_length as usize;
+        if end > self.end as usize {
+            return &[];
+        }
+        self.text.as_bytes().get(start..end).unwrap_or_default()
     }
 
     /// How many components [`Glob::literal_prefix`] has.
@@ -329,6 +360,132 @@ impl fmt::Debug for Glob {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "Glob({:?})", self.as_str())
     }
+}
+
+/// How [`quick_check`] takes each byte. Anything it does not take as plain, a `/`, a `*` or
+/// the end is left to [`Glob::diagnose`].
+const PLAIN: u8 = 0;
+const SLASH: u8 = 1;
+const STAR: u8 = 2;
+const END: u8 = 3;
+const DIAGNOSE: u8 = 4;
+
+/// Where a pattern [`quick_check`] reads ends, and which of its bytes it takes as what.
+struct PatternForm {
+    classes: [u8; 256],
+    /// What the end of the bytes is: the end of a pattern that is all of them, or a string
+    /// without its closing quote.
+    end_of_bytes: u8,
+}
+
+/// A pattern that is all of its bytes: NUL and the metacharacters are errors.
+const PATTERN: PatternForm = PatternForm {
+    classes: {
+        let mut table = [PLAIN; 256];
+        table[b'/' as usize] = SLASH;
+        table[b'*' as usize] = STAR;
+        table[0] = DIAGNOSE;
+        let metacharacters = *b"?[]{}\\";
+        let mut index = 0;
+        while index < metacharacters.len() {
+            table[metacharacters[index] as usize] = DIAGNOSE;
+            index += 1;
+        }
+        table
+    },
+    end_of_bytes: END,
+};
+
+/// A pattern inside a TOML basic string: its quote ends it; a control character other than tab,
+/// DEL or a backslash makes it a string the parser must read the general way.
+const QUOTED_PATTERN: PatternForm = PatternForm {
+    classes: {
+        let mut table = PATTERN.classes;
+        table[b'"' as usize] = END;
+        let mut byte = 0;
+        while byte < 0x20 {
+            if byte != b'\t' as usize {
+                table[byte] = DIAGNOSE;
+            }
+            byte += 1;
+        }
+        table[0x7f] = DIAGNOSE;
+        table
+    },
+    end_of_bytes: DIAGNOSE,
+};
+
+/// The check of a valid pattern at `bytes[start..]`, up to where `form` ends it: what it found,
+/// and where the pattern ends. One pass that does for each byte only what a valid pattern needs;
+/// `None` for anything else, every pattern with an error included, so that [`Glob::diagnose`]
+/// alone words errors, in its order.
+// Inlined in its two callers, each with its form known: its tables are then constants.
+#[inline(always)]
+fn quick_check(bytes: &[u8], start: usize, form: &PatternForm) -> Option<(Checked, usize)> {
+    if bytes.get(start) != Some(&b'/') {
+        return None;
+    }
+    let mut index = start + 1;
+    let mut component_start = index;
+    // Whether every component so far was literal, and where the last of them ends.
+    let mut literal = true;
+    let mut double_star = false;
+    let mut prefix_length = 0;
+    let mut prefix_depth = 0;
+    loop {
+        // The run of plain bytes up to the next that matters, in a loop of a few instructions
+        // a byte: most of a pattern is plain.
+        let mut class = form.end_of_bytes;
+        while index < bytes.len() {
+            class = form.classes[usize::from(bytes[index])];
+            if class != PLAIN {
+                break;
+            }
+            index += 1;
+            class = form.end_of_bytes;
+        }
+        if class == STAR {
+            double_star |= bytes[index - 1] == b'*';
+            literal = false;
+            index += 1;
+            continue;
+        }
+        if class != SLASH && class != END {
+            return None;
+        }
+        let length = index - component_start;
+        if length <= 2 {
+            if matches!(&bytes[component_start..index], b"" | b"." | b"..") {
+                // `/` alone is the one valid pattern with an empty component.
+                let root = length == 0 && class == END && component_start == start + 1;
+                if !root {
+                    return None;
+                }
+            }
+        } else if double_star {
+            return None;
+        }
+        if literal && length > 0 {
+            prefix_length = index - start;
+            prefix_depth += 1;
+        }
+        if class == END {
+            break;
+        }
+        component_start = index + 1;
+        double_star = false;
+        index += 1;
+    }
+    if index - start > MAX_PATTERN_LEN {
+        return None;
+    }
+    // At most MAX_PATTERN_LEN, checked above.
+    let narrow = |value: usize| u32::try_from(value).unwrap_or(u32::MAX);
+    let checked = Checked {
+        prefix_length: narrow(prefix_length),
+        prefix_depth: narrow(prefix_depth),
+    };
+    Some((checked, index))
 }
 
 /// Splits an absolute, clean path into its components; `None` if it is not absolute and clean.
@@ -500,7 +657,7 @@ mod tests {
 
     #[test]
     fn a_glob_within_a_text_is_the_glob_of_its_pattern() {
-        let text: Arc<str> = Arc::from("path = \"/srv/a*/b\"\npath = \"/x//y\"\n");
+        let text = Arc::new(String::from("path = \"/srv/a*/b\"\npath = \"/x//y\"\n"));
         let shared = Glob::within(&text, 8..17).unwrap();
         assert_eq!(shared.as_str(), "/srv/a*/b");
         assert_eq!(shared, glob("/srv/a*/b"));
@@ -513,7 +670,7 @@ mod tests {
         );
         // Out of the text, or not on a character boundary: an empty pattern, refused.
         assert_eq!(Glob::within(&text, 30..99).err(), Some(GlobError::Empty));
-        let accented: Arc<str> = Arc::from("/\u{e9}");
+        let accented = Arc::new(String::from("/\u{e9}"));
         assert_eq!(Glob::within(&accented, 0..2).err(), Some(GlobError::Empty));
     }
 
@@ -680,8 +837,78 @@ mod tests {
         })
     }
 
+    /// What [`Glob::quoted_within`] gives for `pattern` written as a basic string, followed by
+    /// more of a line.
+    fn quoted(pattern: &str) -> Option<Glob> {
+        let text = Arc::new(format!("x = \"{pattern}\" # \""));
+        let (glob, end) = Glob::quoted_within(&text, 4)?;
+        assert_eq!(end, 5 + pattern.len(), "{pattern:?}");
+        Some(glob)
+    }
+
+    #[test]
+    fn the_quick_check_takes_what_is_valid_and_leaves_the_rest() {
+        let valid = [
+            "/",
+            "/a",
+            "/**",
+            "/a/**/b/*.log",
+            "/.hidden/..x/x../.../*.*",
+            "/a\tb",
+            "/\u{e9}t\u{e9}/*",
+            "/a\"b",
+        ];
+        for pattern in valid {
+            let checked = Glob::diagnose(pattern).expect(pattern);
+            assert_eq!(
+                quick_check(pattern.as_bytes(), 0, &PATTERN),
+                Some((checked, pattern.len()))
+            );
+        }
+        for pattern in [
+            "", "a", "//", "/a/", "/./a", "/a/..", "/a**", "/***", "/a?", "/a\0b",
+        ] {
+            assert!(Glob::diagnose(pattern).is_err(), "{pattern:?}");
+            assert_eq!(
+                quick_check(pattern.as_bytes(), 0, &PATTERN),
+                None,
+                "{pattern:?}"
+            );
+        }
+        assert_eq!(quoted("/a/**/b/*.log"), Some(glob("/a/**/b/*.log")));
+        assert_eq!(quoted("/"), Some(glob("/")));
+        assert_eq!(quoted("/a\tb"), Some(glob("/a\tb")));
+        // Strings the parser must read itself, and patterns with errors.
+        for pattern in [
+            "", "\"\"/a", "/a\\b", "/a\nb", "/a\rb", "/a\u{7f}", "/a/", "/a?",
+        ] {
+            assert_eq!(quoted(pattern), None, "{pattern:?}");
+        }
+        let unterminated = Arc::new(String::from("path = \"/a/b"));
+        assert!(Glob::quoted_within(&unterminated, 7).is_none());
+        let long = format!("/{}", "a".repeat(MAX_PATTERN_LEN));
+        assert_eq!(quoted(&long), None);
+        assert!(quoted(&long[..MAX_PATTERN_LEN]).is_some());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn the_quick_check_agrees_with_the_whole_one(pattern in "[a/]?(/[a*.?\"\t\\\\\0\u{e9}]{0,3}){0,4}") {
+            let quick = quick_check(pattern.as_bytes(), 0, &PATTERN);
+            prop_assert_eq!(quick.map(|(checked, _)| checked), Glob::diagnose(&pattern).ok());
+            if let Some((_, end)) = quick {
+                prop_assert_eq!(end, pattern.len());
+            }
+            let plain_string = !pattern.contains(['"', '\\', '\0']);
+            if plain_string {
+                let described = |glob: Glob| {
+                    (glob.to_string(), glob.literal_prefix().to_vec(), glob.literal_prefix_depth())
+                };
+                prop_assert_eq!(quoted(&pattern).map(described), Glob::new(&pattern).ok().map(described));
+            }
+        }
 
         #[test]
         fn literal_pattern_matches_exactly_itself(path in path_strategy(), other in path_strategy()) {

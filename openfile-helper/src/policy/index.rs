@@ -9,17 +9,14 @@
 //! candidates. The candidates still get the whole check ([`super::decide`]): the index only
 //! leaves out rules whose glob cannot match, so it never changes a decision.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use super::rule::Rule;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct PrefixIndex {
     /// Hash of a literal prefix to the last rule indexed with it. Keyed by hash alone, so that
     /// indexing a rule allocates nothing of its own: two prefixes with the same hash only share
     /// a chain, which adds candidates and never loses one.
-    last_by_prefix: HashMap<u64, usize, BuildHasherDefault<AlreadyHashed>>,
+    last_by_prefix: LastByPrefix,
     /// For the rule at each position, the rule before it with the same prefix hash, if any.
     earlier: Vec<Option<usize>>,
     /// The most components any indexed prefix has: no longer part of a path needs a lookup.
@@ -32,7 +29,7 @@ impl PrefixIndex {
     pub(crate) fn add(&mut self, first: usize, rules: &[Rule]) {
         debug_assert_eq!(first, self.earlier.len());
         self.earlier.reserve(rules.len());
-        self.last_by_prefix.reserve(rules.len());
+        self.last_by_prefix.make_room(rules.len());
         for (offset, rule) in rules.iter().enumerate() {
             let hash = rule
                 .path
@@ -52,7 +49,7 @@ impl PrefixIndex {
     pub(crate) fn candidates(&self, path: &[u8]) -> Vec<usize> {
         let mut candidates = Vec::new();
         let mut add_chain = |hash: PrefixHash| {
-            let mut next = self.last_by_prefix.get(&hash.0).copied();
+            let mut next = self.last_by_prefix.get(hash.0);
             while let Some(position) = next {
                 candidates.push(position);
                 next = self.earlier.get(position).copied().flatten();
@@ -97,23 +94,130 @@ impl PrefixHash {
     }
 }
 
-/// The map's keys are hashes already: hashing them again would only cost time. Only the
-/// policy's own prefixes are inserted, so a caller cannot choose the keys.
-#[derive(Default)]
-struct AlreadyHashed(u64);
-
-impl Hasher for AlreadyHashed {
-    fn finish(&self) -> u64 {
-        self.0
+/// Two indexes are equal when they lead from the same prefixes to the same rules, however
+/// their tables were sized.
+impl PartialEq for PrefixIndex {
+    fn eq(&self, other: &PrefixIndex) -> bool {
+        self.earlier == other.earlier
+            && self.deepest == other.deepest
+            && self.last_by_prefix.used == other.last_by_prefix.used
+            && self
+                .last_by_prefix
+                .entries()
+                .all(|(hash, last)| other.last_by_prefix.get(hash) == Some(last))
     }
+}
 
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = (self.0 << 8) | u64::from(*byte);
+impl Eq for PrefixIndex {}
+
+/// A map from prefix hash to rule position, its own open-addressing table (linear probing,
+/// a power of two long, at most half full) rather than a `HashMap`: indexing a rule is then a
+/// probe or two, where the map's insert cost loading a large policy some 60 instructions a
+/// rule. Only the policy's own prefixes are inserted, so a caller cannot choose the keys.
+#[derive(Clone, Debug, Default)]
+struct LastByPrefix {
+    slots: Vec<Option<Slot>>,
+    used: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    hash: u64,
+    last: usize,
+}
+
+impl LastByPrefix {
+    /// Room for `more` keys besides those there, so that inserting them never grows the table.
+    fn make_room(&mut self, more: usize) {
+        let wanted = self.used.saturating_add(more).saturating_mul(2);
+        if wanted <= self.slots.len() {
+            return;
+        }
+        let length = wanted.next_power_of_two().max(16);
+        let old = std::mem::replace(&mut self.slots, vec![None; length]);
+        self.used = 0;
+        for slot in old.into_iter().flatten() {
+            self.insert(slot.hash, slot.last);
         }
     }
 
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
+    /// Where a hash's probe starts: its top bits, spread by a multiplication (FNV-1a's low bits
+    /// depend only on the low bits of the bytes).
+    fn start(&self, hash: u64) -> usize {
+        let bits = self.slots.len().trailing_zeros();
+        let spread = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        usize::try_from(spread.checked_shr(64 - bits).unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// Sets the last rule for `hash`, giving back the one before. [`LastByPrefix::make_room`]
+    /// must have made room for it.
+    fn insert(&mut self, hash: u64, last: usize) -> Option<usize> {
+        let mask = self.slots.len() - 1;
+        let mut index = self.start(hash);
+        loop {
+            match &mut self.slots[index] {
+                Some(slot) if slot.hash == hash => {
+                    return Some(std::mem::replace(&mut slot.last, last));
+                }
+                Some(_) => index = (index + 1) & mask,
+                empty => {
+                    *empty = Some(Slot { hash, last });
+                    self.used += 1;
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn get(&self, hash: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut index = self.start(hash);
+        loop {
+            match self.slots[index] {
+                Some(slot) if slot.hash == hash => return Some(slot.last),
+                Some(_) => index = (index + 1) & mask,
+                None => return None,
+            }
+        }
+    }
+
+    /// Every hash and its last rule.
+    fn entries(&self) -> impl Iterator<Item = (u64, usize)> + '_ {
+        self.slots
+            .iter()
+            .flatten()
+            .map(|slot| (slot.hash, slot.last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_keeps_the_last_rule_of_each_hash_as_it_grows() {
+        let mut table = LastByPrefix::default();
+        assert_eq!(table.get(7), None);
+        let mut expected = std::collections::HashMap::new();
+        for position in 0..1000 {
+            if position % 100 == 0 {
+                table.make_room(100);
+            }
+            // Few distinct hashes, some colliding in their probe start, and 0 among them.
+            let hash = (position as u64 % 37) << 58;
+            assert_eq!(
+                table.insert(hash, position),
+                expected.insert(hash, position)
+            );
+        }
+        for (hash, last) in &expected {
+            assert_eq!(table.get(*hash), Some(*last));
+        }
+        assert_eq!(table.get(1), None);
+        assert_eq!(table.used, expected.len());
+        assert_eq!(table.entries().count(), expected.len());
     }
 }

@@ -27,9 +27,10 @@ use super::{LoadedPolicy, Policy};
 /// Sized for real large policies: a rule takes about 85 bytes, so 1 MiB holds some 12,000 rules
 /// (sites with sudoers files of thousands of lines have hundreds to a few thousand rules). Every
 /// helper start reads the whole policy, and the cap bounds what one file can make each request
-/// pay: a 10,000-rule, 826 KB file costs its load 28 million instructions (`bench/policy-cost.sh`),
-/// a file at the cap some 36 million. The policy keeps each file's text (its globs share it). More rules than
-/// that can still be written, as drop-ins (each under the cap), at the same cost per rule.
+/// pay: a 10,000-rule, 826 KB file costs its load some 16 million instructions
+/// (`bench/policy-cost.sh`, musl), a file at the cap some 20 million. The policy keeps each
+/// file's text (its globs share it). More rules than that can still be written, as drop-ins
+/// (each under the cap), at the same cost per rule.
 pub const MAX_POLICY_FILE_SIZE: u64 = 1 << 20;
 
 const GROUP_OR_OTHER_WRITE: u32 = 0o022;
@@ -48,13 +49,7 @@ enum DirectoryRole {
 /// Loads `$sysconfdir/myopen/policy.toml`, then `$sysconfdir/myopen/policy.d/*.toml` in byte
 /// order of their names. A missing `policy.d` is fine; a missing `policy.toml` is an error.
 pub fn load(sysconfdir: &Path, resolver: &dyn NameResolver) -> Result<LoadedPolicy, PolicyError> {
-    let sources = read_sources(sysconfdir)?;
-    Policy::from_sources(
-        sources
-            .iter()
-            .map(|(path, text)| (path.as_path(), text.as_str())),
-        resolver,
-    )
+    Policy::from_owned_sources(read_sources(sysconfdir)?, resolver)
 }
 
 /// Opens `name` under a directory descriptor with `flags`: the one step of loading that may need

@@ -102,6 +102,26 @@ impl Policy {
         Ok(loaded)
     }
 
+    /// [`Policy::from_sources`] of texts the caller gives up, as [`load`] does with what it
+    /// read: each is kept as it is for its rules' globs, not copied.
+    pub fn from_owned_sources(
+        sources: Vec<(PathBuf, String)>,
+        resolver: &dyn NameResolver,
+    ) -> Result<LoadedPolicy, PolicyError> {
+        let mut loaded = LoadedPolicy {
+            policy: Policy::new(),
+            warnings: Vec::new(),
+            files: Vec::new(),
+        };
+        for (file, text) in sources {
+            let (rules, warnings) = parse::parse_owned_policy(text, &file, resolver)?;
+            loaded.policy.add_rules(rules);
+            loaded.warnings.extend(warnings);
+            loaded.files.push(file);
+        }
+        Ok(loaded)
+    }
+
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }

@@ -57,12 +57,32 @@ pub(crate) enum Reading {
     GeneralOnly,
 }
 
+/// [`parse_policy`] of a text the caller gives up: the rules' globs share it as it is, where a
+/// borrowed text is copied for them (some 40 instructions a rule, at a large policy's length).
+pub fn parse_owned_policy(
+    text: String,
+    file: &Path,
+    resolver: &dyn NameResolver,
+) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
+    parse_shared_text(&Arc::new(text), file, resolver, Reading::PlainLinesFirst)
+}
+
 pub(crate) fn parse_policy_reading(
     text: &str,
     file: &Path,
     resolver: &dyn NameResolver,
     reading: Reading,
 ) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
+    parse_shared_text(&Arc::new(text.to_owned()), file, resolver, reading)
+}
+
+fn parse_shared_text(
+    shared_text: &Arc<String>,
+    file: &Path,
+    resolver: &dyn NameResolver,
+    reading: Reading,
+) -> Result<(Vec<Rule>, Vec<Warning>), PolicyError> {
+    let text = shared_text.as_str();
     let mut parser = Parser {
         reading,
         text,
@@ -71,7 +91,7 @@ pub(crate) fn parse_policy_reading(
         line: 1,
         file,
         shared_file: file.into(),
-        shared_text: text.into(),
+        shared_text: Arc::clone(shared_text),
         resolver,
         recent_names: Vec::new(),
         recent_names_next: 0,
@@ -82,12 +102,16 @@ pub(crate) fn parse_policy_reading(
     Ok((parser.rules, parser.warnings))
 }
 
-/// Room for the rules `text` seems to hold (its `[[` headers), so the list is allocated once:
-/// with musl's allocator each doubling was a fresh mapping and an unmap. Bounded, so that a file
-/// of brackets cannot make the helper reserve more than a policy near the size cap needs.
+/// Room for about the rules `text` holds, so the list is allocated once: with musl's allocator
+/// each doubling was a fresh mapping and an unmap. Guessed from the length, not counted: a rule
+/// takes some 85 bytes as policies are written, and counting the `[[` of the headers cost a
+/// tenth of the parsing. A file of shorter rules grows the list once or twice; room reserved
+/// and not used is address space the allocator never touches. Bounded, so that a file near the
+/// size cap cannot make the helper reserve more than a policy of that size needs.
 fn expected_rules(text: &str) -> usize {
+    const BYTES_PER_RULE: usize = 64;
     const MOST_RULES_RESERVED: usize = 16_384;
-    text.matches("[[").count().min(MOST_RULES_RESERVED)
+    (text.len() / BYTES_PER_RULE + 1).min(MOST_RULES_RESERVED)
 }
 
 /// How the rules of one kind have been written so far. TOML has two forms for an array of
@@ -220,13 +244,23 @@ impl RuleDraft {
     }
 }
 
-/// The keys of a rule, and what each must be.
-const RULE_KEYS: [(&str, &str); 5] = [
-    ("path", "a string"),
-    ("users", "an array of names or ids"),
-    ("groups", "an array of names or ids"),
-    ("access", "an array of words"),
-    ("types", "an array of words"),
+/// The keys of a rule.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RuleKey {
+    Path,
+    Users,
+    Groups,
+    Access,
+    Types,
+}
+
+/// The keys of a rule as written, and what each must be.
+const RULE_KEYS: [(RuleKey, &str, &str); 5] = [
+    (RuleKey::Path, "path", "a string"),
+    (RuleKey::Users, "users", "an array of names or ids"),
+    (RuleKey::Groups, "groups", "an array of names or ids"),
+    (RuleKey::Access, "access", "an array of words"),
+    (RuleKey::Types, "types", "an array of words"),
 ];
 
 const ACCESS_WORDS: &str = "read, write, append, create, truncate";
@@ -243,7 +277,7 @@ struct Parser<'text, 'context> {
     /// `file`, once for all the rules' origins.
     shared_file: Arc<Path>,
     /// `text`, once for all the rules' globs.
-    shared_text: Arc<str>,
+    shared_text: Arc<String>,
     resolver: &'context dyn NameResolver,
     /// The resolver's answers for the last [`RECENT_NAMES`] names, oldest replaced first.
     recent_names: Vec<KnownName>,
@@ -346,13 +380,20 @@ impl<'text> Parser<'text, '_> {
     }
 
     /// Spaces, an optional comment, then the end of the line or of the file.
+    #[inline]
     fn end_of_line(&mut self) -> Result<(), PolicyError> {
-        // Nearly every line ends right after its last token.
+        // Nearly every line ends right after its last token: that much is taken where the
+        // line was read, without a call.
         if self.peek() == Some(b'\n') {
             self.position += 1;
             self.line += 1;
             return Ok(());
         }
+        self.end_of_line_after_blanks()
+    }
+
+    #[inline(never)]
+    fn end_of_line_after_blanks(&mut self) -> Result<(), PolicyError> {
         self.skip_spaces();
         if self.peek() == Some(b'#') {
             self.skip_comment()?;
@@ -677,6 +718,16 @@ impl<'text> Parser<'text, '_> {
         Ok(())
     }
 
+    /// TOML has no line break inside a key/value pair, but the toml crate reads one there in an
+    /// inline table: say that this form is not supported rather than call it invalid.
+    fn no_line_break(&mut self, place: &str) -> Result<(), PolicyError> {
+        self.skip_spaces();
+        match self.peek() {
+            Some(b'\n' | b'\r' | b'#') => Err(self.unsupported(&format!("a line break {place}"))),
+            _ => Ok(()),
+        }
+    }
+
     fn equals(&mut self) -> Result<(), PolicyError> {
         self.skip_spaces();
         self.expect(b'=', "'=' after the key")?;
@@ -824,7 +875,9 @@ impl<'text> Parser<'text, '_> {
             }
             let line = self.line;
             let key = self.key()?;
+            self.no_line_break("between a key and its '=' in an inline table")?;
             self.equals()?;
+            self.no_line_break("between '=' and its value in an inline table")?;
             self.rule_entry(&mut draft, key, line)?;
             self.skip_blank_lines()?;
             match self.peek() {
@@ -854,13 +907,15 @@ impl<'text> Parser<'text, '_> {
         line: u32,
     ) -> Result<(), PolicyError> {
         let kind = draft.kind;
-        let Some(&(name, expected)) = RULE_KEYS.iter().find(|(name, _)| *name == key.first) else {
+        let Some(&(rule_key, name, expected)) =
+            RULE_KEYS.iter().find(|(_, name, _)| *name == key.first)
+        else {
             return Err(self.error(line, format!("unknown key {:?} in [[{kind}]]", key.first)));
         };
         if key.second.is_some() {
             return Err(self.error(line, format!("{name:?} must be {expected}, not table")));
         }
-        self.not_given(draft, name, line)?;
+        self.not_given(draft, rule_key, name, line)?;
         let value_type = self.value_type()?;
         let value_line = self.line;
         let wrong_type = || format!("{name:?} must be {expected}, not {}", value_type.name());
@@ -910,13 +965,19 @@ impl<'text> Parser<'text, '_> {
     }
 
     /// A duplicate key is an error at the line of the second one.
-    fn not_given(&self, draft: &RuleDraft, name: &str, line: u32) -> Result<(), PolicyError> {
-        let given = match name {
-            "path" => draft.path.is_some(),
-            "users" => draft.users.is_some(),
-            "groups" => draft.groups.is_some(),
-            "access" => draft.access.is_some(),
-            _ => draft.types.is_some(),
+    fn not_given(
+        &self,
+        draft: &RuleDraft,
+        key: RuleKey,
+        name: &str,
+        line: u32,
+    ) -> Result<(), PolicyError> {
+        let given = match key {
+            RuleKey::Path => draft.path.is_some(),
+            RuleKey::Users => draft.users.is_some(),
+            RuleKey::Groups => draft.groups.is_some(),
+            RuleKey::Access => draft.access.is_some(),
+            RuleKey::Types => draft.types.is_some(),
         };
         if given {
             return Err(self.error(line, format!("invalid TOML: duplicate key {name:?}")));
@@ -950,112 +1011,156 @@ impl<'text> Parser<'text, '_> {
     /// the general machinery: a bare key of the rule, then either a plain basic string (no
     /// escapes) for `path`, or a one-line array of plain basic strings and decimal ids for the
     /// others, with nothing but spaces in between. The value's meaning is taken by the very
-    /// functions the general reading uses, so errors and warnings are the same. Anything else
-    /// (including anything the general reading would refuse as syntax) gives `Ok(false)` with
-    /// nothing read, and the general reading takes over. The line end is left to the caller.
+    /// functions the general reading uses, entry by entry as it would, so errors and warnings
+    /// are the same. Anything else (including anything the general reading would refuse as
+    /// syntax) gives `Ok(false)` with nothing read and no warning left, and the general reading
+    /// takes over. The line end is left to the caller.
     fn plain_entry(&mut self, draft: &mut RuleDraft) -> Result<bool, PolicyError> {
         let bytes = self.bytes;
         let line = self.line;
-        let start = self.position;
-        let mut at = start;
-        while let Some(byte) = bytes.get(at)
-            && BARE_KEY_BYTE[usize::from(*byte)]
-        {
-            at += 1;
-        }
-        let name = match &bytes[start..at] {
-            b"path" => "path",
-            b"users" => "users",
-            b"groups" => "groups",
-            b"access" => "access",
-            b"types" => "types",
+        let (key, name) = match &bytes[self.position..] {
+            [b'p', b'a', b't', b'h', ..] => (RuleKey::Path, "path"),
+            [b'u', b's', b'e', b'r', b's', ..] => (RuleKey::Users, "users"),
+            [b'g', b'r', b'o', b'u', b'p', b's', ..] => (RuleKey::Groups, "groups"),
+            [b'a', b'c', b'c', b'e', b's', b's', ..] => (RuleKey::Access, "access"),
+            [b't', b'y', b'p', b'e', b's', ..] => (RuleKey::Types, "types"),
             _ => return Ok(false),
         };
-        at = skip_blanks(bytes, at);
-        if bytes.get(at) != Some(&b'=') {
-            return Ok(false);
+        // A longer key (`pathx`) or a dotted one is caught here too: only blanks and `=` follow.
+        let mut at = self.position + name.len();
+        if bytes.get(at..at + 3) == Some(b" = ") {
+            at += 3;
+        } else {
+            at = skip_blanks(bytes, at);
+            if bytes.get(at) != Some(&b'=') {
+                return Ok(false);
+            }
+            at = skip_blanks(bytes, at + 1);
         }
-        at = skip_blanks(bytes, at + 1);
-        if name == "path" {
-            let Some(end) = plain_string_end(bytes, at) else {
+        if key == RuleKey::Path {
+            // The string and its pattern in one pass; anything else in it, including an error,
+            // is for the general reading to read and word.
+            if bytes.get(at) != Some(&b'"') {
+                return Ok(false);
+            }
+            let Some((glob, end)) = Glob::quoted_within(&self.shared_text, at) else {
                 return Ok(false);
             };
-            self.not_given(draft, name, line)?;
+            self.not_given(draft, key, name, line)?;
             self.position = end + 1;
-            return self
-                .set_path(draft, &self.text[at + 1..end], line)
-                .map(|()| true);
+            draft.path = Some(glob);
+            return Ok(true);
         }
-        let mut items = PlainItems {
-            items: [PlainItem::Id(0); PLAIN_ARRAY_LIMIT],
-            count: 0,
-        };
-        let Some(end) = plain_array(bytes, at, &mut items) else {
+        if bytes.get(at) != Some(&b'[') {
             return Ok(false);
-        };
-        let words_only = !items.iter().any(|item| matches!(item, PlainItem::Id(_)));
-        let list = match name {
-            "users" => Some(SubjectList::Users),
-            "groups" => Some(SubjectList::Groups),
-            _ if words_only => None,
-            // An id among words is an error the general reading words.
-            _ => return Ok(false),
-        };
-        self.not_given(draft, name, line)?;
-        self.position = end;
-        let source = self.text;
-        let text = |start: u32, end: u32| &source[start as usize..end as usize];
-        match list {
-            Some(list) => {
-                let mut entries = SubjectEntries {
-                    everyone: false,
-                    ids: Ids::new(),
-                };
-                for item in items.iter() {
-                    match *item {
-                        PlainItem::Id(id) => {
-                            entries
-                                .ids
-                                .push(self.id_in_range(i128::from(id), line, name)?)
-                        }
-                        PlainItem::Text(start, end) => {
-                            self.subject(text(start, end), list, draft.kind, line, &mut entries)?
-                        }
-                    }
-                }
-                match list {
-                    SubjectList::Users => draft.users = Some(entries),
-                    SubjectList::Groups => draft.groups = Some(entries),
-                }
-            }
-            None if name == "access" => {
-                let mut access = AccessSet::EMPTY;
-                for item in items.iter() {
-                    if let PlainItem::Text(start, end) = *item {
-                        let word = text(start, end);
-                        let Some(word) = Access::from_word(word) else {
-                            return Err(self.unknown_word(name, word, line, ACCESS_WORDS));
-                        };
-                        access = access.with(word);
-                    }
-                }
-                draft.access = Some(access);
+        }
+        // The general reading refuses a key given twice before it looks at the value.
+        self.not_given(draft, key, name, line)?;
+        let warnings = self.warnings.len();
+        match self.plain_array(draft, key, name, at + 1)? {
+            Some(end) => {
+                self.position = end;
+                Ok(true)
             }
             None => {
-                let mut types = FileTypeSet::EMPTY;
-                for item in items.iter() {
-                    if let PlainItem::Text(start, end) = *item {
-                        let word = text(start, end);
-                        let Some(word) = FileType::from_word(word) else {
-                            return Err(self.unknown_word(name, word, line, TYPE_WORDS));
-                        };
-                        types = types.with(word);
-                    }
-                }
-                draft.types = Some(types);
+                // The general reading reads the entries again, and warns again.
+                self.warnings.truncate(warnings);
+                Ok(false)
             }
         }
-        Ok(true)
+    }
+
+    /// The entries of a one-line array of plain basic strings and decimal ids (digits without a
+    /// sign, `_` or a leading zero, few enough to be exact), a trailing comma allowed, from just
+    /// after its `[` at `at`: their meaning for `key`, taken in order, and the position after
+    /// the `]`. `None` at the first thing of any other form: the general reading then reads the
+    /// whole array, and reaches that same point having met what was met here.
+    fn plain_array(
+        &mut self,
+        draft: &mut RuleDraft,
+        key: RuleKey,
+        name: &str,
+        mut at: usize,
+    ) -> Result<Option<usize>, PolicyError> {
+        let bytes = self.bytes;
+        let line = self.line;
+        let list = match key {
+            RuleKey::Users => Some(SubjectList::Users),
+            RuleKey::Groups => Some(SubjectList::Groups),
+            _ => None,
+        };
+        let mut entries = SubjectEntries::none();
+        let mut access = AccessSet::EMPTY;
+        let mut types = FileTypeSet::EMPTY;
+        at = skip_blanks(bytes, at);
+        loop {
+            match bytes.get(at) {
+                Some(b'"') => {
+                    let start = at + 1;
+                    let Some(end) = plain_string_end(bytes, start) else {
+                        return Ok(None);
+                    };
+                    let text = &self.text[start..end];
+                    match list {
+                        Some(list) => self.subject(text, list, draft.kind, line, &mut entries)?,
+                        None if key == RuleKey::Access => {
+                            let Some(word) = Access::from_word(text) else {
+                                return Err(self.unknown_word(name, text, line, ACCESS_WORDS));
+                            };
+                            access = access.with(word);
+                        }
+                        None => {
+                            let Some(word) = FileType::from_word(text) else {
+                                return Err(self.unknown_word(name, text, line, TYPE_WORDS));
+                            };
+                            types = types.with(word);
+                        }
+                    }
+                    at = end + 1;
+                }
+                // An id among words is an error the general reading words.
+                Some(b'0'..=b'9') if list.is_some() => {
+                    let digits = bytes[at..]
+                        .iter()
+                        .position(|byte| !byte.is_ascii_digit())
+                        .unwrap_or(bytes.len() - at);
+                    if digits > 18 || (digits > 1 && bytes[at] == b'0') {
+                        return Ok(None);
+                    }
+                    // Only digits the general reading reads as an integer of their own: in
+                    // `4294967295abc` it sees one invalid integer, and says so, where the range
+                    // of the id would be the wrong complaint.
+                    if !matches!(bytes.get(at + digits), Some(b' ' | b'\t' | b',' | b']')) {
+                        return Ok(None);
+                    }
+                    let id = decimal(&bytes[at..at + digits]);
+                    entries
+                        .ids
+                        .push(self.id_in_range(i128::from(id), line, name)?);
+                    at += digits;
+                }
+                _ => return Ok(None),
+            }
+            at = skip_blanks(bytes, at);
+            match bytes.get(at) {
+                Some(b',') => {
+                    at = skip_blanks(bytes, at + 1);
+                    if bytes.get(at) == Some(&b']') {
+                        break;
+                    }
+                }
+                Some(b']') => break,
+                _ => return Ok(None),
+            }
+        }
+        match key {
+            RuleKey::Users => draft.users = Some(entries),
+            RuleKey::Groups => draft.groups = Some(entries),
+            RuleKey::Access => draft.access = Some(access),
+            RuleKey::Types => draft.types = Some(types),
+            RuleKey::Path => {}
+        }
+        Ok(Some(at + 1))
     }
 
     /// `[[allow]]` or `[[deny]]` exactly, read; `None` with nothing read otherwise.
@@ -1148,18 +1253,21 @@ impl<'text> Parser<'text, '_> {
         entries: &mut SubjectEntries,
     ) -> Result<(), PolicyError> {
         let key = list.key();
-        if text == "*" {
+        let is_id = |digits: &[u8]| !digits.is_empty() && digits.iter().all(u8::is_ascii_digit);
+        // By the first byte: most entries are a name or an id, and tell at once.
+        let bytes = text.as_bytes();
+        if bytes == b"*" {
             entries.everyone = true;
-        } else if text.is_empty() {
+        } else if bytes.is_empty() {
             return Err(self.error(line, format!("empty name in {key:?}")));
-        } else if text.bytes().all(|byte| byte.is_ascii_digit()) {
+        } else if bytes[0].is_ascii_digit() && is_id(bytes) {
             // Too many digits for i128 is out of range too, so saturate.
-            let id = text.parse::<i128>().unwrap_or(i128::MAX);
+            let id = match text.len() {
+                ..=18 => i128::from(decimal(bytes)),
+                _ => text.parse::<i128>().unwrap_or(i128::MAX),
+            };
             entries.ids.push(self.id_in_range(id, line, key)?);
-        } else if let Some(digits) = text.strip_prefix(['-', '+'])
-            && !digits.is_empty()
-            && digits.bytes().all(|byte| byte.is_ascii_digit())
-        {
+        } else if matches!(bytes[0], b'-' | b'+') && is_id(&bytes[1..]) {
             return Err(self.error(
                 line,
                 format!("id {text:?} in {key:?} must be plain digits, without a sign"),
@@ -1205,10 +1313,14 @@ impl<'text> Parser<'text, '_> {
     /// lookup that failed is asked again (and fails the policy anyway).
     fn resolve(&mut self, list: SubjectList, name: &str) -> Result<Option<u32>, LookupFailed> {
         let users = matches!(list, SubjectList::Users);
+        // Compared in place: names are short, and a call to memcmp cost more than the bytes.
+        let same = |known: &str| {
+            known.len() == name.len() && known.bytes().zip(name.bytes()).all(|(a, b)| a == b)
+        };
         if let Some(known) = self
             .recent_names
             .iter()
-            .find(|known| known.users == users && known.name == name)
+            .find(|known| known.users == users && same(&known.name))
         {
             return Ok(known.id);
         }
@@ -1237,6 +1349,8 @@ impl<'text> Parser<'text, '_> {
         Ok(id)
     }
 
+    // Once per id: inlined, the checks of an id known to be small fold into a comparison or two.
+    #[inline(always)]
     fn id_in_range(&self, id: i128, line: u32, key: &str) -> Result<u32, PolicyError> {
         if id < 0 {
             if id == i128::MIN {
@@ -1256,6 +1370,8 @@ impl<'text> Parser<'text, '_> {
     }
 
     /// The end of a rule's table: what it lacks, its defaults, its warnings.
+    // Once per rule, from the document loop: inlined there, the draft is not copied into a call.
+    #[inline(always)]
     fn finish(&mut self, draft: RuleDraft) -> Result<(), PolicyError> {
         let RuleDraft {
             kind,
@@ -1342,31 +1458,6 @@ fn empty_list(key: &str) -> String {
     format!("empty {key:?} list (omit the key or list at least one entry)")
 }
 
-/// One entry of an array [`plain_array`] read: a basic string without escapes, as the byte
-/// range of its text, or a decimal id.
-#[derive(Clone, Copy)]
-enum PlainItem {
-    Text(u32, u32),
-    Id(u64),
-}
-
-/// The most entries [`plain_array`] reads; longer arrays take the general reading.
-const PLAIN_ARRAY_LIMIT: usize = 8;
-
-/// The entries of a plain array, in a fixed buffer: reading one allocates nothing.
-struct PlainItems {
-    items: [PlainItem; PLAIN_ARRAY_LIMIT],
-    count: usize,
-}
-
-impl std::ops::Deref for PlainItems {
-    type Target = [PlainItem];
-
-    fn deref(&self) -> &[PlainItem] {
-        &self.items[..self.count]
-    }
-}
-
 /// Whether a byte ends a plain basic string or makes it one that needs decoding (or refusing):
 /// the quote, a backslash, a control character other than tab, DEL.
 const fn stops_plain_string(byte: u8) -> bool {
@@ -1383,21 +1474,6 @@ const STOPS_PLAIN_STRING: [bool; 256] = {
     table
 };
 
-const fn is_bare_key_byte(byte: u8) -> bool {
-    matches!(byte, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
-}
-
-/// [`is_bare_key_byte`] as a table: one look-up per byte of a key.
-const BARE_KEY_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        table[byte] = is_bare_key_byte(byte as u8);
-        byte += 1;
-    }
-    table
-};
-
 fn skip_blanks(bytes: &[u8], mut at: usize) -> usize {
     while let Some(b' ' | b'\t') = bytes.get(at) {
         at += 1;
@@ -1405,64 +1481,23 @@ fn skip_blanks(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// The position of the closing quote of a non-empty basic string at `at` that has nothing to
-/// decode; `None` if there is no such string there (an empty string may open a multi-line one).
-fn plain_string_end(bytes: &[u8], at: usize) -> Option<usize> {
-    if bytes.get(at) != Some(&b'"') {
-        return None;
-    }
-    let length = bytes[at + 1..]
+/// The position of the closing quote of a non-empty basic string whose text starts at `start`,
+/// if it has nothing to decode; `None` if there is no such string there (an empty string may
+/// open a multi-line one).
+fn plain_string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let length = bytes
+        .get(start..)?
         .iter()
         .position(|byte| STOPS_PLAIN_STRING[usize::from(*byte)])?;
-    let end = at + 1 + length;
+    let end = start + length;
     (length > 0 && bytes[end] == b'"').then_some(end)
 }
 
-/// A one-line, non-empty array at `at` of at most [`PLAIN_ARRAY_LIMIT`] plain basic strings and
-/// decimal ids (digits without a sign, `_` or a leading zero, few enough to be exact), a
-/// trailing comma allowed: its entries, into `items`, and the position after its `]`. `None`
-/// for anything else.
-fn plain_array(bytes: &[u8], at: usize, items: &mut PlainItems) -> Option<usize> {
-    if bytes.get(at) != Some(&b'[') {
-        return None;
-    }
-    let mut at = skip_blanks(bytes, at + 1);
-    loop {
-        let item = match bytes.get(at)? {
-            b'"' => {
-                let end = plain_string_end(bytes, at)?;
-                let item = PlainItem::Text(u32::try_from(at + 1).ok()?, u32::try_from(end).ok()?);
-                at = end + 1;
-                item
-            }
-            b'0'..=b'9' => {
-                let digits = bytes[at..]
-                    .iter()
-                    .position(|byte| !byte.is_ascii_digit())
-                    .unwrap_or(bytes.len() - at);
-                if digits > 18 || (digits > 1 && bytes[at] == b'0') {
-                    return None;
-                }
-                let id = bytes[at..at + digits]
-                    .iter()
-                    .fold(0u64, |id, digit| id * 10 + u64::from(digit - b'0'));
-                at += digits;
-                PlainItem::Id(id)
-            }
-            _ => return None,
-        };
-        *items.items.get_mut(items.count)? = item;
-        items.count += 1;
-        at = skip_blanks(bytes, at);
-        match bytes.get(at)? {
-            b',' => at = skip_blanks(bytes, at + 1),
-            b']' => return Some(at + 1),
-            _ => return None,
-        }
-        if bytes.get(at) == Some(&b']') {
-            return Some(at + 1);
-        }
-    }
+/// The value of at most 18 decimal digits, which fits.
+fn decimal(digits: &[u8]) -> u64 {
+    digits
+        .iter()
+        .fold(0, |value, digit| value * 10 + u64::from(digit - b'0'))
 }
 
 /// The bytes a bare word (a number, `true`, a date) can be made of, up to what ends it.

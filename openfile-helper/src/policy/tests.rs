@@ -515,6 +515,22 @@ fn drop_ins_come_after_the_main_file_in_the_order_given() {
         error.map(|error| error.to_string()),
         Some("/etc/myopen/policy.d/30-bad.toml:1: [[allow]] needs a \"path\"".to_owned())
     );
+
+    // Texts given up, as the loader gives them, read the same.
+    let owned = |sources: &[(&Path, &str)]| {
+        sources
+            .iter()
+            .map(|(file, text)| (file.to_path_buf(), (*text).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        Policy::from_owned_sources(owned(&sources), &FakeResolver),
+        Ok(loaded)
+    );
+    assert_eq!(
+        Policy::from_owned_sources(owned(&broken), &FakeResolver),
+        Policy::from_sources(broken, &FakeResolver)
+    );
 }
 
 #[test]
