@@ -4,11 +4,12 @@
 //!
 //! The listener never reads from a client. It keeps a few pre-forked idle workers, accepts a
 //! connection, hands its descriptor to an idle worker over that worker's socket pair, and forks a
-//! replacement once that connection's set-up is out of the way ([`replenish_now`]). A worker serves exactly one connection: it takes the peer's
-//! identity from the kernel (`SO_PEERCRED`, `SO_PEERGROUPS`), becomes the peer
-//! ([`WaitingWorker::become_peer`]: the state the setuid helper reaches), then runs the helper's own
-//! session loop ([`session::serve_session`]) with the same [`Service`], and exits when the client
-//! goes away, after an idle timeout, or when the listener shuts down.
+//! replacement once that connection's set-up is out of the way ([`replenish_now`]). A worker
+//! serves exactly one connection: it takes the peer's identity from the kernel (`SO_PEERCRED`,
+//! `SO_PEERGROUPS`), becomes the peer ([`WaitingWorker::become_peer`]: the state the setuid
+//! helper reaches), then runs the helper's own session loop ([`session::serve_session`]) with
+//! the same [`Service`], and exits when the client goes away, after an idle timeout, or when the
+//! listener shuts down.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
@@ -757,9 +758,10 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
 }
 
 /// Everything an idle worker can do from the policy alone, before any connection, so that none
-/// of it is on a client's path: its bounding set trimmed ([`WaitingWorker::prepare`]), the policy read (the same checked load as at any helper's start;
-/// an unusable one refuses every request), the audit socket, and the seccomp filter, which admits
-/// the hand-over's calls until the worker has become its peer ([`fence::arm`]). A failure is kept
+/// of it is on a client's path: its bounding set trimmed ([`WaitingWorker::prepare`]), the
+/// policy read (the same checked load as at any helper's start; an unusable one refuses every
+/// request), the audit socket, and the seccomp filter, which admits the hand-over's calls until
+/// the worker has become its peer ([`fence::arm`]). A failure is kept
 /// and refuses the connection, as it would have at the hand-over: a worker that exited at once
 /// would only be forked again.
 fn arm() -> Result<(WaitingWorker, Armed), NotServing> {
