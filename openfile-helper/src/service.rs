@@ -455,12 +455,8 @@ fn load_stamped_policy(privilege: &Privilege) -> Result<(LoadedPolicy, PolicySta
         Path::new(config::SYSCONFDIR),
         &|directory, name, flags| open_policy_entry(privilege, directory, name, flags),
     )?;
-    let loaded = Policy::from_sources(
-        sources
-            .iter()
-            .map(|(path, text)| (path.as_path(), text.as_str())),
-        &SystemNames::default(),
-    )?;
+    // The texts are given up, not copied: each rule's glob keeps its file's text.
+    let loaded = Policy::from_owned_sources(sources, &SystemNames::default())?;
     Ok((loaded, stamp))
 }
 

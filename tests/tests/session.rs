@@ -454,24 +454,11 @@ fn a_restart_reply_is_retried_once_in_a_new_session() {
 fn a_restart_through_daemon_open_never_starts_a_helper() {
     use myopen::Daemon;
     use myopen::wire::session::{Reply, VERSION};
-    use nix::sys::socket::{Backlog, UnixAddr, bind, listen, socket};
 
     let scratch = Scratch::new();
     let file = scratch.file("granted", b"never opened", 0o644);
     let address = scratch.path().join("socket");
-    let listener = socket(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .expect("socket");
-    bind(
-        listener.as_raw_fd(),
-        &UnixAddr::new(&address).expect("address"),
-    )
-    .expect("bind");
-    listen(&listener, Backlog::new(1).expect("backlog")).expect("listen");
+    let listener = stand_in_daemon_socket(&address);
     let socket_file = address.clone();
     let daemon = std::thread::spawn(move || {
         let connection = myopen_tests::accept_connection(listener.as_fd()).expect("accept");
@@ -503,24 +490,11 @@ fn a_restart_through_daemon_open_never_starts_a_helper() {
 fn a_connection_closed_before_its_hello_is_made_again_once() {
     use myopen::Daemon;
     use myopen::wire::session::{Reply, VERSION};
-    use nix::sys::socket::{Backlog, UnixAddr, bind, listen, socket};
 
     let scratch = Scratch::new();
     let file = scratch.file("granted", b"served on the second connection", 0o644);
     let address = scratch.path().join("socket");
-    let listener = socket(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .expect("socket");
-    bind(
-        listener.as_raw_fd(),
-        &UnixAddr::new(&address).expect("address"),
-    )
-    .expect("bind");
-    listen(&listener, Backlog::new(4).expect("backlog")).expect("listen");
+    let listener = stand_in_daemon_socket(&address);
     let served = file.clone();
     let daemon = std::thread::spawn(move || {
         // The first client's first connection: closed unanswered; its second: served.
@@ -553,4 +527,23 @@ fn a_connection_closed_before_its_hello_is_made_again_once() {
         matches!(&outcome, Err(Error::DaemonUnreachable { socket, .. }) if *socket == address),
         "{outcome:?}"
     );
+}
+
+/// A listening seqpacket socket at `address`, for a test's stand-in daemon.
+fn stand_in_daemon_socket(address: &std::path::Path) -> OwnedFd {
+    use nix::sys::socket::{Backlog, UnixAddr, bind, listen, socket};
+    let listener = socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    bind(
+        listener.as_raw_fd(),
+        &UnixAddr::new(address).expect("address"),
+    )
+    .expect("bind");
+    listen(&listener, Backlog::new(4).expect("backlog")).expect("listen");
+    listener
 }

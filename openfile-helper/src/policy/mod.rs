@@ -88,22 +88,17 @@ impl Policy {
         sources: impl IntoIterator<Item = (&'a Path, &'a str)>,
         resolver: &dyn NameResolver,
     ) -> Result<LoadedPolicy, PolicyError> {
-        let mut loaded = LoadedPolicy {
-            policy: Policy::new(),
-            warnings: Vec::new(),
-            files: Vec::new(),
-        };
-        for (file, text) in sources {
-            let (rules, warnings) = Policy::parse(text, file, resolver)?;
-            loaded.policy.add_rules(rules);
-            loaded.warnings.extend(warnings);
-            loaded.files.push(file.to_path_buf());
-        }
-        Ok(loaded)
+        Policy::from_owned_sources(
+            sources
+                .into_iter()
+                .map(|(file, text)| (file.to_path_buf(), text.to_owned()))
+                .collect(),
+            resolver,
+        )
     }
 
-    /// [`Policy::from_sources`] of texts the caller gives up, as [`load`] does with what it
-    /// read: each is kept as it is for its rules' globs, not copied.
+    /// [`Policy::from_sources`] of texts the caller gives up, as the helper's loads do with what
+    /// they read: each is kept as it is for its rules' globs, not copied.
     pub fn from_owned_sources(
         sources: Vec<(PathBuf, String)>,
         resolver: &dyn NameResolver,
