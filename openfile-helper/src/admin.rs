@@ -139,7 +139,7 @@ pub fn check(file: Option<&Path>, privilege: &Privilege) -> Exit {
 /// policy's checks, and parsed.
 fn check_one_file(file: &Path) -> Result<LoadedPolicy, PolicyError> {
     let text = policy::read_policy_file(file)?;
-    Policy::from_sources([(file, text.as_str())], &SystemNames::default())
+    Policy::from_owned_sources(vec![(file.to_path_buf(), text)], &SystemNames::default())
 }
 
 /// `--explain [--user NAME] [--access WORDS] PATH`: the lexical decision (the one taken before

@@ -453,7 +453,7 @@ fn a_restart_reply_is_retried_once_in_a_new_session() {
 #[test]
 fn a_restart_through_daemon_open_never_starts_a_helper() {
     use myopen::Daemon;
-    use myopen::wire::session::{Reply, VERSION};
+    use myopen::wire::session::Reply;
 
     let scratch = Scratch::new();
     let file = scratch.file("granted", b"never opened", 0o644);
@@ -461,15 +461,7 @@ fn a_restart_through_daemon_open_never_starts_a_helper() {
     let listener = stand_in_daemon_socket(&address);
     let socket_file = address.clone();
     let daemon = std::thread::spawn(move || {
-        let connection = myopen_tests::accept_connection(listener.as_fd()).expect("accept");
-        let hello = Hello {
-            version: VERSION,
-            privileged: true,
-        }
-        .encode();
-        send_with_fds(&connection, &hello, &[]).expect("hello");
-        let mut request = [0_u8; MAX_REQUEST_LEN];
-        recv_with_fds(&connection, &mut request, 0).expect("the request");
+        let connection = stand_in_daemon_takes_a_request(&listener);
         // Gone before the reply: nothing answers at the socket any more.
         drop(listener);
         std::fs::remove_file(&socket_file).expect("socket file removed");
@@ -489,7 +481,7 @@ fn a_restart_through_daemon_open_never_starts_a_helper() {
 #[test]
 fn a_connection_closed_before_its_hello_is_made_again_once() {
     use myopen::Daemon;
-    use myopen::wire::session::{Reply, VERSION};
+    use myopen::wire::session::Reply;
 
     let scratch = Scratch::new();
     let file = scratch.file("granted", b"served on the second connection", 0o644);
@@ -499,15 +491,7 @@ fn a_connection_closed_before_its_hello_is_made_again_once() {
     let daemon = std::thread::spawn(move || {
         // The first client's first connection: closed unanswered; its second: served.
         drop(myopen_tests::accept_connection(listener.as_fd()).expect("accept"));
-        let connection = myopen_tests::accept_connection(listener.as_fd()).expect("accept");
-        let hello = Hello {
-            version: VERSION,
-            privileged: true,
-        }
-        .encode();
-        send_with_fds(&connection, &hello, &[]).expect("hello");
-        let mut request = [0_u8; MAX_REQUEST_LEN];
-        recv_with_fds(&connection, &mut request, 0).expect("the request");
+        let connection = stand_in_daemon_takes_a_request(&listener);
         let opened = std::fs::File::open(&served).expect("open");
         send_with_fds(&connection, &Reply::Opened.encode(), &[opened.as_fd()]).expect("reply");
         drop(connection);
@@ -546,4 +530,19 @@ fn stand_in_daemon_socket(address: &std::path::Path) -> OwnedFd {
     .expect("bind");
     listen(&listener, Backlog::new(4).expect("backlog")).expect("listen");
     listener
+}
+
+/// The stand-in daemon's side of one connection up to its first request: accepted, a
+/// privileged hello sent, the request read. The connection, for the reply.
+fn stand_in_daemon_takes_a_request(listener: &OwnedFd) -> OwnedFd {
+    let connection = myopen_tests::accept_connection(listener.as_fd()).expect("accept");
+    let hello = Hello {
+        version: myopen::wire::session::VERSION,
+        privileged: true,
+    }
+    .encode();
+    send_with_fds(&connection, &hello, &[]).expect("hello");
+    let mut request = [0_u8; MAX_REQUEST_LEN];
+    recv_with_fds(&connection, &mut request, 0).expect("the request");
+    connection
 }
