@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         .decide(&who, path.as_bytes(), access, Some(FileType::File));
     println!(
         "{} rules; pre-check: {lexical}; final: {last}",
-        loaded.policy.rules().len()
+        loaded.policy.rule_count()
     );
     // As the one-shot helper does (cli.rs): the process ends here, so the policy is not freed.
     std::mem::forget(loaded);

@@ -6,11 +6,16 @@ use crate::diagnostics::{Exit, PROGRAM, USAGE, fail_with, say};
 use crate::fence;
 use crate::identity::{self, SystemNames};
 use crate::policy::{
-    self, AccessSet, FileProblem, FileType, LoadedPolicy, Policy, PolicyError, RuleKind,
+    self, AccessSet, CompiledState, FileProblem, FileType, LoadedPolicy, Policy, PolicyError,
+    RuleKind,
 };
-use crate::privilege::Privilege;
+use crate::privilege::{Privilege, Standing};
 use crate::resolve::absolute_clean;
 use crate::service::load_policy;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use std::ffi::OsStr;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -25,6 +30,8 @@ pub fn help() -> Exit {
          back with one status byte (0, or the errno) and exits with that errno. Every\n\
          decision goes to syslog (authpriv).\n\n\
          --check [FILE]   validate the installed policy (or FILE); exit 0 only if clean\n\
+         --compile        store the installed policy compiled, which helpers then read\n\
+         \x20                instead of parsing it while its files stay unchanged (root)\n\
          --explain PATH   which rule decides for PATH, and why (--user NAME needs root;\n\
          \x20                --access takes words like read,write; default read)\n",
         config::policy_dir().display()
@@ -119,13 +126,22 @@ pub fn check(file: Option<&Path>, privilege: &Privilege) -> Exit {
                 .collect();
             out.push_str(&format!(
                 "{} rules from {} file(s): {}\n",
-                loaded.policy.rules().len(),
+                loaded.policy.rule_count(),
                 files.len(),
                 files.join(", ")
             ));
             loaded.warnings.is_empty()
         }
     };
+    let compiled_clean = match file {
+        Some(_) => true,
+        None => {
+            let (line, compiled_clean) = compiled_state_line();
+            out.push_str(&line);
+            compiled_clean
+        }
+    };
+    let clean = clean && compiled_clean;
     out.push_str(if clean {
         "policy OK\n"
     } else {
@@ -133,6 +149,106 @@ pub fn check(file: Option<&Path>, privilege: &Privilege) -> Exit {
     });
     let _ = say(&out);
     Exit::success_if(clean)
+}
+
+/// What `--check` says of the compiled policy, and whether that is clean: a stale or missing one
+/// only costs speed (helpers read the sources), one that is not trusted is a problem.
+fn compiled_state_line() -> (String, bool) {
+    let path = policy::compiled_path(Path::new(config::SYSCONFDIR));
+    match policy::read_compiled_with(Path::new(config::SYSCONFDIR), &own_rights) {
+        CompiledState::Current(loaded, _) => (
+            format!(
+                "compiled: {} is current ({} rules), helpers read it\n",
+                path.display(),
+                loaded.policy.rule_count()
+            ),
+            true,
+        ),
+        CompiledState::Stale => (
+            format!(
+                "compiled: {} is stale, helpers parse the policy files instead; run {PROGRAM} --compile\n",
+                path.display()
+            ),
+            true,
+        ),
+        CompiledState::Absent => (
+            format!("compiled: none ({PROGRAM} --compile makes one; large policies load faster)\n"),
+            true,
+        ),
+        CompiledState::Refused(why) => (format!("compiled: not used: {why}\n"), false),
+    }
+}
+
+/// Opens a directory or file of the policy tree with the caller's own rights: the administrator's
+/// commands never raise a capability to read the policy.
+fn own_rights(directory: BorrowedFd<'_>, name: &OsStr, flags: OFlag) -> Result<OwnedFd, Errno> {
+    nix::fcntl::openat(directory, name, flags, nix::sys::stat::Mode::empty())
+}
+
+/// `--compile`: parses the installed policy as a helper would and stores it compiled, with the
+/// stamp of the files read. Only for root, who alone can write the policy tree: the check here
+/// says so clearly rather than leaving it to a refused mkdir.
+pub fn compile(privilege: &Privilege) -> Exit {
+    if !matches!(privilege.standing(), Standing::CallerIsRoot { .. }) {
+        return fail_with(&format!(
+            "--compile writes {} and must be run by root",
+            policy::compiled_path(Path::new(config::SYSCONFDIR)).display()
+        ));
+    }
+    match compile_installed_policy() {
+        Ok(report) => say(&report),
+        Err(why) => fail_with(&why),
+    }
+}
+
+fn compile_installed_policy() -> Result<String, String> {
+    let sysconfdir = Path::new(config::SYSCONFDIR);
+    policy::prepare_compiled_directory(sysconfdir).map_err(|error| error.to_string())?;
+    // A stamp taken within SETTLE_TIME of a change could miss the next one, so no helper would
+    // trust it: wait for the files to settle (making the directory above is such a change).
+    let mut attempts = 0;
+    let (sources, stamp) = loop {
+        let (sources, stamp) = policy::read_sources_stamped_with(sysconfdir, &own_rights)
+            .map_err(|error| error.to_string())?;
+        if stamp.settled() {
+            break (sources, stamp);
+        }
+        attempts += 1;
+        if attempts == 3 {
+            return Err(
+                "the policy files keep changing; compile again once they are written".into(),
+            );
+        }
+        std::thread::sleep(policy::SETTLE_TIME + std::time::Duration::from_millis(100));
+    };
+    let world_readable = sources.iter().all(|(file, _)| {
+        std::fs::metadata(file).is_ok_and(|status| status.mode() & 0o044 == 0o044)
+    });
+    let loaded = Policy::from_owned_sources(sources, &SystemNames::default())
+        .map_err(|error| format!("policy not compiled: {error}"))?;
+    let bytes = loaded
+        .policy
+        .compile(&loaded.files, &stamp)
+        .unwrap_or(Err(policy::TooLarge))
+        .map_err(|error| error.to_string())?;
+    if u64::try_from(bytes.len()).map_or(true, |size| size > policy::MAX_COMPILED_SIZE) {
+        return Err(policy::TooLarge.to_string());
+    }
+    let path = policy::store_compiled(sysconfdir, &bytes, world_readable)
+        .map_err(|error| error.to_string())?;
+    let mut report: String = loaded
+        .warnings
+        .iter()
+        .map(|warning| format!("{warning}\n"))
+        .collect();
+    report.push_str(&format!(
+        "{} rules from {} file(s) compiled to {} ({} bytes)\n",
+        loaded.policy.rule_count(),
+        loaded.files.len(),
+        path.display(),
+        bytes.len()
+    ));
+    Ok(report)
 }
 
 /// A file named on the command line: read with the caller's own rights and the installed
@@ -246,7 +362,8 @@ pub fn explain(user: Option<&str>, access: AccessSet, path: &Path, privilege: &P
     if let Some(rule) = decision.rule.as_ref().and_then(|origin| {
         loaded
             .policy
-            .rules()
+            .parsed_rules()
+            .unwrap_or_default()
             .iter()
             .find(|rule| &rule.origin == origin)
     }) {

@@ -30,6 +30,7 @@ pub fn run(args: &[OsString]) -> Exit {
         Command::Help => admin::help(),
         Command::Version => admin::version(&privilege),
         Command::Check { file } => admin::check(file.as_deref(), &privilege),
+        Command::Compile => admin::compile(&privilege),
         Command::Explain { user, access, path } => {
             admin::explain(user.as_deref(), access, &path, &privilege)
         }

@@ -24,6 +24,8 @@ pub enum Command {
     Session { socket: RawFd },
     /// `--check [FILE]`: validate the installed policy, or FILE.
     Check { file: Option<PathBuf> },
+    /// `--compile`: store the installed policy compiled (root only).
+    Compile,
     /// `--explain [--user NAME] [--access WORDS] PATH`.
     Explain {
         user: Option<String>,
@@ -56,6 +58,10 @@ impl Command {
                     file: Some(PathBuf::from(file)),
                 },
                 _ => Command::BadUsage("--check takes at most one policy file".to_owned()),
+            },
+            b"--compile" => match rest {
+                [] => Command::Compile,
+                _ => Command::BadUsage("--compile takes no arguments".to_owned()),
             },
             b"--explain" => parse_explain(rest),
             flag if flag == wire::session::FLAG.as_bytes() => match rest {
@@ -153,6 +159,11 @@ mod tests {
         assert_eq!(parse(&["--session", "5"]), Command::Session { socket: 5 });
         assert_eq!(parse(&["--session", "5"]).inherited_socket(), Some(5));
         assert_eq!(parse(&["--check"]), Command::Check { file: None });
+        assert_eq!(parse(&["--compile"]), Command::Compile);
+        assert!(matches!(
+            parse(&["--compile", "/tmp/p.toml"]),
+            Command::BadUsage(_)
+        ));
         assert_eq!(
             parse(&["--check", "/tmp/p.toml"]),
             Command::Check {

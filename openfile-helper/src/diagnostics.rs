@@ -15,6 +15,7 @@ pub const PROGRAM: &str = "openfile-helper";
 /// The synopsis printed with usage errors and `--help`.
 pub const USAGE: &str = "usage: openfile-helper <sockfd#> <pathname> <mode>\n       \
     openfile-helper --check [POLICY-FILE]\n       \
+    openfile-helper --compile\n       \
     openfile-helper --explain [--user NAME] [--access WORDS] PATH\n       \
     openfile-helper --help | --version";
 

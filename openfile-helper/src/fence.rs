@@ -31,7 +31,9 @@ use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::fstat;
 
 use crate::config;
-use crate::policy::{Access, AccessSet, FileType, FileTypeSet, Identity, Policy, RuleKind};
+use crate::policy::{
+    Access, AccessSet, FileType, FileTypeSet, Identity, Policy, Rule, RuleKind, Subjects,
+};
 use crate::privilege::{Need, Privilege};
 use crate::sys;
 
@@ -215,14 +217,14 @@ pub fn roots_serving(
             *entry = entry.union(rights);
         }
     };
-    for rule in policy.map(Policy::rules).unwrap_or_default() {
-        let can_match = match serving {
-            Serving::OneRequest { caller } => rule.subjects.matches(caller),
-            Serving::Requests => !rule.subjects.is_nobody(),
-        };
-        if rule.kind != RuleKind::Allow || !can_match {
-            continue;
-        }
+    let keep = |kind: RuleKind, subjects: &Subjects| {
+        kind == RuleKind::Allow
+            && match serving {
+                Serving::OneRequest { caller } => subjects.matches(caller),
+                Serving::Requests => !subjects.is_nobody(),
+            }
+    };
+    let mut add_rule = |rule: &Rule| {
         let types = rule.types.unwrap_or(FileTypeSet::ALL);
         let rights = Rights::for_rule(rule.access, types);
         let (prefix, whole) = literal_prefix(rule.path.as_str());
@@ -231,6 +233,11 @@ pub fn roots_serving(
             _ => prefix,
         };
         add(root, rights);
+    };
+    if let Some(policy) = policy {
+        // A compiled rule that does not decode leaves its root and those after it out: a
+        // narrower fence, and the decisions that need that rule refuse anyway.
+        let _ = policy.for_each_rule(&keep, &mut add_rule);
     }
     if let Some(parent) = helper.syslog_socket.parent() {
         // The directory, not the socket: syslog daemons replace their socket when they restart.

@@ -18,7 +18,9 @@ use crate::diagnostics::complain;
 use crate::fence;
 use crate::hardening::ResourceLimits;
 use crate::identity::{self, SystemNames};
-use crate::policy::{self, Identity, LoadedPolicy, Policy, PolicyError, PolicyStamp};
+use crate::policy::{
+    self, CompiledState, Identity, LoadedPolicy, Policy, PolicyError, PolicyStamp,
+};
 use crate::privilege::{Need, Privilege, Standing};
 use crate::resolve::{self, Approved, Opened, Progress, Refusal};
 
@@ -391,7 +393,7 @@ fn read_policy(privilege: &Privilege, before: Option<&PolicyState>) -> PolicySta
     // A load that ran short of a resource must fail, never yield a policy that lost a rule: pin
     // the limits, load, and refuse the result if someone lowered them meanwhile.
     let limits = ResourceLimits::pin();
-    let loaded = load_stamped_policy(privilege);
+    let loaded = load_serving_policy(privilege);
     let limits_held = limits.is_ok_and(|limits| limits.unchanged());
     match loaded {
         Ok(_) if !limits_held => {
@@ -458,6 +460,24 @@ fn load_stamped_policy(privilege: &Privilege) -> Result<(LoadedPolicy, PolicySta
     // The texts are given up, not copied: each rule's glob keeps its file's text.
     let loaded = Policy::from_owned_sources(sources, &SystemNames::default())?;
     Ok((loaded, stamp))
+}
+
+/// The policy a serving helper works under: the compiled policy when it was compiled from exactly
+/// the files the policy has now (`openfile-helper --compile`), so that a large policy is not
+/// parsed again by every helper; otherwise the sources, read and parsed. A compiled policy that
+/// is stale, missing, damaged or not trusted is never used, only passed over: the sources are
+/// the policy, and reading them reports any problem they have.
+fn load_serving_policy(privilege: &Privilege) -> Result<(LoadedPolicy, PolicyStamp), PolicyError> {
+    let compiled =
+        policy::read_compiled_with(Path::new(config::SYSCONFDIR), &|directory, name, flags| {
+            open_policy_entry(privilege, directory, name, flags)
+        });
+    match compiled {
+        CompiledState::Current(loaded, stamp) => Ok((loaded, stamp)),
+        CompiledState::Stale | CompiledState::Absent | CompiledState::Refused(_) => {
+            load_stamped_policy(privilege)
+        }
+    }
 }
 
 /// Whether the installed policy is still the one `stamp` was taken of, by fstat alone (through

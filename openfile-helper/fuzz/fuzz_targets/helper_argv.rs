@@ -32,7 +32,11 @@ fuzz_target!(|data: &[u8]| {
             let _ = error.to_string();
         }
         Command::BadUsage(why) => assert!(!why.is_empty()),
-        Command::Check { .. } | Command::Explain { .. } | Command::Help | Command::Version => {}
+        Command::Check { .. }
+        | Command::Compile
+        | Command::Explain { .. }
+        | Command::Help
+        | Command::Version => {}
     }
     assert_eq!(
         command.inherited_socket().is_some(),

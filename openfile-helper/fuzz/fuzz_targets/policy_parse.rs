@@ -5,9 +5,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use openfile_helper::policy::{
-    AccessSet, FileType, Identity, LookupFailed, NameResolver, Policy,
-};
+use openfile_helper::policy::{AccessSet, FileType, Identity, LookupFailed, NameResolver, Policy};
 
 /// Resolves a few fixed names, fails for names starting with `!`, and knows no others, so the
 /// known, unknown and failed-lookup paths are all exercised.
@@ -18,7 +16,10 @@ fn answer(name: &str, known: &[(&str, u32)]) -> Result<Option<u32>, LookupFailed
         // EMFILE, as when the caller lowered the descriptor limit.
         return Err(LookupFailed { errno: 24 });
     }
-    Ok(known.iter().find(|(known, _)| *known == name).map(|(_, id)| *id))
+    Ok(known
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, id)| *id))
 }
 
 impl NameResolver for Resolver {

@@ -25,7 +25,10 @@ fn answer(name: &str, known: &[(&str, u32)]) -> Result<Option<u32>, LookupFailed
     if name.starts_with('!') {
         return Err(LookupFailed { errno: 24 });
     }
-    Ok(known.iter().find(|(known, _)| *known == name).map(|(_, id)| *id))
+    Ok(known
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, id)| *id))
 }
 
 impl NameResolver for Resolver {

@@ -81,6 +81,16 @@ impl AccessSet {
         AccessSet(self.0 | access.bit())
     }
 
+    /// The set as one byte, as a compiled policy stores it.
+    pub(crate) fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set of [`AccessSet::bits`]; `None` for a byte with a bit no word has.
+    pub(crate) fn from_bits(bits: u8) -> Option<AccessSet> {
+        (bits & !AccessSet::ALL.0 == 0).then_some(AccessSet(bits))
+    }
+
     pub fn insert(&mut self, access: Access) {
         self.0 |= access.bit();
     }

@@ -1,6 +1,7 @@
 //! The decision: given who asks, for which path, what access and (once known) what type, which
 //! rule decides and why.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::access::AccessSet;
@@ -27,6 +28,9 @@ pub enum Reason {
     PathNotClean,
     /// The request asked for no access at all; refused rather than guessed at.
     NothingRequested,
+    /// A rule the decision had to look at could not be read from the compiled policy: refused,
+    /// since that rule might have been a deny.
+    CompiledPolicyDamaged,
 }
 
 impl fmt::Display for Reason {
@@ -53,6 +57,9 @@ impl fmt::Display for Reason {
                 formatter.write_str("the path is not absolute and lexically clean")
             }
             Reason::NothingRequested => formatter.write_str("no access was requested"),
+            Reason::CompiledPolicyDamaged => formatter.write_str(
+                "a rule of the compiled policy is damaged (run openfile-helper --compile again)",
+            ),
         }
     }
 }
@@ -102,22 +109,40 @@ pub(crate) fn decide(
     access: AccessSet,
     file_type: Option<FileType>,
 ) -> Decision {
+    decide_among(who, path, access, file_type, |path| {
+        Some(match index {
+            // The index was built from these very rules, so every position is in range; were it
+            // not, the panic would abort the helper (its panic hook), which grants nothing.
+            Some(index) => index
+                .candidates(path)
+                .into_iter()
+                .map(|position| Cow::Borrowed(&rules[position]))
+                .collect(),
+            None => rules.iter().map(Cow::Borrowed).collect(),
+        })
+    })
+}
+
+/// Decides a request among the rules `candidates` gives for its (clean) path, in policy order:
+/// every rule that could match it. `None` from `candidates` (a compiled policy that could not
+/// give them) refuses.
+pub(crate) fn decide_among<'a>(
+    who: &Identity,
+    path: &[u8],
+    access: AccessSet,
+    file_type: Option<FileType>,
+    candidates: impl FnOnce(&[u8]) -> Option<Vec<Cow<'a, Rule>>>,
+) -> Decision {
     if access.is_empty() {
         return Decision::deny(Reason::NothingRequested, None);
     }
     let Some(components) = clean_components(path) else {
         return Decision::deny(Reason::PathNotClean, None);
     };
-    let candidates: Vec<&Rule> = match index {
-        // The index was built from these very rules, so every position is in range; were it
-        // not, the panic would abort the helper (its panic hook), which grants nothing.
-        Some(index) => index
-            .candidates(path)
-            .into_iter()
-            .map(|position| &rules[position])
-            .collect(),
-        None => rules.iter().collect(),
+    let Some(owned) = candidates(path) else {
+        return Decision::deny(Reason::CompiledPolicyDamaged, None);
     };
+    let candidates: Vec<&Rule> = owned.iter().map(AsRef::as_ref).collect();
     let applies = |rule: &Rule| {
         let subjects_match = match rule.kind {
             RuleKind::Allow => rule.subjects.matches(who),

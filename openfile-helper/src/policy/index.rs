@@ -47,38 +47,111 @@ impl PrefixIndex {
     /// absolute and clean (the caller has checked it with `clean_components`), so its
     /// component boundaries are exactly its `/` bytes.
     pub(crate) fn candidates(&self, path: &[u8]) -> Vec<usize> {
-        let mut candidates = Vec::new();
-        let mut add_chain = |hash: PrefixHash| {
-            let mut next = self.last_by_prefix.get(hash.0);
-            while let Some(position) = next {
-                candidates.push(position);
-                next = self.earlier.get(position).copied().flatten();
-            }
-        };
-        // The empty prefix (rules of `/` and of a leading wildcard), then each leading part of
-        // the path, as deep as any rule's prefix goes.
-        let mut hash = PrefixHash::EMPTY;
-        add_chain(hash);
-        let mut depth = 0;
-        for (position, byte) in path.iter().enumerate() {
-            if position > 0 && *byte == b'/' {
-                depth += 1;
-                if depth > self.deepest {
-                    break;
-                }
-                add_chain(hash);
-            }
-            hash = hash.then(byte);
+        candidates_in(self, path)
+    }
+
+    /// The index as a compiled policy stores it: each slot of the table (hash and last rule, or
+    /// empty), the rule before each rule in its chain, and the deepest prefix.
+    pub(crate) fn parts(&self) -> (&[Option<Slot>], &[Option<usize>], usize) {
+        (&self.last_by_prefix.slots, &self.earlier, self.deepest)
+    }
+}
+
+/// What a look-up of candidates needs from an index: the in-memory [`PrefixIndex`] of a parsed
+/// policy, or the table stored in a compiled one. One walk serves both, so a compiled policy
+/// finds exactly the candidates its source would.
+pub(crate) trait PrefixTable {
+    /// The last rule indexed with this prefix hash.
+    fn last_with(&self, hash: u64) -> Option<usize>;
+    /// The rule before `position` in its chain.
+    fn earlier_than(&self, position: usize) -> Option<usize>;
+    /// The most components any indexed prefix has.
+    fn deepest(&self) -> usize;
+}
+
+impl PrefixTable for PrefixIndex {
+    fn last_with(&self, hash: u64) -> Option<usize> {
+        self.last_by_prefix.get(hash)
+    }
+
+    fn earlier_than(&self, position: usize) -> Option<usize> {
+        self.earlier.get(position).copied().flatten()
+    }
+
+    fn deepest(&self) -> usize {
+        self.deepest
+    }
+}
+
+/// [`PrefixIndex::candidates`] in any [`PrefixTable`].
+pub(crate) fn candidates_in(table: &impl PrefixTable, path: &[u8]) -> Vec<usize> {
+    let mut candidates = Vec::new();
+    let mut add_chain = |hash: PrefixHash| {
+        let mut next = table.last_with(hash.0);
+        while let Some(position) = next {
+            candidates.push(position);
+            // A chain runs strictly backwards, which also ends any cycle a damaged compiled
+            // policy could describe.
+            next = table
+                .earlier_than(position)
+                .filter(|earlier| *earlier < position);
         }
-        if path.len() > 1 && depth < self.deepest {
+    };
+    // The empty prefix (rules of `/` and of a leading wildcard), then each leading part of
+    // the path, as deep as any rule's prefix goes.
+    let deepest = table.deepest();
+    let mut hash = PrefixHash::EMPTY;
+    add_chain(hash);
+    let mut depth = 0;
+    for (position, byte) in path.iter().enumerate() {
+        if position > 0 && *byte == b'/' {
+            depth += 1;
+            if depth > deepest {
+                break;
+            }
             add_chain(hash);
         }
-        // Chains run backwards and interleave across prefixes: policy order is restored here.
-        // Two leading parts of the path with one hash would give the same chain twice.
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates
+        hash = hash.then(byte);
     }
+    if path.len() > 1 && depth < deepest {
+        add_chain(hash);
+    }
+    // Chains run backwards and interleave across prefixes: policy order is restored here.
+    // Two leading parts of the path with one hash would give the same chain twice.
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates
+}
+
+/// Where a hash's probe starts in a table of `length` slots (a power of two): its top bits,
+/// spread by a multiplication (FNV-1a's low bits depend only on the low bits of the bytes).
+pub(crate) fn probe_start(hash: u64, length: usize) -> usize {
+    let bits = length.trailing_zeros();
+    let spread = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    usize::try_from(spread.checked_shr(64 - bits).unwrap_or(0)).unwrap_or(0)
+}
+
+/// The last rule of `hash` in a table of `length` slots (a power of two) that `slot_at` reads:
+/// linear probing from [`probe_start`], at most once round the table, so that a table with no
+/// empty slot (which a damaged compiled policy could hold) still ends the search.
+pub(crate) fn probe(
+    hash: u64,
+    length: usize,
+    slot_at: impl Fn(usize) -> Option<Slot>,
+) -> Option<usize> {
+    if length == 0 || !length.is_power_of_two() {
+        return None;
+    }
+    let mask = length - 1;
+    let mut index = probe_start(hash, length);
+    for _ in 0..length {
+        match slot_at(index) {
+            Some(slot) if slot.hash == hash => return Some(slot.last),
+            Some(_) => index = (index + 1) & mask,
+            None => return None,
+        }
+    }
+    None
 }
 
 /// FNV-1a over the bytes of a prefix, taken a byte at a time so that a request hashes each
@@ -120,10 +193,10 @@ struct LastByPrefix {
     used: usize,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Slot {
-    hash: u64,
-    last: usize,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    pub(crate) hash: u64,
+    pub(crate) last: usize,
 }
 
 impl LastByPrefix {
@@ -141,19 +214,11 @@ impl LastByPrefix {
         }
     }
 
-    /// Where a hash's probe starts: its top bits, spread by a multiplication (FNV-1a's low bits
-    /// depend only on the low bits of the bytes).
-    fn start(&self, hash: u64) -> usize {
-        let bits = self.slots.len().trailing_zeros();
-        let spread = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        usize::try_from(spread.checked_shr(64 - bits).unwrap_or(0)).unwrap_or(0)
-    }
-
     /// Sets the last rule for `hash`, giving back the one before. [`LastByPrefix::make_room`]
     /// must have made room for it.
     fn insert(&mut self, hash: u64, last: usize) -> Option<usize> {
         let mask = self.slots.len() - 1;
-        let mut index = self.start(hash);
+        let mut index = probe_start(hash, self.slots.len());
         loop {
             match &mut self.slots[index] {
                 Some(slot) if slot.hash == hash => {
@@ -170,18 +235,9 @@ impl LastByPrefix {
     }
 
     fn get(&self, hash: u64) -> Option<usize> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mask = self.slots.len() - 1;
-        let mut index = self.start(hash);
-        loop {
-            match self.slots[index] {
-                Some(slot) if slot.hash == hash => return Some(slot.last),
-                Some(_) => index = (index + 1) & mask,
-                None => return None,
-            }
-        }
+        probe(hash, self.slots.len(), |index| {
+            self.slots.get(index).copied().flatten()
+        })
     }
 
     /// Every hash and its last rule.

@@ -18,6 +18,7 @@ use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, AtFlags, OFlag, open, openat};
 use nix::sys::stat::{FileStat, Mode, fstat, fstatat};
 
+use super::compiled::{CompiledPolicy, Damaged, Reader, TooLarge, Writer};
 use super::error::{FileProblem, PolicyError};
 use super::parse::NameResolver;
 use super::{LoadedPolicy, Policy};
@@ -96,14 +97,14 @@ pub fn read_sources_stamped_with(
     sysconfdir: &Path,
     open_at: OpenAt<'_>,
 ) -> Result<(Vec<(PathBuf, String)>, PolicyStamp), PolicyError> {
-    walk(sysconfdir, open_at, Contents::Read)
+    walk(sysconfdir, open_at, Contents::Read).map(|(sources, stamp, _)| (sources, stamp))
 }
 
 /// The [`PolicyStamp`] the policy has now, through every check a read makes but reading no
 /// file: a long-lived helper compares it with the stamp of the policy in hand, and reads the
 /// policy again only when they differ.
 pub fn stamp_with(sysconfdir: &Path, open_at: OpenAt<'_>) -> Result<PolicyStamp, PolicyError> {
-    walk(sysconfdir, open_at, Contents::Skip).map(|(_, stamp)| stamp)
+    walk(sysconfdir, open_at, Contents::Skip).map(|(_, stamp, _)| stamp)
 }
 
 /// What fstat(2) says about one directory or file: enough that any write, replacement, rename,
@@ -139,7 +140,7 @@ impl FileStamp {
 /// How long after a change a file's timestamps are not trusted to show the next one: a
 /// timestamp is as coarse as the file system's clock tick (a jiffy; a second or two on some),
 /// so a second write within the same tick as the read could leave every field as it was.
-const SETTLE_TIME: Duration = Duration::from_secs(2);
+pub const SETTLE_TIME: Duration = Duration::from_secs(2);
 
 /// Every directory and file a policy read went through, from `/` down, with the names of the
 /// drop-ins, and the user and group databases the names were resolved through; see
@@ -152,8 +153,16 @@ pub struct PolicyStamp {
     settled: bool,
 }
 
+impl Default for PolicyStamp {
+    fn default() -> PolicyStamp {
+        PolicyStamp::new()
+    }
+}
+
 impl PolicyStamp {
-    fn new() -> PolicyStamp {
+    /// The stamp of no files (for policies made from texts, not read from a tree): the stamp of
+    /// an installed policy, which always covers files, is never unchanged since it.
+    pub fn new() -> PolicyStamp {
         PolicyStamp {
             entries: Vec::new(),
             settled: true,
@@ -200,12 +209,76 @@ impl PolicyStamp {
     pub fn unchanged_since(&self, earlier: &PolicyStamp) -> bool {
         earlier.settled && self.entries == earlier.entries
     }
+
+    /// Whether a change right after this stamp was taken is sure to show in the next one.
+    pub fn settled(&self) -> bool {
+        self.settled
+    }
+
+    /// The stamp as a compiled policy stores it.
+    pub(crate) fn encode(&self, out: &mut Writer) -> Result<(), TooLarge> {
+        out.u8(u8::from(self.settled));
+        out.length(self.entries.len())?;
+        for (path, stamp) in &self.entries {
+            out.bytes(path.as_os_str().as_bytes())?;
+            match stamp {
+                None => out.u8(0),
+                Some(stamp) => {
+                    out.u8(1);
+                    out.u64(stamp.dev);
+                    out.u64(stamp.ino);
+                    out.u32(stamp.mode);
+                    out.u32(stamp.uid);
+                    out.u32(stamp.gid);
+                    out.i64(stamp.size);
+                    for (seconds, nanoseconds) in [stamp.mtime, stamp.ctime] {
+                        out.i64(seconds);
+                        out.i64(nanoseconds);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`PolicyStamp::encode`] read back.
+    pub(crate) fn decode(reader: &mut Reader<'_>) -> Result<PolicyStamp, Damaged> {
+        let settled = match reader.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(Damaged("stamp")),
+        };
+        let count = reader.length()?;
+        let mut entries = Vec::with_capacity(count.min(1024));
+        for _ in 0..count {
+            let path = PathBuf::from(OsStr::from_bytes(reader.bytes()?));
+            let stamp = match reader.u8()? {
+                0 => None,
+                1 => Some(FileStamp {
+                    dev: reader.u64()?,
+                    ino: reader.u64()?,
+                    mode: reader.u32()?,
+                    uid: reader.u32()?,
+                    gid: reader.u32()?,
+                    size: reader.i64()?,
+                    mtime: (reader.i64()?, reader.i64()?),
+                    ctime: (reader.i64()?, reader.i64()?),
+                }),
+                _ => return Err(Damaged("stamp")),
+            };
+            entries.push((path, stamp));
+        }
+        Ok(PolicyStamp { entries, settled })
+    }
 }
 
 /// The user and group databases of NSS `files`: a policy's names were resolved through them,
 /// so a change there (a group renumbered, a user removed) is a change of the policy too. Other
 /// NSS sources (LDAP, sssd) have no file to watch.
 const NAME_DATABASES: [&str; 2] = ["/etc/passwd", "/etc/group"];
+
+/// What [`walk`] gives back: the texts read, in order, the stamp, and the tree's descriptor.
+type Walked = (Vec<(PathBuf, String)>, PolicyStamp, OwnedFd);
 
 /// Whether [`walk`] reads the files it checks, or only stamps them.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -216,12 +289,8 @@ enum Contents {
 
 /// The walk of the policy tree every read and every stamp makes: `/` down to the tree, then
 /// policy.toml, then the drop-ins, each checked (P7). With [`Contents::Skip`] the sources come
-/// back empty.
-fn walk(
-    sysconfdir: &Path,
-    open_at: OpenAt<'_>,
-    contents: Contents,
-) -> Result<(Vec<(PathBuf, String)>, PolicyStamp), PolicyError> {
+/// back empty. The tree's checked descriptor comes back too, for the compiled policy inside it.
+fn walk(sysconfdir: &Path, open_at: OpenAt<'_>, contents: Contents) -> Result<Walked, PolicyError> {
     let mut stamp = PolicyStamp::new();
     let mut sources = Vec::new();
     let mut take = |path: PathBuf, file: OwnedFd, status: &FileStat, stamp: &mut PolicyStamp| {
@@ -241,6 +310,7 @@ fn walk(
         &main_path,
         open_at,
         contents,
+        MAX_POLICY_FILE_SIZE,
     )?
     else {
         return Err(PolicyError::file(main_path, FileProblem::Missing));
@@ -276,7 +346,14 @@ fn walk(
                 let path = dropin_path.join(name);
                 // A drop-in removed between readdir and open is simply no longer part of the
                 // policy.
-                match open_trusted_file(&dropins.as_fd(), name, &path, open_at, contents)? {
+                match open_trusted_file(
+                    &dropins.as_fd(),
+                    name,
+                    &path,
+                    open_at,
+                    contents,
+                    MAX_POLICY_FILE_SIZE,
+                )? {
                     Some((file, status)) => take(path, file, &status, &mut stamp)?,
                     None => stamp.add(&path, None),
                 }
@@ -287,7 +364,7 @@ fn walk(
         let status = nix::sys::stat::stat(database).ok();
         stamp.add(Path::new(database), status.as_ref());
     }
-    Ok((sources, stamp))
+    Ok((sources, stamp, tree))
 }
 
 fn io(path: &Path, call: &'static str, errno: Errno) -> PolicyError {
@@ -417,21 +494,29 @@ fn read_trusted_file(
     path: &Path,
     open_at: OpenAt<'_>,
 ) -> Result<Option<String>, PolicyError> {
-    match open_trusted_file(directory, name, path, open_at, Contents::Read)? {
+    match open_trusted_file(
+        directory,
+        name,
+        path,
+        open_at,
+        Contents::Read,
+        MAX_POLICY_FILE_SIZE,
+    )? {
         Some((file, status)) => read_checked(file, &status, path).map(Some),
         None => Ok(None),
     }
 }
 
 /// Opens one policy file (for reading, or as an `O_PATH` for a stamp) and checks it (type,
-/// owner, mode, size) on the descriptor; gives back the descriptor and what fstat said.
-/// `Ok(None)` if absent.
+/// owner, mode, at most `limit` bytes) on the descriptor; gives back the descriptor and what
+/// fstat said. `Ok(None)` if absent.
 fn open_trusted_file(
     directory: &impl AsFd,
     name: &OsStr,
     path: &Path,
     open_at: OpenAt<'_>,
     contents: Contents,
+    limit: u64,
 ) -> Result<Option<(OwnedFd, FileStat)>, PolicyError> {
     // O_NONBLOCK: a FIFO planted here must not hang the helper before fstat rejects it.
     // O_NOCTTY: a terminal must not become the controlling terminal. O_PATH, for a stamp, opens
@@ -461,23 +546,29 @@ fn open_trusted_file(
     if status.st_mode & GROUP_OR_OTHER_WRITE != 0 {
         return Err(PolicyError::file(path, FileProblem::WritableByGroupOrOther));
     }
-    if u64::try_from(status.st_size).map_or(true, |size| size > MAX_POLICY_FILE_SIZE) {
-        return Err(too_large(path));
+    if u64::try_from(status.st_size).map_or(true, |size| size > limit) {
+        return Err(too_large(path, limit));
     }
     Ok(Some((file, status)))
 }
 
-fn too_large(path: &Path) -> PolicyError {
-    PolicyError::file(
-        path,
-        FileProblem::TooLarge {
-            limit: MAX_POLICY_FILE_SIZE,
-        },
-    )
+fn too_large(path: &Path, limit: u64) -> PolicyError {
+    PolicyError::file(path, FileProblem::TooLarge { limit })
 }
 
 /// Reads a file [`open_trusted_file`] opened and checked, as UTF-8 text.
 fn read_checked(file: OwnedFd, status: &FileStat, path: &Path) -> Result<String, PolicyError> {
+    let bytes = read_checked_bytes(file, status, path, MAX_POLICY_FILE_SIZE)?;
+    String::from_utf8(bytes).map_err(|_| PolicyError::file(path, FileProblem::NotUtf8))
+}
+
+/// Reads a file [`open_trusted_file`] opened and checked against `limit`.
+fn read_checked_bytes(
+    file: OwnedFd,
+    status: &FileStat,
+    path: &Path,
+    limit: u64,
+) -> Result<Vec<u8>, PolicyError> {
     // Room for the size fstat gave (already checked against the cap) and the one byte that tells
     // a file that grew: growing the buffer doubling by doubling cost a fresh mapping and an unmap
     // at each step with musl's allocator, about 10 of each for a 16 KB policy.
@@ -485,7 +576,7 @@ fn read_checked(file: OwnedFd, status: &FileStat, path: &Path) -> Result<String,
     let mut bytes = Vec::with_capacity(expected.saturating_add(1));
     // Read one byte past the cap, so a file that grew after fstat is still caught.
     std::fs::File::from(file)
-        .take(MAX_POLICY_FILE_SIZE + 1)
+        .take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|error| {
             io(
@@ -494,10 +585,179 @@ fn read_checked(file: OwnedFd, status: &FileStat, path: &Path) -> Result<String,
                 Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)),
             )
         })?;
-    if u64::try_from(bytes.len()).map_or(true, |size| size > MAX_POLICY_FILE_SIZE) {
-        return Err(too_large(path));
+    if u64::try_from(bytes.len()).map_or(true, |size| size > limit) {
+        return Err(too_large(path, limit));
     }
-    String::from_utf8(bytes).map_err(|_| PolicyError::file(path, FileProblem::NotUtf8))
+    Ok(bytes)
+}
+
+/// Largest compiled policy read, in bytes: a compiled rule takes about as many bytes as its
+/// source, and a policy can be many files of up to [`MAX_POLICY_FILE_SIZE`] each.
+pub const MAX_COMPILED_SIZE: u64 = 32 << 20;
+
+/// Where the compiled policy lives, under the policy tree: in a directory of its own, so that
+/// writing it changes no directory the [`PolicyStamp`] covers (a file beside policy.toml would
+/// change `myopen/` itself, and with it the stamp it had just been compiled under).
+const COMPILED_DIRECTORY: &str = "compiled";
+const COMPILED_FILE: &str = "policy";
+
+/// `$sysconfdir/myopen/compiled/policy`.
+pub fn compiled_path(sysconfdir: &Path) -> PathBuf {
+    sysconfdir
+        .join("myopen")
+        .join(COMPILED_DIRECTORY)
+        .join(COMPILED_FILE)
+}
+
+/// What the compiled policy is worth now.
+#[derive(Debug)]
+pub enum CompiledState {
+    /// Compiled from exactly the files the policy has now: its rules, and the stamp of now.
+    Current(LoadedPolicy, PolicyStamp),
+    /// Compiled from files that have changed since (or too soon after a change to tell).
+    Stale,
+    /// Never compiled.
+    Absent,
+    /// Not trusted (owner, mode, type, size) or not readable: never used.
+    Refused(String),
+}
+
+/// The compiled policy, if the policy's files are still, by every field fstat gives, the ones it
+/// was compiled from. Everything a source read checks is checked (the walk is the same one), and
+/// the compiled file itself is checked like a source: in a root-owned directory only root may
+/// write to, root-owned, writable by no one else, a regular file. `open_at` as for
+/// [`read_sources_with`].
+pub fn read_compiled_with(sysconfdir: &Path, open_at: OpenAt<'_>) -> CompiledState {
+    let (_, now, tree) = match walk(sysconfdir, open_at, Contents::Skip) {
+        Ok(walked) => walked,
+        Err(error) => return CompiledState::Refused(error.to_string()),
+    };
+    let path = compiled_path(sysconfdir);
+    let directory_path = path.parent().unwrap_or(&path);
+    let found = open_directory_at(
+        &tree,
+        OsStr::new(COMPILED_DIRECTORY),
+        directory_path,
+        OFlag::O_PATH,
+        DirectoryRole::PolicyTree,
+        open_at,
+    )
+    .and_then(|directory| match directory {
+        None => Ok(None),
+        Some((directory, _)) => open_trusted_file(
+            &directory,
+            OsStr::new(COMPILED_FILE),
+            &path,
+            open_at,
+            Contents::Read,
+            MAX_COMPILED_SIZE,
+        ),
+    })
+    .and_then(|file| match file {
+        None => Ok(None),
+        Some((file, status)) => {
+            read_checked_bytes(file, &status, &path, MAX_COMPILED_SIZE).map(Some)
+        }
+    });
+    let bytes = match found {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return CompiledState::Absent,
+        Err(error) => return CompiledState::Refused(error.to_string()),
+    };
+    match CompiledPolicy::decode(bytes) {
+        Err(damaged) => CompiledState::Refused(format!("{}: {damaged}", path.display())),
+        Ok((compiled_under, _)) if !now.unchanged_since(&compiled_under) => CompiledState::Stale,
+        Ok((_, compiled)) => {
+            let files = compiled.files().collect();
+            CompiledState::Current(
+                LoadedPolicy {
+                    policy: Policy::from_compiled(compiled),
+                    warnings: Vec::new(),
+                    files,
+                },
+                now,
+            )
+        }
+    }
+}
+
+/// Makes the directory of the compiled policy (root, 0755) if it is missing. Done before the
+/// policy is read for compiling: making it changes `myopen/`, which the stamp covers.
+pub fn prepare_compiled_directory(sysconfdir: &Path) -> Result<(), PolicyError> {
+    let tree_path = sysconfdir.join("myopen");
+    let tree = open_directory_path(&tree_path, &open_with_own_rights, &mut PolicyStamp::new())?;
+    let directory_path = tree_path.join(COMPILED_DIRECTORY);
+    match nix::sys::stat::mkdirat(&tree, COMPILED_DIRECTORY, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(errno) => Err(io(&directory_path, "mkdirat", errno)),
+    }
+}
+
+/// Writes `bytes` as the compiled policy, replacing the one there at once (written to a
+/// temporary file in the same directory, synced, renamed over it), with mode 0644, or 0600 when
+/// not `world_readable` (it says what the sources say, and must not show more of it than they
+/// do). The directory is checked as a read checks it.
+pub fn store_compiled(
+    sysconfdir: &Path,
+    bytes: &[u8],
+    world_readable: bool,
+) -> Result<PathBuf, PolicyError> {
+    use std::io::Write;
+
+    let path = compiled_path(sysconfdir);
+    let tree_path = sysconfdir.join("myopen");
+    let tree = open_directory_path(&tree_path, &open_with_own_rights, &mut PolicyStamp::new())?;
+    let directory_path = tree_path.join(COMPILED_DIRECTORY);
+    let (directory, _) = open_directory_at(
+        &tree,
+        OsStr::new(COMPILED_DIRECTORY),
+        &directory_path,
+        OFlag::O_RDONLY,
+        DirectoryRole::PolicyTree,
+        &open_with_own_rights,
+    )?
+    .ok_or_else(|| PolicyError::file(&directory_path, FileProblem::Missing))?;
+    let temporary = format!(".{COMPILED_FILE}.{}", std::process::id());
+    let create = || {
+        openat(
+            &directory,
+            temporary.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )
+    };
+    let file = match create() {
+        // Left by a compile of the same pid that was killed: nothing reads temporary names.
+        Err(Errno::EEXIST) => {
+            let _ = nix::unistd::unlinkat(
+                &directory,
+                temporary.as_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+            create()
+        }
+        other => other,
+    }
+    .map_err(|errno| io(&directory_path, "openat", errno))?;
+    let mode = if world_readable { 0o644 } else { 0o600 };
+    let written = (|| {
+        nix::sys::stat::fchmod(&file, Mode::from_bits_truncate(mode))?;
+        let mut file = std::fs::File::from(file);
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|error| Errno::from_raw(error.raw_os_error().unwrap_or(libc::EIO)))?;
+        nix::fcntl::renameat(&directory, temporary.as_str(), &directory, COMPILED_FILE)?;
+        nix::unistd::fsync(&directory)
+    })();
+    if let Err(errno) = written {
+        let _ = nix::unistd::unlinkat(
+            &directory,
+            temporary.as_str(),
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        );
+        return Err(io(&path, "write", errno));
+    }
+    Ok(path)
 }
 
 #[cfg(test)]

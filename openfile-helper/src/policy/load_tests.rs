@@ -1,10 +1,15 @@
 //! Loader tests: real trees under /tmp with real owners and modes. They need root (to chown
 //! and to create root-owned files); without it they say so loudly and pass.
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt, chown, symlink};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 
 use super::super::parse::tests::FakeResolver;
 use super::*;
@@ -433,4 +438,103 @@ fn a_busy_ancestor_directory_is_not_a_change_of_the_policy() {
         !stamp().unchanged_since(&before),
         "a new file in the policy directory is a change"
     );
+}
+
+fn own_rights(directory: BorrowedFd<'_>, name: &OsStr, flags: OFlag) -> Result<OwnedFd, Errno> {
+    nix::fcntl::openat(directory, name, flags, nix::sys::stat::Mode::empty())
+}
+
+impl Tree {
+    /// What `openfile-helper --compile` does, once the files have settled: the compiled path.
+    fn compile(&self, world_readable: bool) -> PathBuf {
+        prepare_compiled_directory(&self.sysconfdir()).unwrap();
+        std::thread::sleep(SETTLE_TIME + std::time::Duration::from_millis(100));
+        let (sources, stamp) = read_sources_stamped_with(&self.sysconfdir(), &own_rights).unwrap();
+        assert!(stamp.settled());
+        let loaded = Policy::from_owned_sources(sources, &FakeResolver).unwrap();
+        let bytes = loaded
+            .policy
+            .compile(&loaded.files, &stamp)
+            .unwrap()
+            .unwrap();
+        store_compiled(&self.sysconfdir(), &bytes, world_readable).unwrap()
+    }
+
+    fn compiled(&self) -> CompiledState {
+        read_compiled_with(&self.sysconfdir(), &own_rights)
+    }
+}
+
+#[test]
+fn a_compiled_policy_is_used_only_while_its_files_are_unchanged() {
+    let Some(tree) = Tree::new() else { return };
+    assert!(matches!(tree.compiled(), CompiledState::Absent));
+    let path = tree.compile(true);
+    assert_eq!(path, tree.path("etc/myopen/compiled/policy"));
+    assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o644);
+    assert_eq!(
+        fs::metadata(tree.path("etc/myopen/compiled"))
+            .unwrap()
+            .mode()
+            & 0o7777,
+        0o755
+    );
+    match tree.compiled() {
+        CompiledState::Current(loaded, stamp) => {
+            assert_eq!(loaded.policy.rule_count(), 1);
+            assert_eq!(loaded.files, vec![tree.path("etc/myopen/policy.toml")]);
+            assert!(stamp.settled());
+        }
+        other => panic!("expected the compiled policy to be current: {other:?}"),
+    }
+    // Any change the stamp covers makes it stale: here a drop-in directory appears.
+    tree.mkdir("etc/myopen/policy.d", 0o755);
+    assert!(matches!(tree.compiled(), CompiledState::Stale));
+    // Compiled again, and then the main file rewritten in place with the same length.
+    tree.compile(true);
+    assert!(matches!(tree.compiled(), CompiledState::Current(..)));
+    tree.write(
+        "etc/myopen/policy.toml",
+        GOOD_POLICY.replace("/var/log/", "/var/xyz/"),
+        0o644,
+    );
+    assert!(matches!(tree.compiled(), CompiledState::Stale));
+    // A compiled policy that is not readable by all is written for root alone.
+    assert_eq!(
+        fs::metadata(tree.compile(false)).unwrap().mode() & 0o7777,
+        0o600
+    );
+}
+
+#[test]
+fn a_compiled_policy_anyone_but_root_could_have_written_is_never_used() {
+    let Some(tree) = Tree::new() else { return };
+    tree.compile(true);
+    let refused = |why: &str| match tree.compiled() {
+        CompiledState::Refused(reason) => assert!(reason.contains(why), "{reason}"),
+        other => panic!("expected a refusal ({why}): {other:?}"),
+    };
+    tree.chown("etc/myopen/compiled/policy", 1000);
+    refused("not root");
+    tree.chown("etc/myopen/compiled/policy", 0);
+    tree.chmod("etc/myopen/compiled/policy", 0o664);
+    refused("writable by group or other");
+    tree.chmod("etc/myopen/compiled/policy", 0o644);
+    tree.chmod("etc/myopen/compiled", 0o775);
+    refused("writable by group or other");
+    tree.chmod("etc/myopen/compiled", 0o755);
+    tree.chown("etc/myopen/compiled", 1000);
+    refused("not root");
+    tree.chown("etc/myopen/compiled", 0);
+    assert!(matches!(tree.compiled(), CompiledState::Current(..)));
+    fs::rename(
+        tree.path("etc/myopen/compiled/policy"),
+        tree.path("etc/myopen/compiled/real"),
+    )
+    .unwrap();
+    tree.symlink(Path::new("real"), "etc/myopen/compiled/policy");
+    refused("symbolic link");
+    fs::remove_file(tree.path("etc/myopen/compiled/policy")).unwrap();
+    tree.write("etc/myopen/compiled/policy", b"myopenc\x01 damaged", 0o644);
+    refused("compiled policy damaged");
 }

@@ -11,10 +11,12 @@
 //! | `parse` | policy text (a subset of TOML) to rules, errors and warnings with file:line |
 //! | `decide` | which rule decides a request, and why |
 //! | `index` | which rules could match a path, by the literal prefix of their globs |
-//! | `load` | reading the policy files through checked descriptors (P7) |
+//! | `load` | reading the policy files through checked descriptors (P7), and the compiled policy |
+//! | `compiled` | a parsed policy as bytes, and decisions read from those bytes |
 //! | `error` | errors and warnings |
 
 mod access;
+mod compiled;
 mod decide;
 mod error;
 mod glob;
@@ -25,15 +27,19 @@ mod rule;
 #[cfg(test)]
 pub(crate) mod toml_reference;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use access::{Access, AccessSet, FlagsError};
+pub use compiled::{CompiledPolicy, Damaged, TooLarge};
 pub use decide::{Decision, Reason};
 pub use error::{FileProblem, PolicyError, Warning};
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN};
 pub use load::{
-    MAX_POLICY_FILE_SIZE, OpenAt, PolicyStamp, load, read_policy_file, read_sources,
-    read_sources_stamped_with, read_sources_with, stamp_with,
+    CompiledState, MAX_COMPILED_SIZE, MAX_POLICY_FILE_SIZE, OpenAt, PolicyStamp, SETTLE_TIME,
+    compiled_path, load, prepare_compiled_directory, read_compiled_with, read_policy_file,
+    read_sources, read_sources_stamped_with, read_sources_with, stamp_with, store_compiled,
 };
 pub use parse::{LookupFailed, NameResolver};
 pub use rule::{FileType, FileTypeSet, Identity, Ids, Rule, RuleKind, RuleOrigin, Subjects};
@@ -41,9 +47,28 @@ pub use rule::{FileType, FileTypeSet, Identity, Ids, Rule, RuleKind, RuleOrigin,
 /// The rules of every policy file, in order: policy.toml first, then drop-ins by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
-    rules: Vec<Rule>,
-    /// Which of `rules` could match a path: a decision looks at those alone.
-    index: index::PrefixIndex,
+    rules: Rules,
+}
+
+/// Where a policy's rules are: parsed from its sources, or in a compiled policy's bytes. Either
+/// way a decision looks only at the rules that could match its path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Rules {
+    Parsed {
+        rules: Vec<Rule>,
+        /// Which of `rules` could match a path.
+        index: index::PrefixIndex,
+    },
+    Compiled(Arc<CompiledPolicy>),
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules::Parsed {
+            rules: Vec::new(),
+            index: index::PrefixIndex::default(),
+        }
+    }
 }
 
 /// A policy together with what loading it had to say.
@@ -71,14 +96,26 @@ impl Policy {
         parse::parse_policy(text, file, resolver)
     }
 
-    /// Appends the rules of the next file.
-    pub fn add_rules(&mut self, rules: Vec<Rule>) {
-        self.index.add(self.rules.len(), &rules);
+    /// The policy of a compiled policy's rules.
+    pub fn from_compiled(compiled: CompiledPolicy) -> Policy {
+        Policy {
+            rules: Rules::Compiled(Arc::new(compiled)),
+        }
+    }
+
+    /// Appends the rules of the next file (of a policy made from sources: a compiled policy
+    /// takes no more).
+    pub fn add_rules(&mut self, added: Vec<Rule>) {
+        let Rules::Parsed { rules, index } = &mut self.rules else {
+            debug_assert!(false, "rules added to a compiled policy");
+            return;
+        };
+        index.add(rules.len(), &added);
         // The first file's rules are taken as they are, not copied.
-        if self.rules.is_empty() {
-            self.rules = rules;
+        if rules.is_empty() {
+            *rules = added;
         } else {
-            self.rules.extend(rules);
+            rules.extend(added);
         }
     }
 
@@ -117,8 +154,52 @@ impl Policy {
         Ok(loaded)
     }
 
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
+    /// The rules of a policy made from sources; `None` for a compiled one, whose rules are read
+    /// one at a time ([`Policy::for_each_rule`]).
+    pub fn parsed_rules(&self) -> Option<&[Rule]> {
+        match &self.rules {
+            Rules::Parsed { rules, .. } => Some(rules),
+            Rules::Compiled(_) => None,
+        }
+    }
+
+    pub fn rule_count(&self) -> usize {
+        match &self.rules {
+            Rules::Parsed { rules, .. } => rules.len(),
+            Rules::Compiled(compiled) => compiled.rule_count(),
+        }
+    }
+
+    /// Calls `each` with every rule, in policy order, whose kind and subjects `keep` accepts. A
+    /// compiled policy makes only those rules' globs; a rule of it that does not decode ends the
+    /// walk with an error.
+    pub fn for_each_rule(
+        &self,
+        keep: &dyn Fn(RuleKind, &Subjects) -> bool,
+        each: &mut dyn FnMut(&Rule),
+    ) -> Result<(), Damaged> {
+        match &self.rules {
+            Rules::Parsed { rules, .. } => {
+                for rule in rules.iter().filter(|rule| keep(rule.kind, &rule.subjects)) {
+                    each(rule);
+                }
+                Ok(())
+            }
+            Rules::Compiled(compiled) => compiled.for_each_rule(keep, each),
+        }
+    }
+
+    /// The compiled bytes of this policy, parsed from `files` with `stamp`; `None` for a policy
+    /// that is itself compiled.
+    pub fn compile(
+        &self,
+        files: &[PathBuf],
+        stamp: &PolicyStamp,
+    ) -> Option<Result<Vec<u8>, TooLarge>> {
+        match &self.rules {
+            Rules::Parsed { rules, index } => Some(compiled::encode(rules, index, files, stamp)),
+            Rules::Compiled(_) => None,
+        }
     }
 
     /// Decides a request.
@@ -139,7 +220,32 @@ impl Policy {
         access: AccessSet,
         file_type: Option<FileType>,
     ) -> Decision {
-        decide::decide(&self.rules, Some(&self.index), who, path, access, file_type)
+        match &self.rules {
+            Rules::Parsed { rules, index } => {
+                decide::decide(rules, Some(index), who, path, access, file_type)
+            }
+            Rules::Compiled(compiled) => {
+                decide::decide_among(who, path, access, file_type, |path| {
+                    let rules = compiled.candidates(path).ok()?;
+                    Some(rules.into_iter().map(Cow::Owned).collect())
+                })
+            }
+        }
+    }
+
+    /// The rules of a policy made from sources, for tests that look at them.
+    #[cfg(test)]
+    pub(crate) fn rules(&self) -> &[Rule] {
+        self.parsed_rules().expect("a policy made from sources")
+    }
+
+    /// The prefix index of a policy made from sources.
+    #[cfg(test)]
+    pub(crate) fn parsed_index(&self) -> &index::PrefixIndex {
+        match &self.rules {
+            Rules::Parsed { index, .. } => index,
+            Rules::Compiled(_) => panic!("a compiled policy has no index in memory"),
+        }
     }
 
     /// [`Policy::decide`] looking at every rule, without the index: the reference the index is
@@ -152,7 +258,8 @@ impl Policy {
         access: AccessSet,
         file_type: Option<FileType>,
     ) -> Decision {
-        decide::decide(&self.rules, None, who, path, access, file_type)
+        let rules = self.parsed_rules().unwrap_or_default();
+        decide::decide(rules, None, who, path, access, file_type)
     }
 }
 

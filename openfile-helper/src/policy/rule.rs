@@ -91,6 +91,16 @@ impl FileTypeSet {
         FileTypeSet(self.0 | file_type.bit())
     }
 
+    /// The set as one byte, as a compiled policy stores it.
+    pub(crate) fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set of [`FileTypeSet::bits`]; `None` for a byte with a bit no type has.
+    pub(crate) fn from_bits(bits: u8) -> Option<FileTypeSet> {
+        (bits & !FileTypeSet::ALL.0 == 0).then_some(FileTypeSet(bits))
+    }
+
     pub fn contains(self, file_type: FileType) -> bool {
         self.0 & file_type.bit() != 0
     }

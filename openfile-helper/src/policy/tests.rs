@@ -13,6 +13,16 @@ fn policy(text: &str) -> Policy {
     }
 }
 
+/// `policy` compiled and read back from its bytes.
+pub(super) fn compiled(policy: &Policy) -> Policy {
+    let bytes = policy
+        .compile(&[PathBuf::from(FILE)], &PolicyStamp::new())
+        .expect("a policy made from sources")
+        .expect("small enough");
+    let (_, compiled) = CompiledPolicy::decode(bytes).expect("just compiled");
+    Policy::from_compiled(compiled)
+}
+
 fn alice() -> Identity {
     Identity {
         uid: 1000,
@@ -639,12 +649,19 @@ mod index_agrees_with_scanning {
         ) {
             let text: String = rules.iter().map(rule_text).collect();
             let policy = policy(&text);
+            let compiled = compiled(&policy);
             for (path, access, who_is_alice, file_type) in &requests {
                 let who = if *who_is_alice { alice() } else { bob() };
                 let access: AccessSet = words(&Access::ALL, *access).into_iter().collect();
                 for file_type in [None, FileType::ALL.get(*file_type).copied()] {
+                    let decision = policy.decide(&who, path.as_bytes(), access, file_type);
+                    // The compiled policy, read back from its bytes, decides as its source does.
                     prop_assert_eq!(
-                        policy.decide(&who, path.as_bytes(), access, file_type),
+                        &compiled.decide(&who, path.as_bytes(), access, file_type),
+                        &decision
+                    );
+                    prop_assert_eq!(
+                        decision,
                         policy.decide_by_scanning(&who, path.as_bytes(), access, file_type),
                         "policy:\n{}request: {} {:?} {:?}", text, path, access, file_type
                     );
@@ -669,20 +686,22 @@ fn only_rules_that_could_match_are_candidates() {
     let data_rule = policy.rules().len() - 1;
     let wildcard_rule = data_rule - 1;
     assert_eq!(
-        policy.index.candidates(b"/data/file"),
+        policy.parsed_index().candidates(b"/data/file"),
         vec![wildcard_rule, data_rule]
     );
     assert_eq!(
-        policy.index.candidates(b"/srv/app7/x/logs/a.log"),
+        policy.parsed_index().candidates(b"/srv/app7/x/logs/a.log"),
         vec![14, wildcard_rule],
         "app7's allow and the rule that starts with a wildcard"
     );
     assert_eq!(
-        policy.index.candidates(b"/srv/app7/private/logs/a.log"),
+        policy
+            .parsed_index()
+            .candidates(b"/srv/app7/private/logs/a.log"),
         vec![14, 15, wildcard_rule],
         "app7's allow and deny, and the rule that starts with a wildcard"
     );
-    assert_eq!(policy.index.candidates(b"/"), vec![wildcard_rule]);
+    assert_eq!(policy.parsed_index().candidates(b"/"), vec![wildcard_rule]);
     let decision = policy.decide(&alice(), b"/data/file", set(&[Read]), None);
     assert!(decision.allowed, "{decision}");
 }

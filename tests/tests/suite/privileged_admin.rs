@@ -7,8 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use myopen_tests::install::{
-    ALICE, BOB, Install, POLICY, alice, allow_rule, chmod, helper_says, probe_output, run_as,
-    run_limited, users,
+    ALICE, BOB, Install, Outcome, POLICY, alice, allow_rule, bob, chmod, denied, helper_says,
+    probe, probe_output, run_as, run_limited, users,
 };
 use myopen_tests::privileged_env;
 
@@ -240,6 +240,115 @@ fn check_of_a_named_file_reads_it_as_the_installed_policy_is_read() {
             expected == "policy OK",
             "--check {}: {said}",
             file.display()
+        );
+    }
+}
+
+/// `--compile` stores the policy compiled for helpers to read instead of parsing it. Only root
+/// may run it, and a compiled policy is used only while every file it came from is unchanged:
+/// an edit takes effect at once, compiled again or not.
+#[test]
+fn only_root_compiles_and_an_edited_policy_is_never_decided_by_its_old_compiled_form() {
+    let Some(env) = privileged_env!() else { return };
+    let file = env.file("d/f", b"compiled\n", 0o600, None);
+    let compiled = std::path::Path::new(myopen_tests::install::POLICY_DIR).join("compiled/policy");
+    env.write_policy(&allow_rule(
+        env.path("d/*"),
+        &users(&[ALICE]),
+        &["read"],
+        &[],
+    ));
+    for install in Install::PRIVILEGED {
+        let output = run_as(&alice(), install.helper(), ["--compile"]);
+        assert!(!output.status.success(), "{install:?}");
+        assert!(
+            text(&output.stderr).contains("must be run by root"),
+            "{install:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            !compiled.exists(),
+            "{install:?}: a user's --compile wrote it"
+        );
+    }
+    let compile = || {
+        let output = Command::new(Install::Setuid.helper())
+            .arg("--compile")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        assert!(
+            text(&output.stdout).contains("1 rules from 1 file(s) compiled to"),
+            "{}",
+            text(&output.stdout)
+        );
+    };
+    let check = || {
+        let output = Command::new(Install::Setuid.helper())
+            .arg("--check")
+            .output()
+            .unwrap();
+        text(&output.stdout)
+    };
+    compile();
+    assert!(check().contains("is current (1 rules)"), "{}", check());
+    for install in Install::SERVED {
+        assert_eq!(
+            probe(&alice(), install, &file, libc::O_RDONLY),
+            Outcome::opened("compiled\n"),
+            "{install:?}: granted by the compiled policy"
+        );
+    }
+    // The helpers really decide from it: with the granting rule's pattern damaged in place (the
+    // sources untouched, so it is still current), a one-shot helper refuses, and says why. (The
+    // daemon's workers keep the policy they read while its files stay unchanged.)
+    let intact = std::fs::read(&compiled).unwrap();
+    let pattern = env.path("d/*").into_os_string().into_encoded_bytes();
+    let at = intact
+        .windows(pattern.len())
+        .position(|window| window == pattern.as_slice())
+        .expect("the rule's pattern is in the compiled policy");
+    let mut damaged = intact.clone();
+    damaged[at + 1] = b'[';
+    std::fs::write(&compiled, &damaged).unwrap();
+    for install in Install::PRIVILEGED {
+        assert_eq!(
+            probe(&alice(), install, &file, libc::O_RDONLY),
+            denied(),
+            "{install:?}: a damaged rule must refuse"
+        );
+    }
+    let audit = env.audit_lines().join("\n");
+    assert!(
+        audit.contains("a rule of the compiled policy is damaged"),
+        "{audit}"
+    );
+    compile();
+
+    // The grant moves to bob. The compiled policy still grants alice, and must not be used.
+    env.write_policy(&allow_rule(env.path("d/*"), &users(&[BOB]), &["read"], &[]));
+    assert!(check().contains("is stale"), "{}", check());
+    for install in Install::SERVED {
+        assert_eq!(
+            probe(&alice(), install, &file, libc::O_RDONLY),
+            denied(),
+            "{install:?}: decided by the old compiled policy"
+        );
+        assert!(
+            probe(&bob(), install, &file, libc::O_RDONLY).is_opened(),
+            "{install:?}"
+        );
+    }
+    compile();
+    for install in Install::SERVED {
+        assert_eq!(
+            probe(&alice(), install, &file, libc::O_RDONLY),
+            denied(),
+            "{install:?}"
+        );
+        assert!(
+            probe(&bob(), install, &file, libc::O_RDONLY).is_opened(),
+            "{install:?}"
         );
     }
 }

@@ -1,0 +1,245 @@
+//! Compiled-policy tests: what is compiled reads back as the same rules and decisions, and
+//! damaged bytes are refused or refuse, never panic, loop or grant. (That a compiled policy
+//! decides as its source on random policies is `tests::index_agrees_with_scanning`.)
+
+use std::path::{Path, PathBuf};
+
+use super::super::parse::tests::FakeResolver;
+use super::super::{Access, AccessSet, Decision, FileType, Identity, Policy, Reason};
+use super::*;
+
+const MAIN: &str = "/etc/myopen/policy.toml";
+const DROPIN: &str = "/etc/myopen/policy.d/10-more.toml";
+
+const MAIN_TEXT: &str = "\
+[[allow]]
+path = \"/srv/app/**/logs/*.log\"
+groups = [\"adm\"]
+access = [\"read\", \"append\"]
+
+[[deny]]
+path = \"/srv/app/private/**\"
+
+[[allow]]
+path = \"/*/shared/**\"
+users = [\"*\"]
+access = [\"read\"]
+types = [\"file\", \"dir\"]
+";
+
+const DROPIN_TEXT: &str = "\
+[[allow]]
+path = \"/data/*\"
+users = [\"alice\", \"1005\", \"1006\", \"1007\"]
+access = [\"read\", \"write\", \"create\"]
+
+[[deny]]
+path = \"/data/secret\"
+users = [\"alice\"]
+access = [\"write\"]
+types = [\"file\"]
+";
+
+fn parsed() -> (Policy, Vec<PathBuf>) {
+    let loaded = Policy::from_sources(
+        [
+            (Path::new(MAIN), MAIN_TEXT),
+            (Path::new(DROPIN), DROPIN_TEXT),
+        ],
+        &FakeResolver,
+    )
+    .unwrap();
+    (loaded.policy, loaded.files)
+}
+
+fn bytes_of(policy: &Policy, files: &[PathBuf]) -> Vec<u8> {
+    policy.compile(files, &PolicyStamp::new()).unwrap().unwrap()
+}
+
+fn alice() -> Identity {
+    Identity {
+        uid: 1000,
+        gid: 1000,
+        groups: vec![4],
+        listed_groups: Vec::new(),
+    }
+}
+
+fn read() -> AccessSet {
+    AccessSet::EMPTY.with(Access::Read)
+}
+
+const PATHS: [&str; 8] = [
+    "/",
+    "/data/x",
+    "/data/secret",
+    "/srv/app/a/logs/b.log",
+    "/srv/app/private/logs/b.log",
+    "/home/shared/f",
+    "/srv",
+    "/elsewhere/entirely",
+];
+
+fn decisions(policy: &Policy) -> Vec<Decision> {
+    let mut decisions = Vec::new();
+    for path in PATHS {
+        for access in [read(), AccessSet::EMPTY.with(Access::Write), AccessSet::ALL] {
+            for file_type in [None, Some(FileType::File), Some(FileType::Dir)] {
+                decisions.push(policy.decide(&alice(), path.as_bytes(), access, file_type));
+            }
+        }
+    }
+    decisions
+}
+
+#[test]
+fn a_compiled_policy_reads_back_as_its_rules_and_decides_as_they_do() {
+    let (policy, files) = parsed();
+    let (stamp, compiled) = CompiledPolicy::decode(bytes_of(&policy, &files)).unwrap();
+    assert!(stamp.unchanged_since(&PolicyStamp::new()));
+    assert_eq!(compiled.files().collect::<Vec<_>>(), files);
+    assert_eq!(compiled.rule_count(), 5);
+    let compiled = Policy::from_compiled(compiled);
+    assert_eq!(compiled.rule_count(), policy.rule_count());
+    assert!(compiled.parsed_rules().is_none());
+    assert!(compiled.compile(&files, &PolicyStamp::new()).is_none());
+
+    let mut rules = Vec::new();
+    compiled
+        .for_each_rule(&|_, _| true, &mut |rule| rules.push(rule.clone()))
+        .unwrap();
+    assert_eq!(
+        rules,
+        policy.rules(),
+        "every field, the origin's file and line too"
+    );
+    let mut allows = 0;
+    compiled
+        .for_each_rule(
+            &|kind, subjects| kind == RuleKind::Allow && subjects.everyone,
+            &mut |_| allows += 1,
+        )
+        .unwrap();
+    assert_eq!(allows, 1, "only the rules kept are made");
+
+    assert_eq!(decisions(&compiled), decisions(&policy));
+    let granted = compiled.decide(&alice(), b"/data/x", read(), Some(FileType::File));
+    assert!(granted.allowed, "{granted}");
+    assert_eq!(granted.rule.unwrap().to_string(), format!("{DROPIN}:1"));
+}
+
+#[test]
+fn an_empty_policy_compiles_to_one_that_allows_nothing() {
+    let policy = Policy::new();
+    let (_, compiled) = CompiledPolicy::decode(bytes_of(&policy, &[])).unwrap();
+    let compiled = Policy::from_compiled(compiled);
+    assert_eq!(compiled.rule_count(), 0);
+    let decision = compiled.decide(&alice(), b"/data/x", read(), None);
+    assert_eq!(decision.reason, Reason::NoMatchingRule);
+}
+
+#[test]
+fn cut_short_or_extended_bytes_are_refused() {
+    let (policy, files) = parsed();
+    let bytes = bytes_of(&policy, &files);
+    for length in 0..bytes.len() {
+        assert!(
+            CompiledPolicy::decode(bytes[..length].to_vec()).is_err(),
+            "cut to {length} of {} bytes",
+            bytes.len()
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(
+        CompiledPolicy::decode(longer).unwrap_err(),
+        Damaged("trailing bytes")
+    );
+    let mut other_version = bytes;
+    other_version[7] = 2;
+    assert!(CompiledPolicy::decode(other_version).is_err());
+}
+
+/// Every byte changed, one at a time: decoding and every decision and walk on what decodes end
+/// without a panic, and nothing decides differently unless the change reached a rule that
+/// decision depends on.
+#[test]
+fn damaged_bytes_never_panic_or_loop() {
+    let (policy, files) = parsed();
+    let bytes = bytes_of(&policy, &files);
+    for position in 0..bytes.len() {
+        for change in [0xff, 0x01, 0x80] {
+            let mut damaged = bytes.clone();
+            damaged[position] ^= change;
+            let Ok((_, compiled)) = CompiledPolicy::decode(damaged) else {
+                continue;
+            };
+            let compiled = Policy::from_compiled(compiled);
+            let _ = decisions(&compiled);
+            let _ = compiled.for_each_rule(&|_, _| true, &mut |_| {});
+        }
+    }
+}
+
+/// Where the `earlier` links start: the last `rule_count * 4` bytes.
+fn earlier_link(bytes: &mut [u8], rule_count: usize, position: usize) -> &mut [u8] {
+    let start = bytes.len() - rule_count * 4 + position * 4;
+    &mut bytes[start..start + 4]
+}
+
+#[test]
+fn an_index_chain_that_does_not_run_backwards_is_refused() {
+    let (policy, files) = parsed();
+    let mut bytes = bytes_of(&policy, &files);
+    // Rule 1 said to come after rule 3 in its chain: a cycle, were it followed.
+    earlier_link(&mut bytes, 5, 1).copy_from_slice(&3u32.to_le_bytes());
+    assert_eq!(
+        CompiledPolicy::decode(bytes).unwrap_err(),
+        Damaged("index chain does not run backwards")
+    );
+}
+
+#[test]
+fn a_probe_of_a_table_with_no_empty_slot_ends() {
+    let full = |_: usize| Some(Slot { hash: 1, last: 0 });
+    assert_eq!(index::probe(2, 8, full), None);
+    assert_eq!(index::probe(1, 8, full), Some(0));
+    assert_eq!(index::probe(1, 0, full), None, "no table");
+    assert_eq!(index::probe(1, 6, full), None, "not a power of two");
+}
+
+/// The offset of rule `position`'s record in the compiled bytes.
+fn record_start(bytes: &[u8], compiled: &CompiledPolicy, position: usize) -> usize {
+    let offset = compiled.offsets + position * 4;
+    let mut array = [0; 4];
+    array.copy_from_slice(&bytes[offset..offset + 4]);
+    compiled.records.start + u32::from_le_bytes(array) as usize
+}
+
+#[test]
+fn a_damaged_rule_refuses_the_decisions_that_need_it() {
+    let (policy, files) = parsed();
+    let bytes = bytes_of(&policy, &files);
+    let (_, layout) = CompiledPolicy::decode(bytes.clone()).unwrap();
+    let deny = record_start(&bytes, &layout, 4);
+    // Rule 4, the deny of /data/secret: its kind byte, then its pattern's first byte.
+    let pattern = deny + 12 + 4;
+    assert_eq!(&bytes[pattern..pattern + 5], b"/data");
+    // Undamaged, reading /data/secret is allowed: the deny is of writes.
+    let intact = Policy::from_compiled(layout);
+    let allowed = intact.decide(&alice(), b"/data/secret", read(), Some(FileType::File));
+    assert!(allowed.allowed, "{allowed}");
+    for (at, value) in [(deny, 7), (pattern, b'[')] {
+        let mut damaged = bytes.clone();
+        damaged[at] = value;
+        let (_, compiled) = CompiledPolicy::decode(damaged).unwrap();
+        let compiled = Policy::from_compiled(compiled);
+        let decision = compiled.decide(&alice(), b"/data/secret", read(), Some(FileType::File));
+        assert!(!decision.allowed, "a damaged deny could have refused this");
+        assert_eq!(decision.reason, Reason::CompiledPolicyDamaged);
+        // A decision whose candidates do not include it is still made.
+        let elsewhere = compiled.decide(&alice(), b"/home/shared/f", read(), Some(FileType::File));
+        assert!(elsewhere.allowed, "{elsewhere}");
+        assert!(compiled.for_each_rule(&|_, _| true, &mut |_| {}).is_err());
+    }
+}
