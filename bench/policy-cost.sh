@@ -48,19 +48,32 @@ echo "# $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null || ec
 for build in $builds; do
     [ -n "${binary[$build]:-}" ] || continue
     declare -A counts=()
-    for rules in 1 200 10000; do
-        valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.$build.$rules" \
-            "${binary[$build]}" "$work/$rules" "$work/data/secret" 65534:65534 \
-            > "$work/out.$rules" 2> "$work/valgrind.$rules" \
-            || { cat "$work/out.$rules" "$work/valgrind.$rules" >&2; exit 1; }
-        counts[$rules]=$(sed -n 's/^summary: //p' "$work/callgrind.$build.$rules")
-        printf '%-5s %6s rules: %12s instructions (%s)\n' "$build" "$rules" "${counts[$rules]}" "$(cat "$work/out.$rules")"
+    # Each policy as its file alone (parsed), then compiled (policy_cost --compile, as
+    # openfile-helper --compile; the example reads it as the helper does).
+    for form in parsed compiled; do
+        for rules in 1 200 10000; do
+            rm -rf "$work/$rules/myopen/compiled"
+            if [ "$form" = compiled ]; then
+                "${binary[$build]}" --compile "$work/$rules" > /dev/null
+            fi
+            out=$work/callgrind.$build.$form.$rules
+            valgrind --tool=callgrind --callgrind-out-file="$out" \
+                "${binary[$build]}" "$work/$rules" "$work/data/secret" 65534:65534 \
+                > "$work/out.$rules" 2> "$work/valgrind.$rules" \
+                || { cat "$work/out.$rules" "$work/valgrind.$rules" >&2; exit 1; }
+            counts[$form.$rules]=$(sed -n 's/^summary: //p' "$out")
+            printf '%-5s %-8s %6s rules: %12s instructions (%s)\n' "$build" "$form" "$rules" \
+                "${counts[$form.$rules]}" "$(cat "$work/out.$rules")"
+        done
     done
-    for rules in 200 10000; do
-        awk -v n="${counts[$rules]}" -v one="${counts[1]}" -v rules="$rules" -v build="$build" \
-            'BEGIN { printf "%-5s %s rules / 1 rule: %.2fx; %.0f instructions per added rule\n", build, rules, n / one, (n - one) / (rules - 1) }'
+    for form in parsed compiled; do
+        for rules in 200 10000; do
+            awk -v n="${counts[$form.$rules]}" -v one="${counts[parsed.1]}" -v rules="$rules" \
+                -v build="$build" -v form="$form" \
+                'BEGIN { printf "%-5s %s rules, %s / 1 rule, parsed: %.2fx; %.0f instructions per added rule\n", build, rules, form, n / one, (n - one) / (rules - 1) }'
+        done
     done
     if [ -n "${POLICY_COST_ANNOTATE:-}" ]; then
-        callgrind_annotate --inclusive=yes "$work/callgrind.$build.10000" | head -60
+        callgrind_annotate --inclusive=yes "$work/callgrind.$build.parsed.10000" | head -60
     fi
 done

@@ -156,14 +156,23 @@ pub fn check(file: Option<&Path>, privilege: &Privilege) -> Exit {
 fn compiled_state_line() -> (String, bool) {
     let path = policy::compiled_path(Path::new(config::SYSCONFDIR));
     match policy::read_compiled_with(Path::new(config::SYSCONFDIR), &own_rights) {
-        CompiledState::Current(loaded, _) => (
-            format!(
-                "compiled: {} is current ({} rules), helpers read it\n",
-                path.display(),
-                loaded.policy.rule_count()
+        CompiledState::Current(loaded, _) => match loaded.policy.verify() {
+            Ok(()) => (
+                format!(
+                    "compiled: {} is current ({} rules), helpers read it\n",
+                    path.display(),
+                    loaded.policy.rule_count()
+                ),
+                true,
             ),
-            true,
-        ),
+            Err(damaged) => (
+                format!(
+                    "compiled: {} is current but {damaged}: run {PROGRAM} --compile\n",
+                    path.display()
+                ),
+                false,
+            ),
+        },
         CompiledState::Stale => (
             format!(
                 "compiled: {} is stale, helpers parse the policy files instead; run {PROGRAM} --compile\n",
@@ -202,51 +211,20 @@ pub fn compile(privilege: &Privilege) -> Exit {
 }
 
 fn compile_installed_policy() -> Result<String, String> {
-    let sysconfdir = Path::new(config::SYSCONFDIR);
-    policy::prepare_compiled_directory(sysconfdir).map_err(|error| error.to_string())?;
-    // A stamp taken within SETTLE_TIME of a change could miss the next one, so no helper would
-    // trust it: wait for the files to settle (making the directory above is such a change).
-    let mut attempts = 0;
-    let (sources, stamp) = loop {
-        let (sources, stamp) = policy::read_sources_stamped_with(sysconfdir, &own_rights)
-            .map_err(|error| error.to_string())?;
-        if stamp.settled() {
-            break (sources, stamp);
-        }
-        attempts += 1;
-        if attempts == 3 {
-            return Err(
-                "the policy files keep changing; compile again once they are written".into(),
-            );
-        }
-        std::thread::sleep(policy::SETTLE_TIME + std::time::Duration::from_millis(100));
-    };
-    let world_readable = sources.iter().all(|(file, _)| {
-        std::fs::metadata(file).is_ok_and(|status| status.mode() & 0o044 == 0o044)
-    });
-    let loaded = Policy::from_owned_sources(sources, &SystemNames::default())
-        .map_err(|error| format!("policy not compiled: {error}"))?;
-    let bytes = loaded
-        .policy
-        .compile(&loaded.files, &stamp)
-        .unwrap_or(Err(policy::TooLarge))
+    let compiled = policy::compile(Path::new(config::SYSCONFDIR), &SystemNames::default())
         .map_err(|error| error.to_string())?;
-    if u64::try_from(bytes.len()).map_or(true, |size| size > policy::MAX_COMPILED_SIZE) {
-        return Err(policy::TooLarge.to_string());
-    }
-    let path = policy::store_compiled(sysconfdir, &bytes, world_readable)
-        .map_err(|error| error.to_string())?;
-    let mut report: String = loaded
+    let mut report: String = compiled
+        .loaded
         .warnings
         .iter()
         .map(|warning| format!("{warning}\n"))
         .collect();
     report.push_str(&format!(
         "{} rules from {} file(s) compiled to {} ({} bytes)\n",
-        loaded.policy.rule_count(),
-        loaded.files.len(),
-        path.display(),
-        bytes.len()
+        compiled.loaded.policy.rule_count(),
+        compiled.loaded.files.len(),
+        compiled.path.display(),
+        compiled.size
     ));
     Ok(report)
 }

@@ -31,9 +31,7 @@ use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::sys::stat::fstat;
 
 use crate::config;
-use crate::policy::{
-    Access, AccessSet, FileType, FileTypeSet, Identity, Policy, Rule, RuleKind, Subjects,
-};
+use crate::policy::{Access, AccessSet, FileType, FileTypeSet, Identity, Policy, Rule, RuleKind};
 use crate::privilege::{Need, Privilege};
 use crate::sys;
 
@@ -217,13 +215,6 @@ pub fn roots_serving(
             *entry = entry.union(rights);
         }
     };
-    let keep = |kind: RuleKind, subjects: &Subjects| {
-        kind == RuleKind::Allow
-            && match serving {
-                Serving::OneRequest { caller } => subjects.matches(caller),
-                Serving::Requests => !subjects.is_nobody(),
-            }
-    };
     let mut add_rule = |rule: &Rule| {
         let types = rule.types.unwrap_or(FileTypeSet::ALL);
         let rights = Rights::for_rule(rule.access, types);
@@ -237,7 +228,13 @@ pub fn roots_serving(
     if let Some(policy) = policy {
         // A compiled rule that does not decode leaves its root and those after it out: a
         // narrower fence, and the decisions that need that rule refuse anyway.
-        let _ = policy.for_each_rule(&keep, &mut add_rule);
+        let _ = match serving {
+            Serving::OneRequest { caller } => policy.for_each_grant_to(caller, &mut add_rule),
+            Serving::Requests => policy.for_each_rule(
+                &|kind, subjects| kind == RuleKind::Allow && !subjects.is_nobody(),
+                &mut add_rule,
+            ),
+        };
     }
     if let Some(parent) = helper.syslog_socket.parent() {
         // The directory, not the socket: syslog daemons replace their socket when they restart.

@@ -61,6 +61,10 @@ fn decisions(policy: &Policy) -> Vec<String> {
     let _ = policy.for_each_rule(&|_, _| true, &mut |rule| {
         decisions.push(rule.path.as_str().to_owned());
     });
+    let _ = policy.for_each_grant_to(&who, &mut |rule| {
+        decisions.push(format!("grants {}", rule.origin));
+    });
+    decisions.push(format!("{:?}", policy.verify()));
     decisions
 }
 

@@ -23,6 +23,7 @@
 //! | offsets | for each rule, where its record starts in the records |
 //! | records | each rule: kind, access, types, everyone, file, line, pattern, uids, gids |
 //! | index | the deepest prefix, the prefix table's slots (hash, last rule), each rule's `earlier` |
+//! | grants | (subject, rule) for every allow rule and each subject it names, sorted: who it grants |
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -35,7 +36,7 @@ use super::access::AccessSet;
 use super::glob::Glob;
 use super::index::{self, PrefixIndex, PrefixTable, Slot};
 use super::load::PolicyStamp;
-use super::rule::{FileTypeSet, Ids, Rule, RuleKind, RuleOrigin, Subjects};
+use super::rule::{FileTypeSet, Identity, Ids, Rule, RuleKind, RuleOrigin, Subjects};
 
 const MAGIC: &[u8; 8] = b"myopenc\x01";
 
@@ -43,6 +44,28 @@ const MAGIC: &[u8; 8] = b"myopenc\x01";
 const NONE: u32 = u32::MAX;
 
 const SLOT_SIZE: usize = 12;
+
+/// A grant entry: the subject as a u64 key ([`Subject`]), then the rule's position as a u32.
+const GRANT_SIZE: usize = 12;
+
+/// Whom an allow rule names, as the key of its grant entries: the kind in the high half, the id
+/// in the low one. Every identity's keys are known (everyone, its uid, its gid and groups), so
+/// the rules that can grant it are found without looking at the others.
+enum Subject {
+    Everyone,
+    User(u32),
+    Group(u32),
+}
+
+impl Subject {
+    fn key(self) -> u64 {
+        match self {
+            Subject::Everyone => 0,
+            Subject::User(uid) => 1 << 32 | u64::from(uid),
+            Subject::Group(gid) => 2 << 32 | u64::from(gid),
+        }
+    }
+}
 
 /// The types byte of a rule whose `types` is `None` (any type): a bit no type uses.
 const ANY_TYPE: u8 = 0x80;
@@ -259,12 +282,32 @@ pub(crate) fn encode(
     for position in earlier {
         out.position(*position)?;
     }
+    let mut grants = Vec::new();
+    for (position, rule) in rules.iter().enumerate() {
+        if rule.kind != RuleKind::Allow {
+            continue;
+        }
+        let subjects = &rule.subjects;
+        let everyone = subjects.everyone.then_some(Subject::Everyone);
+        let users = subjects.uids.iter().map(|uid| Subject::User(*uid));
+        let groups = subjects.gids.iter().map(|gid| Subject::Group(*gid));
+        for subject in everyone.into_iter().chain(users).chain(groups) {
+            grants.push((subject.key(), position));
+        }
+    }
+    grants.sort_unstable();
+    grants.dedup();
+    out.length(grants.len())?;
+    for (key, position) in grants {
+        out.u64(key);
+        out.length(position)?;
+    }
     Ok(out.bytes)
 }
 
-/// A policy read from compiled bytes. Decoding checked the layout (every part in range, every
-/// position a rule's, every chain backwards); a rule's own fields are read and checked when a
-/// decision needs it.
+/// A policy read from compiled bytes. Decoding checked that every part is in range; each
+/// position, link and rule is checked when it is read ([`CompiledPolicy::verify`] checks them
+/// all at once).
 #[derive(Clone, PartialEq, Eq)]
 pub struct CompiledPolicy {
     bytes: Vec<u8>,
@@ -276,6 +319,8 @@ pub struct CompiledPolicy {
     slots: usize,
     slot_count: usize,
     earlier: usize,
+    grants: usize,
+    grant_count: usize,
 }
 
 impl fmt::Debug for CompiledPolicy {
@@ -324,6 +369,8 @@ impl CompiledPolicy {
         }
         let slots = reader.skip(slot_count, SLOT_SIZE)?;
         let earlier = reader.skip(rule_count, 4)?;
+        let grant_count = reader.length()?;
+        let grants = reader.skip(grant_count, GRANT_SIZE)?;
         if reader.at != bytes.len() {
             return Err(Damaged("trailing bytes"));
         }
@@ -336,28 +383,119 @@ impl CompiledPolicy {
             slots,
             slot_count,
             earlier,
+            grants,
+            grant_count,
             bytes,
         };
-        policy.check_layout()?;
         Ok((stamp, policy))
     }
 
+    /// Checks everything decoding left to the reads that need it: the layout
+    /// ([`CompiledPolicy::check_layout`]) and every rule. Decoding does not, so that a one-shot
+    /// helper pays for the rules it reads, not for all of them; every read checks what it
+    /// reads, and a rule that does not decode refuses. `openfile-helper --check` runs this.
+    pub fn verify(&self) -> Result<(), Damaged> {
+        self.check_layout()?;
+        self.for_each_rule(&|_, _| true, &mut |_| {})
+    }
+
     /// The positions the layout holds are in range: each offset within the records, each slot's
-    /// last rule and each `earlier` link a rule's (a link before its own rule).
+    /// last rule, each `earlier` link and each grant a rule's (a link before its own rule), and
+    /// the grants sorted. Decoding ranged every part, so the slices here are in the bytes. Were
+    /// any of this false, the reads that meet it still end and refuse: a chain is followed only
+    /// backwards, a probe once round its table, a position out of range is a damaged rule, and a
+    /// grant found out of order is only a rule to check (its own subjects decide).
     fn check_layout(&self) -> Result<(), Damaged> {
-        for position in 0..self.rule_count {
-            if self.u32_at(self.offsets + position * 4)? as usize >= self.records.len() {
-                return Err(Damaged("record offset out of range"));
-            }
-            let earlier = self.u32_at(self.earlier + position * 4)?;
-            if earlier != NONE && earlier as usize >= position {
-                return Err(Damaged("index chain does not run backwards"));
-            }
+        let u32s = |start: usize, count: usize, stride: usize, within: usize| {
+            self.bytes[start..start + count * stride]
+                .chunks_exact(stride)
+                .map(move |chunk| {
+                    let mut array = [0; 4];
+                    array.copy_from_slice(&chunk[within..within + 4]);
+                    u32::from_le_bytes(array) as usize
+                })
+        };
+        let records = self.records.len();
+        if u32s(self.offsets, self.rule_count, 4, 0).any(|offset| offset >= records) {
+            return Err(Damaged("record offset out of range"));
         }
-        for slot in 0..self.slot_count {
-            let last = self.u32_at(self.slots + slot * SLOT_SIZE + 8)?;
-            if last != NONE && last as usize >= self.rule_count {
-                return Err(Damaged("index slot names no rule"));
+        let none = NONE as usize;
+        let backwards = u32s(self.earlier, self.rule_count, 4, 0)
+            .enumerate()
+            .all(|(position, earlier)| earlier == none || earlier < position);
+        if !backwards {
+            return Err(Damaged("index chain does not run backwards"));
+        }
+        let count = self.rule_count;
+        if u32s(self.slots, self.slot_count, SLOT_SIZE, 8).any(|last| last != none && last >= count)
+        {
+            return Err(Damaged("index slot names no rule"));
+        }
+        if u32s(self.grants, self.grant_count, GRANT_SIZE, 8).any(|position| position >= count) {
+            return Err(Damaged("grant names no rule"));
+        }
+        let mut previous = None;
+        for position in 0..self.grant_count {
+            let grant = self.grant(position);
+            if previous.is_some_and(|previous| previous > grant) {
+                return Err(Damaged("grants not sorted"));
+            }
+            previous = Some(grant);
+        }
+        Ok(())
+    }
+
+    /// Grant entry `position` (below `grant_count`): its key and rule.
+    fn grant(&self, position: usize) -> (u64, usize) {
+        let at = self.grants + position * GRANT_SIZE;
+        let mut key = [0; 8];
+        key.copy_from_slice(&self.bytes[at..at + 8]);
+        let mut rule = [0; 4];
+        rule.copy_from_slice(&self.bytes[at + 8..at + 12]);
+        (u64::from_le_bytes(key), u32::from_le_bytes(rule) as usize)
+    }
+
+    /// Calls `each` with every allow rule that can grant `who` ([`Subjects::matches`]), in policy
+    /// order, found in the grants: the other rules are not read.
+    pub(crate) fn for_each_grant_to(
+        &self,
+        who: &Identity,
+        each: &mut dyn FnMut(&Rule),
+    ) -> Result<(), Damaged> {
+        let keys = [
+            Subject::Everyone,
+            Subject::User(who.uid),
+            Subject::Group(who.gid),
+        ]
+        .into_iter()
+        .chain(who.groups.iter().map(|gid| Subject::Group(*gid)))
+        .map(Subject::key);
+        let mut positions = Vec::new();
+        for key in keys {
+            // The first entry with this key: the grants are sorted (checked when decoded).
+            let (mut low, mut high) = (0, self.grant_count);
+            while low < high {
+                let middle = low + (high - low) / 2;
+                if self.grant(middle).0 < key {
+                    low = middle + 1;
+                } else {
+                    high = middle;
+                }
+            }
+            positions.extend(
+                (low..self.grant_count)
+                    .map(|position| self.grant(position))
+                    .take_while(|(found, _)| *found == key)
+                    .map(|(_, rule)| rule),
+            );
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        for position in positions {
+            let rule = self.rule(position)?;
+            // The grants only find the rules; the rule's own fields decide, as for a parsed one.
+            if rule.kind == RuleKind::Allow && rule.subjects.matches(who) {
+                each(&rule);
             }
         }
         Ok(())

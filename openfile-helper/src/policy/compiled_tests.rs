@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::super::parse::tests::FakeResolver;
-use super::super::{Access, AccessSet, Decision, FileType, Identity, Policy, Reason};
+use super::super::{Access, AccessSet, Decision, FileType, Identity, Policy, Reason, Rule};
 use super::*;
 
 const MAIN: &str = "/etc/myopen/policy.toml";
@@ -103,6 +103,7 @@ fn a_compiled_policy_reads_back_as_its_rules_and_decides_as_they_do() {
     assert_eq!(compiled.rule_count(), policy.rule_count());
     assert!(compiled.parsed_rules().is_none());
     assert!(compiled.compile(&files, &PolicyStamp::new()).is_none());
+    assert_eq!(compiled.verify(), Ok(()));
 
     let mut rules = Vec::new();
     compiled
@@ -126,6 +127,53 @@ fn a_compiled_policy_reads_back_as_its_rules_and_decides_as_they_do() {
     let granted = compiled.decide(&alice(), b"/data/x", read(), Some(FileType::File));
     assert!(granted.allowed, "{granted}");
     assert_eq!(granted.rule.unwrap().to_string(), format!("{DROPIN}:1"));
+}
+
+fn grants_to(policy: &Policy, who: &Identity) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    policy
+        .for_each_grant_to(who, &mut |rule| rules.push(rule.clone()))
+        .unwrap();
+    rules
+}
+
+#[test]
+fn the_rules_that_can_grant_someone_are_found_without_reading_the_others() {
+    let (policy, files) = parsed();
+    let (_, compiled) = CompiledPolicy::decode(bytes_of(&policy, &files)).unwrap();
+    let compiled = Policy::from_compiled(compiled);
+    let member_of_adm = Identity {
+        groups: vec![9, 4],
+        ..alice()
+    };
+    let by_primary_group = Identity {
+        gid: 4,
+        groups: Vec::new(),
+        ..alice()
+    };
+    let listed = Identity {
+        uid: 1006,
+        gid: 1006,
+        groups: Vec::new(),
+        listed_groups: vec![4],
+    };
+    for (who, expected) in [
+        (&alice(), vec![0, 2, 3]),
+        (&member_of_adm, vec![0, 2, 3]),
+        (&by_primary_group, vec![0, 2, 3]),
+        // The fourth uid a rule names (past the ones kept in place); a listed group grants
+        // nothing, as in Subjects::matches.
+        (&listed, vec![2, 3]),
+    ] {
+        let expected: Vec<Rule> = expected
+            .iter()
+            .map(|position| policy.rules()[*position].clone())
+            .collect();
+        assert_eq!(grants_to(&policy, who), expected, "{who:?}");
+        assert_eq!(grants_to(&compiled, who), expected, "{who:?}");
+    }
+    // In memory again, it is the parsed policy, index and all.
+    assert_eq!(compiled.in_memory().unwrap(), policy);
 }
 
 #[test]
@@ -177,26 +225,58 @@ fn damaged_bytes_never_panic_or_loop() {
             let compiled = Policy::from_compiled(compiled);
             let _ = decisions(&compiled);
             let _ = compiled.for_each_rule(&|_, _| true, &mut |_| {});
+            let _ = compiled.for_each_grant_to(&alice(), &mut |_| {});
+            let _ = compiled.verify();
         }
     }
-}
-
-/// Where the `earlier` links start: the last `rule_count * 4` bytes.
-fn earlier_link(bytes: &mut [u8], rule_count: usize, position: usize) -> &mut [u8] {
-    let start = bytes.len() - rule_count * 4 + position * 4;
-    &mut bytes[start..start + 4]
 }
 
 #[test]
 fn an_index_chain_that_does_not_run_backwards_is_refused() {
     let (policy, files) = parsed();
     let mut bytes = bytes_of(&policy, &files);
+    let (_, layout) = CompiledPolicy::decode(bytes.clone()).unwrap();
     // Rule 1 said to come after rule 3 in its chain: a cycle, were it followed.
-    earlier_link(&mut bytes, 5, 1).copy_from_slice(&3u32.to_le_bytes());
+    let link = layout.earlier + 4;
+    bytes[link..link + 4].copy_from_slice(&3u32.to_le_bytes());
+    let (_, compiled) = CompiledPolicy::decode(bytes).unwrap();
     assert_eq!(
-        CompiledPolicy::decode(bytes).unwrap_err(),
+        compiled.verify().unwrap_err(),
         Damaged("index chain does not run backwards")
     );
+    // Decisions that meet the link still end.
+    let _ = decisions(&Policy::from_compiled(compiled));
+}
+
+#[test]
+fn grants_out_of_order_are_refused() {
+    let (policy, files) = parsed();
+    let mut bytes = bytes_of(&policy, &files);
+    let (_, layout) = CompiledPolicy::decode(bytes.clone()).unwrap();
+    assert!(layout.grant_count >= 2);
+    // The first grant's key made larger than every other.
+    let key = layout.grants;
+    bytes[key..key + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    let (_, compiled) = CompiledPolicy::decode(bytes).unwrap();
+    assert_eq!(compiled.verify().unwrap_err(), Damaged("grants not sorted"));
+    // Found out of order, a grant is only a rule to check: a grant may be lost (a narrower
+    // fence), and nobody gets a rule not theirs.
+    let compiled = Policy::from_compiled(compiled);
+    let nobody = Identity {
+        uid: 4242,
+        gid: 4242,
+        groups: Vec::new(),
+        listed_groups: Vec::new(),
+    };
+    for who in [nobody, alice()] {
+        let granted = grants_to(&policy, &who);
+        assert!(
+            grants_to(&compiled, &who)
+                .iter()
+                .all(|rule| granted.contains(rule)),
+            "{who:?}"
+        );
+    }
 }
 
 #[test]
@@ -241,5 +321,6 @@ fn a_damaged_rule_refuses_the_decisions_that_need_it() {
         let elsewhere = compiled.decide(&alice(), b"/home/shared/f", read(), Some(FileType::File));
         assert!(elsewhere.allowed, "{elsewhere}");
         assert!(compiled.for_each_rule(&|_, _| true, &mut |_| {}).is_err());
+        assert!(compiled.verify().is_err());
     }
 }

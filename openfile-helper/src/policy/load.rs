@@ -7,6 +7,7 @@
 //! was checked.
 
 use std::ffi::OsStr;
+use std::fmt;
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -681,9 +682,87 @@ pub fn read_compiled_with(sysconfdir: &Path, open_at: OpenAt<'_>) -> CompiledSta
     }
 }
 
+/// What [`compile`] made.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The policy as parsed, with its warnings.
+    pub loaded: LoadedPolicy,
+    pub path: PathBuf,
+    pub size: usize,
+}
+
+/// Why [`compile`] stored nothing.
+#[derive(Debug)]
+pub enum CompileError {
+    /// The policy does not load: nothing is compiled from it.
+    Policy(PolicyError),
+    TooLarge,
+    /// Its files kept changing while they were read.
+    Unsettled,
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompileError::Policy(error) => write!(formatter, "policy not compiled: {error}"),
+            CompileError::TooLarge => write!(
+                formatter,
+                "policy not compiled: it would take more than {MAX_COMPILED_SIZE} bytes"
+            ),
+            CompileError::Unsettled => formatter
+                .write_str("the policy files keep changing; compile again once they are written"),
+        }
+    }
+}
+
+impl From<PolicyError> for CompileError {
+    fn from(error: PolicyError) -> CompileError {
+        CompileError::Policy(error)
+    }
+}
+
+/// Reads the policy under `sysconfdir` with the caller's own rights, parses it and stores it
+/// compiled ([`store_compiled`]), with the stamp of the files read. A stamp taken within
+/// [`SETTLE_TIME`] of a change could miss the next one, so that no helper would trust it: this
+/// waits for the files to settle (making the compiled directory is such a change).
+pub fn compile(sysconfdir: &Path, resolver: &dyn NameResolver) -> Result<Compiled, CompileError> {
+    prepare_compiled_directory(sysconfdir)?;
+    let mut attempts = 0;
+    let (sources, stamp) = loop {
+        let (sources, stamp) = read_sources_stamped_with(sysconfdir, &open_with_own_rights)?;
+        if stamp.settled() {
+            break (sources, stamp);
+        }
+        attempts += 1;
+        if attempts == 3 {
+            return Err(CompileError::Unsettled);
+        }
+        std::thread::sleep(SETTLE_TIME + Duration::from_millis(100));
+    };
+    let world_readable = sources.iter().all(|(file, _)| {
+        std::fs::metadata(file)
+            .is_ok_and(|status| std::os::unix::fs::MetadataExt::mode(&status) & 0o044 == 0o044)
+    });
+    let loaded = Policy::from_owned_sources(sources, resolver)?;
+    let bytes = loaded
+        .policy
+        .compile(&loaded.files, &stamp)
+        .unwrap_or(Err(TooLarge))
+        .map_err(|TooLarge| CompileError::TooLarge)?;
+    if u64::try_from(bytes.len()).map_or(true, |size| size > MAX_COMPILED_SIZE) {
+        return Err(CompileError::TooLarge);
+    }
+    let path = store_compiled(sysconfdir, &bytes, world_readable)?;
+    Ok(Compiled {
+        loaded,
+        path,
+        size: bytes.len(),
+    })
+}
+
 /// Makes the directory of the compiled policy (root, 0755) if it is missing. Done before the
 /// policy is read for compiling: making it changes `myopen/`, which the stamp covers.
-pub fn prepare_compiled_directory(sysconfdir: &Path) -> Result<(), PolicyError> {
+fn prepare_compiled_directory(sysconfdir: &Path) -> Result<(), PolicyError> {
     let tree_path = sysconfdir.join("myopen");
     let tree = open_directory_path(&tree_path, &open_with_own_rights, &mut PolicyStamp::new())?;
     let directory_path = tree_path.join(COMPILED_DIRECTORY);
@@ -697,7 +776,7 @@ pub fn prepare_compiled_directory(sysconfdir: &Path) -> Result<(), PolicyError> 
 /// temporary file in the same directory, synced, renamed over it), with mode 0644, or 0600 when
 /// not `world_readable` (it says what the sources say, and must not show more of it than they
 /// do). The directory is checked as a read checks it.
-pub fn store_compiled(
+fn store_compiled(
     sysconfdir: &Path,
     bytes: &[u8],
     world_readable: bool,

@@ -445,19 +445,9 @@ fn own_rights(directory: BorrowedFd<'_>, name: &OsStr, flags: OFlag) -> Result<O
 }
 
 impl Tree {
-    /// What `openfile-helper --compile` does, once the files have settled: the compiled path.
-    fn compile(&self, world_readable: bool) -> PathBuf {
-        prepare_compiled_directory(&self.sysconfdir()).unwrap();
-        std::thread::sleep(SETTLE_TIME + std::time::Duration::from_millis(100));
-        let (sources, stamp) = read_sources_stamped_with(&self.sysconfdir(), &own_rights).unwrap();
-        assert!(stamp.settled());
-        let loaded = Policy::from_owned_sources(sources, &FakeResolver).unwrap();
-        let bytes = loaded
-            .policy
-            .compile(&loaded.files, &stamp)
-            .unwrap()
-            .unwrap();
-        store_compiled(&self.sysconfdir(), &bytes, world_readable).unwrap()
+    /// What `openfile-helper --compile` does: the compiled path.
+    fn compile(&self) -> PathBuf {
+        compile(&self.sysconfdir(), &FakeResolver).unwrap().path
     }
 
     fn compiled(&self) -> CompiledState {
@@ -469,7 +459,7 @@ impl Tree {
 fn a_compiled_policy_is_used_only_while_its_files_are_unchanged() {
     let Some(tree) = Tree::new() else { return };
     assert!(matches!(tree.compiled(), CompiledState::Absent));
-    let path = tree.compile(true);
+    let path = tree.compile();
     assert_eq!(path, tree.path("etc/myopen/compiled/policy"));
     assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o644);
     assert_eq!(
@@ -491,7 +481,7 @@ fn a_compiled_policy_is_used_only_while_its_files_are_unchanged() {
     tree.mkdir("etc/myopen/policy.d", 0o755);
     assert!(matches!(tree.compiled(), CompiledState::Stale));
     // Compiled again, and then the main file rewritten in place with the same length.
-    tree.compile(true);
+    tree.compile();
     assert!(matches!(tree.compiled(), CompiledState::Current(..)));
     tree.write(
         "etc/myopen/policy.toml",
@@ -499,17 +489,15 @@ fn a_compiled_policy_is_used_only_while_its_files_are_unchanged() {
         0o644,
     );
     assert!(matches!(tree.compiled(), CompiledState::Stale));
-    // A compiled policy that is not readable by all is written for root alone.
-    assert_eq!(
-        fs::metadata(tree.compile(false)).unwrap().mode() & 0o7777,
-        0o600
-    );
+    // Compiled from a file not readable by all, it is written for root alone.
+    tree.chmod("etc/myopen/policy.toml", 0o600);
+    assert_eq!(fs::metadata(tree.compile()).unwrap().mode() & 0o7777, 0o600);
 }
 
 #[test]
 fn a_compiled_policy_anyone_but_root_could_have_written_is_never_used() {
     let Some(tree) = Tree::new() else { return };
-    tree.compile(true);
+    tree.compile();
     let refused = |why: &str| match tree.compiled() {
         CompiledState::Refused(reason) => assert!(reason.contains(why), "{reason}"),
         other => panic!("expected a refusal ({why}): {other:?}"),

@@ -37,9 +37,9 @@ pub use decide::{Decision, Reason};
 pub use error::{FileProblem, PolicyError, Warning};
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN};
 pub use load::{
-    CompiledState, MAX_COMPILED_SIZE, MAX_POLICY_FILE_SIZE, OpenAt, PolicyStamp, SETTLE_TIME,
-    compiled_path, load, prepare_compiled_directory, read_compiled_with, read_policy_file,
-    read_sources, read_sources_stamped_with, read_sources_with, stamp_with, store_compiled,
+    CompileError, Compiled, CompiledState, MAX_COMPILED_SIZE, MAX_POLICY_FILE_SIZE, OpenAt,
+    PolicyStamp, SETTLE_TIME, compile, compiled_path, load, read_compiled_with, read_policy_file,
+    read_sources, read_sources_stamped_with, read_sources_with, stamp_with,
 };
 pub use parse::{LookupFailed, NameResolver};
 pub use rule::{FileType, FileTypeSet, Identity, Ids, Rule, RuleKind, RuleOrigin, Subjects};
@@ -186,6 +186,49 @@ impl Policy {
                 Ok(())
             }
             Rules::Compiled(compiled) => compiled.for_each_rule(keep, each),
+        }
+    }
+
+    /// Calls `each` with every allow rule that can grant `who` ([`Subjects::matches`]), in policy
+    /// order. A compiled policy finds them in its grants, reading no other rule.
+    pub fn for_each_grant_to(
+        &self,
+        who: &Identity,
+        each: &mut dyn FnMut(&Rule),
+    ) -> Result<(), Damaged> {
+        match &self.rules {
+            Rules::Parsed { rules, .. } => {
+                rules
+                    .iter()
+                    .filter(|rule| rule.kind == RuleKind::Allow && rule.subjects.matches(who))
+                    .for_each(each);
+                Ok(())
+            }
+            Rules::Compiled(compiled) => compiled.for_each_grant_to(who, each),
+        }
+    }
+
+    /// Checks every part and rule of a compiled policy (a parsed one is whole by construction).
+    pub fn verify(&self) -> Result<(), Damaged> {
+        match &self.rules {
+            Rules::Parsed { .. } => Ok(()),
+            Rules::Compiled(compiled) => compiled.verify(),
+        }
+    }
+
+    /// This policy with its rules in memory: a compiled policy's rules decoded, each checked, and
+    /// indexed again, for a process that serves many requests (a session, a daemon worker) and
+    /// draws its fence from every rule.
+    pub fn in_memory(self) -> Result<Policy, Damaged> {
+        match &self.rules {
+            Rules::Parsed { .. } => Ok(self),
+            Rules::Compiled(compiled) => {
+                let mut rules = Vec::with_capacity(compiled.rule_count());
+                compiled.for_each_rule(&|_, _| true, &mut |rule| rules.push(rule.clone()))?;
+                let mut policy = Policy::new();
+                policy.add_rules(rules);
+                Ok(policy)
+            }
         }
     }
 

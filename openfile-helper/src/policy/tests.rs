@@ -650,6 +650,15 @@ mod index_agrees_with_scanning {
             let text: String = rules.iter().map(rule_text).collect();
             let policy = policy(&text);
             let compiled = compiled(&policy);
+            for who in [alice(), bob()] {
+                let grants = |policy: &Policy| {
+                    let mut rules = Vec::new();
+                    policy.for_each_grant_to(&who, &mut |rule| rules.push(rule.clone())).unwrap();
+                    rules
+                };
+                prop_assert_eq!(grants(&compiled), grants(&policy));
+            }
+            prop_assert_eq!(&compiled.clone().in_memory().unwrap(), &policy);
             for (path, access, who_is_alice, file_type) in &requests {
                 let who = if *who_is_alice { alice() } else { bob() };
                 let access: AccessSet = words(&Access::ALL, *access).into_iter().collect();
