@@ -54,16 +54,18 @@ fn main() -> ExitCode {
     let own_rights = |directory: BorrowedFd<'_>, name: &OsStr, flags: OFlag| {
         nix::fcntl::openat(directory, name, flags, nix::sys::stat::Mode::empty())
     };
-    let (form, loaded) = match policy::read_compiled_with(Path::new(sysconfdir), &own_rights) {
-        policy::CompiledState::Current(loaded, _) => ("compiled", Ok(loaded)),
-        _ => (
-            "parsed",
-            policy::load(
-                Path::new(sysconfdir),
-                &openfile_helper::SystemNames::default(),
+    let names = openfile_helper::SystemNames::default();
+    let (form, loaded) =
+        match policy::read_compiled_with(Path::new(sysconfdir), &own_rights, &names) {
+            policy::CompiledState::Current(loaded, _) => ("compiled", Ok(loaded)),
+            _ => (
+                "parsed",
+                policy::load(
+                    Path::new(sysconfdir),
+                    &openfile_helper::SystemNames::default(),
+                ),
             ),
-        ),
-    };
+        };
     let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(error) => {

@@ -155,7 +155,11 @@ pub fn check(file: Option<&Path>, privilege: &Privilege) -> Exit {
 /// only costs speed (helpers read the sources), one that is not trusted is a problem.
 fn compiled_state_line() -> (String, bool) {
     let path = policy::compiled_path(Path::new(config::SYSCONFDIR));
-    match policy::read_compiled_with(Path::new(config::SYSCONFDIR), &own_rights) {
+    match policy::read_compiled_with(
+        Path::new(config::SYSCONFDIR),
+        &own_rights,
+        &SystemNames::default(),
+    ) {
         CompiledState::Current(loaded, _) => match loaded.policy.verify() {
             Ok(()) => (
                 format!(

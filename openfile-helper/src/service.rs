@@ -475,10 +475,11 @@ fn load_serving_policy(
     privilege: &Privilege,
     extent: Extent,
 ) -> Result<(LoadedPolicy, PolicyStamp), PolicyError> {
-    let compiled =
-        policy::read_compiled_with(Path::new(config::SYSCONFDIR), &|directory, name, flags| {
-            open_policy_entry(privilege, directory, name, flags)
-        });
+    let compiled = policy::read_compiled_with(
+        Path::new(config::SYSCONFDIR),
+        &|directory, name, flags| open_policy_entry(privilege, directory, name, flags),
+        &SystemNames::default(),
+    );
     let current = match compiled {
         CompiledState::Current(loaded, stamp) => match extent {
             Extent::OneRequest => Some((loaded, stamp)),

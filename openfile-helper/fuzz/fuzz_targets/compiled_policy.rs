@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use libfuzzer_sys::fuzz_target;
 use openfile_helper::policy::{
-    AccessSet, CompiledPolicy, FileType, Identity, LookupFailed, NameResolver, Policy, PolicyStamp,
+    AccessSet, CompiledPolicy, FileType, Identity, LookupFailed, NameAnswers, NameResolver, Policy,
+    PolicyStamp,
 };
 
 struct Resolver;
@@ -86,7 +87,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(loaded) = Policy::from_sources([(Path::new(&file), text)], &Resolver) else {
         return;
     };
-    let Some(Ok(mut bytes)) = loaded.policy.compile(&[file], &PolicyStamp::new()) else {
+    let names = NameAnswers::default();
+    let Some(Ok(mut bytes)) = loaded.policy.compile(&[file], &PolicyStamp::new(), &names) else {
         return;
     };
     let (_, compiled) =

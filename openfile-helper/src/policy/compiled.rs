@@ -24,7 +24,9 @@
 //! | records | each rule: kind, access, types, everyone, file, line, pattern, uids, gids |
 //! | index | the deepest prefix, the prefix table's slots (hash, last rule), each rule's `earlier` |
 //! | grants | (subject, rule) for every allow rule and each subject it names, sorted: who it grants |
+//! | names | each user and group name the rules named, and what the database answered for it |
 
+use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::fmt;
 use std::ops::Range;
@@ -36,6 +38,7 @@ use super::access::AccessSet;
 use super::glob::Glob;
 use super::index::{self, PrefixIndex, PrefixTable, Slot};
 use super::load::PolicyStamp;
+use super::parse::{LookupFailed, NameResolver};
 use super::rule::{FileTypeSet, Identity, Ids, Rule, RuleKind, RuleOrigin, Subjects};
 
 const MAGIC: &[u8; 8] = b"myopenc\x01";
@@ -69,6 +72,79 @@ impl Subject {
 
 /// The types byte of a rule whose `types` is `None` (any type): a bit no type uses.
 const ANY_TYPE: u8 = 0x80;
+
+/// Whether a name was looked up as a user or as a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameKind {
+    User,
+    Group,
+}
+
+/// Every name a parse looked up and the answer it got: stored in a compiled policy, and asked
+/// again before it is used ([`NameAnswers::still_given_by`]). The stamp covers /etc/passwd and
+/// /etc/group, which is all the musl helper reads; a helper whose names come through NSS (LDAP,
+/// sssd) would otherwise go on using ids that a directory has since given to someone else.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameAnswers(Vec<(NameKind, String, Option<u32>)>);
+
+impl NameAnswers {
+    /// Whether `resolver` answers every name as it was answered; `false` also when a lookup
+    /// cannot be answered now (a read of the sources then reports it).
+    pub fn still_given_by(&self, resolver: &dyn NameResolver) -> bool {
+        self.0.iter().all(|(kind, name, answer)| {
+            let now = match kind {
+                NameKind::User => resolver.uid_of(name),
+                NameKind::Group => resolver.gid_of(name),
+            };
+            now == Ok(*answer)
+        })
+    }
+}
+
+/// A [`NameResolver`] that keeps every answer the resolver it wraps gives: parse a policy
+/// through it, and [`Recording::answers`] are the names to store with the compiled policy.
+pub struct Recording<'a> {
+    resolver: &'a dyn NameResolver,
+    answers: RefCell<NameAnswers>,
+}
+
+impl<'a> Recording<'a> {
+    pub fn new(resolver: &'a dyn NameResolver) -> Recording<'a> {
+        Recording {
+            resolver,
+            answers: RefCell::new(NameAnswers::default()),
+        }
+    }
+
+    pub fn answers(self) -> NameAnswers {
+        self.answers.into_inner()
+    }
+
+    fn keep(
+        &self,
+        kind: NameKind,
+        name: &str,
+        answer: Result<Option<u32>, LookupFailed>,
+    ) -> Result<Option<u32>, LookupFailed> {
+        if let Ok(id) = answer {
+            let mut answers = self.answers.borrow_mut();
+            if !answers.0.iter().any(|(k, n, _)| *k == kind && n == name) {
+                answers.0.push((kind, name.to_owned(), id));
+            }
+        }
+        answer
+    }
+}
+
+impl NameResolver for Recording<'_> {
+    fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        self.keep(NameKind::User, name, self.resolver.uid_of(name))
+    }
+
+    fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        self.keep(NameKind::Group, name, self.resolver.gid_of(name))
+    }
+}
 
 /// Why compiled bytes cannot be used. The helper then reads the policy's sources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,6 +291,7 @@ pub(crate) fn encode(
     index: &PrefixIndex,
     files: &[PathBuf],
     stamp: &PolicyStamp,
+    names: &NameAnswers,
 ) -> Result<Vec<u8>, TooLarge> {
     let mut out = Writer {
         bytes: Vec::with_capacity(rules.len().saturating_mul(64).saturating_add(4096)),
@@ -302,6 +379,21 @@ pub(crate) fn encode(
         out.u64(key);
         out.length(position)?;
     }
+    out.length(names.0.len())?;
+    for (kind, name, answer) in &names.0 {
+        out.u8(match kind {
+            NameKind::User => 0,
+            NameKind::Group => 1,
+        });
+        out.bytes(name.as_bytes())?;
+        match answer {
+            Some(id) => {
+                out.u8(1);
+                out.u32(*id);
+            }
+            None => out.u8(0),
+        }
+    }
     Ok(out.bytes)
 }
 
@@ -348,6 +440,13 @@ struct Record<'a> {
 impl CompiledPolicy {
     /// Decodes compiled bytes into the stamp they were compiled under and the policy.
     pub fn decode(bytes: Vec<u8>) -> Result<(PolicyStamp, CompiledPolicy), Damaged> {
+        Self::decode_with_names(bytes).map(|(stamp, _, policy)| (stamp, policy))
+    }
+
+    /// [`CompiledPolicy::decode`], and the names the policy was compiled with.
+    pub fn decode_with_names(
+        bytes: Vec<u8>,
+    ) -> Result<(PolicyStamp, NameAnswers, CompiledPolicy), Damaged> {
         let mut reader = Reader::new(&bytes);
         if reader.take(MAGIC.len())? != MAGIC {
             return Err(Damaged("not a compiled policy of this version"));
@@ -371,6 +470,22 @@ impl CompiledPolicy {
         let earlier = reader.skip(rule_count, 4)?;
         let grant_count = reader.length()?;
         let grants = reader.skip(grant_count, GRANT_SIZE)?;
+        let name_count = reader.length()?;
+        let mut names = NameAnswers(Vec::with_capacity(name_count.min(1024)));
+        for _ in 0..name_count {
+            let kind = match reader.u8()? {
+                0 => NameKind::User,
+                1 => NameKind::Group,
+                _ => return Err(Damaged("name kind")),
+            };
+            let name = std::str::from_utf8(reader.bytes()?).map_err(|_| Damaged("name"))?;
+            let answer = match reader.u8()? {
+                0 => None,
+                1 => Some(reader.u32()?),
+                _ => return Err(Damaged("name answer")),
+            };
+            names.0.push((kind, name.to_owned(), answer));
+        }
         if reader.at != bytes.len() {
             return Err(Damaged("trailing bytes"));
         }
@@ -387,7 +502,7 @@ impl CompiledPolicy {
             grant_count,
             bytes,
         };
-        Ok((stamp, policy))
+        Ok((stamp, names, policy))
     }
 
     /// Checks everything decoding left to the reads that need it: the layout

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::super::parse::tests::FakeResolver;
+use super::super::parse::{LookupFailed, NameResolver};
 use super::super::{Access, AccessSet, Decision, FileType, Identity, Policy, Reason, Rule};
 use super::*;
 
@@ -53,7 +54,10 @@ fn parsed() -> (Policy, Vec<PathBuf>) {
 }
 
 fn bytes_of(policy: &Policy, files: &[PathBuf]) -> Vec<u8> {
-    policy.compile(files, &PolicyStamp::new()).unwrap().unwrap()
+    policy
+        .compile(files, &PolicyStamp::new(), &NameAnswers::default())
+        .unwrap()
+        .unwrap()
 }
 
 fn alice() -> Identity {
@@ -102,7 +106,11 @@ fn a_compiled_policy_reads_back_as_its_rules_and_decides_as_they_do() {
     let compiled = Policy::from_compiled(compiled);
     assert_eq!(compiled.rule_count(), policy.rule_count());
     assert!(compiled.parsed_rules().is_none());
-    assert!(compiled.compile(&files, &PolicyStamp::new()).is_none());
+    assert!(
+        compiled
+            .compile(&files, &PolicyStamp::new(), &NameAnswers::default())
+            .is_none()
+    );
     assert_eq!(compiled.verify(), Ok(()));
 
     let mut rules = Vec::new();
@@ -323,4 +331,56 @@ fn a_damaged_rule_refuses_the_decisions_that_need_it() {
         assert!(compiled.for_each_rule(&|_, _| true, &mut |_| {}).is_err());
         assert!(compiled.verify().is_err());
     }
+}
+
+/// A directory that renumbered `adm` and lost `alice`, or cannot be asked at all.
+struct Renumbered {
+    failing: bool,
+}
+
+impl NameResolver for Renumbered {
+    fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        match (self.failing, name) {
+            (true, _) => Err(LookupFailed { errno: 24 }),
+            (false, "alice") => Ok(None),
+            (false, _) => FakeResolver.uid_of(name),
+        }
+    }
+
+    fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        match (self.failing, name) {
+            (true, _) => Err(LookupFailed { errno: 24 }),
+            (false, "adm") => Ok(Some(44)),
+            (false, _) => FakeResolver.gid_of(name),
+        }
+    }
+}
+
+#[test]
+fn the_names_a_policy_was_compiled_with_must_still_get_the_same_answers() {
+    let recording = Recording::new(&FakeResolver);
+    let loaded = Policy::from_sources(
+        [
+            (Path::new(MAIN), MAIN_TEXT),
+            (Path::new(DROPIN), DROPIN_TEXT),
+        ],
+        &recording,
+    )
+    .unwrap();
+    let names = recording.answers();
+    let expected = NameAnswers(vec![
+        (NameKind::Group, "adm".to_owned(), Some(4)),
+        (NameKind::User, "alice".to_owned(), Some(1000)),
+    ]);
+    assert_eq!(names, expected, "each name once, ids and `*` not looked up");
+    let bytes = loaded
+        .policy
+        .compile(&loaded.files, &PolicyStamp::new(), &names)
+        .unwrap()
+        .unwrap();
+    let (_, read_back, _) = CompiledPolicy::decode_with_names(bytes).unwrap();
+    assert_eq!(read_back, names);
+    assert!(read_back.still_given_by(&FakeResolver));
+    assert!(!read_back.still_given_by(&Renumbered { failing: false }));
+    assert!(!read_back.still_given_by(&Renumbered { failing: true }));
 }

@@ -19,7 +19,7 @@ use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, AtFlags, OFlag, open, openat};
 use nix::sys::stat::{FileStat, Mode, fstat, fstatat};
 
-use super::compiled::{CompiledPolicy, Damaged, Reader, TooLarge, Writer};
+use super::compiled::{CompiledPolicy, Damaged, Reader, Recording, TooLarge, Writer};
 use super::error::{FileProblem, PolicyError};
 use super::parse::NameResolver;
 use super::{LoadedPolicy, Policy};
@@ -626,9 +626,14 @@ pub enum CompiledState {
 /// The compiled policy, if the policy's files are still, by every field fstat gives, the ones it
 /// was compiled from. Everything a source read checks is checked (the walk is the same one), and
 /// the compiled file itself is checked like a source: in a root-owned directory only root may
-/// write to, root-owned, writable by no one else, a regular file. `open_at` as for
-/// [`read_sources_with`].
-pub fn read_compiled_with(sysconfdir: &Path, open_at: OpenAt<'_>) -> CompiledState {
+/// write to, root-owned, writable by no one else, a regular file; and every name the policy
+/// named must still get the answer it got (`resolver`, as a read of the sources would ask).
+/// `open_at` as for [`read_sources_with`].
+pub fn read_compiled_with(
+    sysconfdir: &Path,
+    open_at: OpenAt<'_>,
+    resolver: &dyn NameResolver,
+) -> CompiledState {
     let (_, now, tree) = match walk(sysconfdir, open_at, Contents::Skip) {
         Ok(walked) => walked,
         Err(error) => return CompiledState::Refused(error.to_string()),
@@ -665,10 +670,11 @@ pub fn read_compiled_with(sysconfdir: &Path, open_at: OpenAt<'_>) -> CompiledSta
         Ok(None) => return CompiledState::Absent,
         Err(error) => return CompiledState::Refused(error.to_string()),
     };
-    match CompiledPolicy::decode(bytes) {
+    match CompiledPolicy::decode_with_names(bytes) {
         Err(damaged) => CompiledState::Refused(format!("{}: {damaged}", path.display())),
-        Ok((compiled_under, _)) if !now.unchanged_since(&compiled_under) => CompiledState::Stale,
-        Ok((_, compiled)) => {
+        Ok((compiled_under, _, _)) if !now.unchanged_since(&compiled_under) => CompiledState::Stale,
+        Ok((_, names, _)) if !names.still_given_by(resolver) => CompiledState::Stale,
+        Ok((_, _, compiled)) => {
             let files = compiled.files().collect();
             CompiledState::Current(
                 LoadedPolicy {
@@ -743,10 +749,12 @@ pub fn compile(sysconfdir: &Path, resolver: &dyn NameResolver) -> Result<Compile
         std::fs::metadata(file)
             .is_ok_and(|status| std::os::unix::fs::MetadataExt::mode(&status) & 0o044 == 0o044)
     });
-    let loaded = Policy::from_owned_sources(sources, resolver)?;
+    let recording = Recording::new(resolver);
+    let loaded = Policy::from_owned_sources(sources, &recording)?;
+    let names = recording.answers();
     let bytes = loaded
         .policy
-        .compile(&loaded.files, &stamp)
+        .compile(&loaded.files, &stamp, &names)
         .unwrap_or(Err(TooLarge))
         .map_err(|TooLarge| CompileError::TooLarge)?;
     if u64::try_from(bytes.len()).map_or(true, |size| size > MAX_COMPILED_SIZE) {

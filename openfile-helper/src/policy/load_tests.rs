@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
+use super::super::parse::LookupFailed;
 use super::super::parse::tests::FakeResolver;
 use super::*;
 
@@ -440,6 +441,22 @@ fn a_busy_ancestor_directory_is_not_a_change_of_the_policy() {
     );
 }
 
+/// The names of [`FakeResolver`], but `adm` is gid 44.
+struct AdmRenumbered;
+
+impl NameResolver for AdmRenumbered {
+    fn uid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        FakeResolver.uid_of(name)
+    }
+
+    fn gid_of(&self, name: &str) -> Result<Option<u32>, LookupFailed> {
+        match name {
+            "adm" => Ok(Some(44)),
+            _ => FakeResolver.gid_of(name),
+        }
+    }
+}
+
 fn own_rights(directory: BorrowedFd<'_>, name: &OsStr, flags: OFlag) -> Result<OwnedFd, Errno> {
     nix::fcntl::openat(directory, name, flags, nix::sys::stat::Mode::empty())
 }
@@ -451,7 +468,7 @@ impl Tree {
     }
 
     fn compiled(&self) -> CompiledState {
-        read_compiled_with(&self.sysconfdir(), &own_rights)
+        read_compiled_with(&self.sysconfdir(), &own_rights, &FakeResolver)
     }
 }
 
@@ -489,6 +506,11 @@ fn a_compiled_policy_is_used_only_while_its_files_are_unchanged() {
         0o644,
     );
     assert!(matches!(tree.compiled(), CompiledState::Stale));
+    // A name the policy uses now answered otherwise (a directory renumbered a group): stale.
+    tree.compile();
+    assert!(matches!(tree.compiled(), CompiledState::Current(..)));
+    let renumbered = read_compiled_with(&tree.sysconfdir(), &own_rights, &AdmRenumbered);
+    assert!(matches!(renumbered, CompiledState::Stale), "{renumbered:?}");
     // Compiled from a file not readable by all, it is written for root alone.
     tree.chmod("etc/myopen/policy.toml", 0o600);
     assert_eq!(fs::metadata(tree.compile()).unwrap().mode() & 0o7777, 0o600);

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use access::{Access, AccessSet, FlagsError};
-pub use compiled::{CompiledPolicy, Damaged, TooLarge};
+pub use compiled::{CompiledPolicy, Damaged, NameAnswers, NameKind, Recording, TooLarge};
 pub use decide::{Decision, Reason};
 pub use error::{FileProblem, PolicyError, Warning};
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN};
@@ -232,15 +232,18 @@ impl Policy {
         }
     }
 
-    /// The compiled bytes of this policy, parsed from `files` with `stamp`; `None` for a policy
-    /// that is itself compiled.
+    /// The compiled bytes of this policy, parsed from `files` with `stamp`, its names answered
+    /// as `names` says; `None` for a policy that is itself compiled.
     pub fn compile(
         &self,
         files: &[PathBuf],
         stamp: &PolicyStamp,
+        names: &NameAnswers,
     ) -> Option<Result<Vec<u8>, TooLarge>> {
         match &self.rules {
-            Rules::Parsed { rules, index } => Some(compiled::encode(rules, index, files, stamp)),
+            Rules::Parsed { rules, index } => {
+                Some(compiled::encode(rules, index, files, stamp, names))
+            }
             Rules::Compiled(_) => None,
         }
     }

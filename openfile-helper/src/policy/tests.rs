@@ -16,7 +16,11 @@ fn policy(text: &str) -> Policy {
 /// `policy` compiled and read back from its bytes.
 pub(super) fn compiled(policy: &Policy) -> Policy {
     let bytes = policy
-        .compile(&[PathBuf::from(FILE)], &PolicyStamp::new())
+        .compile(
+            &[PathBuf::from(FILE)],
+            &PolicyStamp::new(),
+            &NameAnswers::default(),
+        )
         .expect("a policy made from sources")
         .expect("small enough");
     let (_, compiled) = CompiledPolicy::decode(bytes).expect("just compiled");
