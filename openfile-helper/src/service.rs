@@ -475,6 +475,9 @@ fn load_serving_policy(
     privilege: &Privilege,
     extent: Extent,
 ) -> Result<(LoadedPolicy, PolicyStamp), PolicyError> {
+    if !policy::compiled_may_exist(Path::new(config::SYSCONFDIR)) {
+        return load_stamped_policy(privilege);
+    }
     let compiled = policy::read_compiled_with(
         Path::new(config::SYSCONFDIR),
         &|directory, name, flags| open_policy_entry(privilege, directory, name, flags),

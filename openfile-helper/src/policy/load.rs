@@ -610,6 +610,17 @@ pub fn compiled_path(sysconfdir: &Path) -> PathBuf {
         .join(COMPILED_FILE)
 }
 
+/// Whether a compiled policy may be there: false only when stat(2) says it is not. A helper
+/// without one reads its sources at once instead of first walking the tree for a stamp (a dozen
+/// system calls a one-shot open would otherwise pay for nothing); any other answer (EACCES on a
+/// tree the caller may not search) leaves it to [`read_compiled_with`], which checks everything.
+pub fn compiled_may_exist(sysconfdir: &Path) -> bool {
+    !matches!(
+        nix::sys::stat::lstat(&compiled_path(sysconfdir)),
+        Err(Errno::ENOENT | Errno::ENOTDIR)
+    )
+}
+
 /// What the compiled policy is worth now.
 #[derive(Debug)]
 pub enum CompiledState {

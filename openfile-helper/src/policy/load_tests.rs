@@ -476,7 +476,9 @@ impl Tree {
 fn a_compiled_policy_is_used_only_while_its_files_are_unchanged() {
     let Some(tree) = Tree::new() else { return };
     assert!(matches!(tree.compiled(), CompiledState::Absent));
+    assert!(!compiled_may_exist(&tree.sysconfdir()));
     let path = tree.compile();
+    assert!(compiled_may_exist(&tree.sysconfdir()));
     assert_eq!(path, tree.path("etc/myopen/compiled/policy"));
     assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o644);
     assert_eq!(
