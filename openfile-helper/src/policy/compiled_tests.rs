@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::super::parse::tests::FakeResolver;
 use super::super::parse::{LookupFailed, NameResolver};
+use super::super::tests::alice;
 use super::super::{Access, AccessSet, Decision, FileType, Identity, Policy, Reason, Rule};
 use super::*;
 
@@ -58,15 +59,6 @@ fn bytes_of(policy: &Policy, files: &[PathBuf]) -> Vec<u8> {
         .compile(files, &PolicyStamp::new(), &NameAnswers::default())
         .unwrap()
         .unwrap()
-}
-
-fn alice() -> Identity {
-    Identity {
-        uid: 1000,
-        gid: 1000,
-        groups: vec![4],
-        listed_groups: Vec::new(),
-    }
 }
 
 fn read() -> AccessSet {

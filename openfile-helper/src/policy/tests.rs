@@ -27,7 +27,7 @@ pub(super) fn compiled(policy: &Policy) -> Policy {
     Policy::from_compiled(compiled)
 }
 
-fn alice() -> Identity {
+pub(crate) fn alice() -> Identity {
     Identity {
         uid: 1000,
         gid: 1000,
