@@ -17,8 +17,9 @@
 //! [`Standing`] holds a capability and skips the policy for a caller other than unrestricted root.
 //! Every other capability is dropped. Once the standing is known the process reaches the same
 //! state in every case: every uid and gid is the caller's real one, the permitted set is exactly
-//! the kept capabilities, effective, inheritable and ambient sets are empty, the bounding set is
-//! trimmed where that is possible, no_new_privs is set and the process is not dumpable.
+//! the kept capabilities, effective, inheritable and ambient sets are empty, no_new_privs is set
+//! and the process is not dumpable. (The bounding set is left alone, except by `myopend`'s idle
+//! workers: see [`Privilege::establish`].)
 
 use std::fmt;
 
@@ -70,27 +71,34 @@ impl CapabilitySet {
     pub fn intersection(self, other: CapabilitySet) -> CapabilitySet {
         CapabilitySet(self.0 & other.0)
     }
+}
 
-    fn read(set: CapSet) -> Result<CapabilitySet, Errno> {
-        let capabilities = caps::read(None, set).map_err(|_| Errno::EPERM)?;
-        Ok(CapabilitySet(
-            capabilities
-                .iter()
-                .fold(0, |mask, capability| mask | capability.bitmask()),
-        ))
+/// The calling thread's effective, permitted and inheritable sets, read or installed together in
+/// one system call each: the kernel's interface takes all three at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ThreadCapabilities {
+    effective: CapabilitySet,
+    permitted: CapabilitySet,
+    inheritable: CapabilitySet,
+}
+
+impl ThreadCapabilities {
+    fn read() -> Result<ThreadCapabilities, Errno> {
+        let masks = sys::capabilities()?;
+        Ok(ThreadCapabilities {
+            effective: CapabilitySet(masks.effective),
+            permitted: CapabilitySet(masks.permitted),
+            inheritable: CapabilitySet(masks.inheritable),
+        })
     }
 
-    /// Makes this thread's `set` exactly these capabilities.
-    fn install(self, set: CapSet) -> Result<(), Errno> {
-        // Only the usable capabilities are ever installed: no need to walk every capability.
-        let capabilities: caps::CapsHashSet = [
-            Capability::CAP_DAC_READ_SEARCH,
-            Capability::CAP_DAC_OVERRIDE,
-        ]
-        .into_iter()
-        .filter(|capability| self.contains(*capability))
-        .collect();
-        caps::set(None, set, &capabilities).map_err(|_| Errno::EPERM)
+    /// Makes the thread's three sets exactly these.
+    fn install(self) -> Result<(), Errno> {
+        sys::set_capabilities(sys::CapabilityMasks {
+            effective: self.effective.0,
+            permitted: self.permitted.0,
+            inheritable: self.inheritable.0,
+        })
     }
 }
 
@@ -264,7 +272,7 @@ impl KernelFacts {
         Ok(KernelFacts {
             uids: getresuid()?,
             gids: getresgid()?,
-            permitted: CapabilitySet::read(CapSet::Permitted)?,
+            permitted: ThreadCapabilities::read()?.permitted,
             no_root: sys::securebits()? & libc::SECBIT_NOROOT as u32 != 0,
             secure_exec: sys::secure_exec(),
         })
@@ -310,10 +318,11 @@ pub struct WaitingWorker {
 impl WaitingWorker {
     /// Call once, in a freshly forked worker.
     pub fn prepare() -> Result<WaitingWorker, Errno> {
+        let held = ThreadCapabilities::read()?;
         let privilege = Privilege {
-            standing: Standing::for_peer(CapabilitySet::read(CapSet::Permitted)?),
+            standing: Standing::for_peer(held.permitted),
         };
-        if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
+        if held.effective.contains(Capability::CAP_SETPCAP) {
             trim_bounding_set()?;
         }
         caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
@@ -392,10 +401,11 @@ impl Privilege {
         let facts = KernelFacts::read()?;
         let standing = Standing::of(&facts);
 
-        // The bounding set can only be trimmed with CAP_SETPCAP, which only root has here.
-        if caps::has_cap(None, CapSet::Effective, Capability::CAP_SETPCAP).unwrap_or(false) {
-            trim_bounding_set()?;
-        }
+        // The bounding set is left as exec gave it: it only limits what an exec could gain, and
+        // this process cannot gain anything by exec (no_new_privs, set below before any request
+        // is read) or exec at all (the fence's system call allowlist has no execve). Trimming it
+        // would cost one prctl per capability (about 40) on every start, for no state the
+        // process could reach differently. A myopend worker still trims it, while idle.
         caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
 
         Privilege::settle(standing, facts.uids.real, facts.gids.real, None)
@@ -416,9 +426,12 @@ impl Privilege {
         setresgid(gid, gid, gid)?;
         setresuid(uid, uid, uid)?;
         nix::sys::prctl::set_keepcaps(false)?;
-        CapabilitySet::EMPTY.install(CapSet::Effective)?;
-        CapabilitySet::EMPTY.install(CapSet::Inheritable)?;
-        kept.install(CapSet::Permitted)?;
+        ThreadCapabilities {
+            effective: CapabilitySet::EMPTY,
+            permitted: kept,
+            inheritable: CapabilitySet::EMPTY,
+        }
+        .install()?;
         nix::sys::prctl::set_no_new_privs()?;
         // After the credential change: changing credentials resets dumpability to
         // fs.suid_dumpable, which may be 1.
@@ -463,10 +476,11 @@ impl Privilege {
                 .all(|&id| id == gid);
         // No check of the ambient set: the kernel keeps it within permitted and inheritable, so
         // an empty inheritable set is an empty ambient set (and reading it costs 82 prctls).
+        let held = ThreadCapabilities::read()?;
         let in_state = ids_are_callers
-            && CapabilitySet::read(CapSet::Effective)?.is_empty()
-            && CapabilitySet::read(CapSet::Inheritable)?.is_empty()
-            && CapabilitySet::read(CapSet::Permitted)? == self.standing.kept()
+            && held.effective.is_empty()
+            && held.inheritable.is_empty()
+            && held.permitted == self.standing.kept()
             && !nix::sys::prctl::get_dumpable()?
             && nix::sys::prctl::get_no_new_privs()?;
         if in_state { Ok(()) } else { Err(Errno::EPERM) }
@@ -498,10 +512,13 @@ impl Privilege {
 
     /// Gives up every capability for good, before the answer is sent.
     pub fn drop_all(&self) {
-        for set in [CapSet::Effective, CapSet::Permitted] {
-            if CapabilitySet::EMPTY.install(set).is_err() {
-                std::process::exit(libc::EPERM);
-            }
+        let nothing = ThreadCapabilities {
+            effective: CapabilitySet::EMPTY,
+            permitted: CapabilitySet::EMPTY,
+            inheritable: CapabilitySet::EMPTY,
+        };
+        if nothing.install().is_err() {
+            std::process::exit(libc::EPERM);
         }
     }
 
@@ -527,12 +544,25 @@ impl Privilege {
         if raised.is_empty() {
             return operation();
         }
-        if raised.install(CapSet::Effective).is_err() {
+        // Only the effective set changes: the permitted and inheritable ones are written back as
+        // they were read.
+        let Ok(before) = ThreadCapabilities::read() else {
+            return operation();
+        };
+        let raising = ThreadCapabilities {
+            effective: raised,
+            ..before
+        };
+        if raising.install().is_err() {
             // Could not raise: go on with the caller's rights, which is always safe.
             return operation();
         }
         let result = operation();
-        if CapabilitySet::EMPTY.install(CapSet::Effective).is_err() {
+        let lowered = ThreadCapabilities {
+            effective: CapabilitySet::EMPTY,
+            ..before
+        };
+        if lowered.install().is_err() {
             std::process::exit(libc::EPERM);
         }
         result
@@ -546,6 +576,22 @@ mod tests {
     const READ_SEARCH: CapabilitySet = CapabilitySet::DAC_READ_SEARCH;
     const OVERRIDE: CapabilitySet = CapabilitySet::DAC_OVERRIDE;
     const NET_RAW: u64 = 1 << 13;
+
+    #[test]
+    fn the_three_sets_read_back_as_installed() {
+        let held = ThreadCapabilities::read().unwrap();
+        held.install().unwrap();
+        assert_eq!(ThreadCapabilities::read().unwrap(), held);
+        // Nothing can be added to the permitted set: the kernel refuses, and nothing changes.
+        let widened = ThreadCapabilities {
+            permitted: CapabilitySet(held.permitted.0 | Capability::CAP_SYS_ADMIN.bitmask()),
+            ..held
+        };
+        if !held.permitted.contains(Capability::CAP_SYS_ADMIN) {
+            assert_eq!(widened.install(), Err(Errno::EPERM));
+        }
+        assert_eq!(ThreadCapabilities::read().unwrap(), held);
+    }
 
     #[test]
     fn masks_are_the_kernels() {

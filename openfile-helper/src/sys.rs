@@ -162,3 +162,92 @@ pub(crate) fn peer_groups(socket: std::os::fd::BorrowedFd<'_>) -> Result<Vec<u32
         }
     }
 }
+
+/// A thread's effective, permitted and inheritable capability sets, as the kernel's 64-bit masks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CapabilityMasks {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3` (linux/capability.h): 64-bit sets, as two 32-bit halves.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapabilityHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapabilityHalf {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The calling thread's three capability sets, in one capget(2). (The caps crate reads one set
+/// per call, and reads all three again before each write.)
+pub(crate) fn capabilities() -> Result<CapabilityMasks, Errno> {
+    let mut header = CapabilityHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut halves = [CapabilityHalf::default(); 2];
+    // SAFETY: version 3 makes the kernel write exactly two `CapabilityHalf` structs (repr(C),
+    // three u32 each, as `struct __user_cap_data_struct`) into `halves`, which outlives the call.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapabilityHeader,
+            halves.as_mut_ptr(),
+        )
+    };
+    Errno::result(result)?;
+    let join = |low: u32, high: u32| u64::from(low) | u64::from(high) << 32;
+    Ok(CapabilityMasks {
+        effective: join(halves[0].effective, halves[1].effective),
+        permitted: join(halves[0].permitted, halves[1].permitted),
+        inheritable: join(halves[0].inheritable, halves[1].inheritable),
+    })
+}
+
+/// Makes the calling thread's three capability sets exactly `masks`, in one capset(2). The kernel
+/// refuses (EPERM) anything that would add to the permitted set, or to the effective set beyond
+/// the new permitted one.
+pub(crate) fn set_capabilities(masks: CapabilityMasks) -> Result<(), Errno> {
+    let mut header = CapabilityHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let split = |mask: u64| (mask as u32, (mask >> 32) as u32);
+    let (effective, permitted, inheritable) = (
+        split(masks.effective),
+        split(masks.permitted),
+        split(masks.inheritable),
+    );
+    let halves = [
+        CapabilityHalf {
+            effective: effective.0,
+            permitted: permitted.0,
+            inheritable: inheritable.0,
+        },
+        CapabilityHalf {
+            effective: effective.1,
+            permitted: permitted.1,
+            inheritable: inheritable.1,
+        },
+    ];
+    // SAFETY: version 3 makes the kernel read exactly the two structs of `halves`, which
+    // outlives the call; it writes nothing through the data pointer.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_capset,
+            &mut header as *mut CapabilityHeader,
+            halves.as_ptr(),
+        )
+    };
+    Errno::result(result).map(drop)
+}
