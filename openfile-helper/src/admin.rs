@@ -160,7 +160,20 @@ fn compiled_state_line() -> (String, bool) {
         &own_rights,
         &SystemNames::default(),
     ) {
-        CompiledState::Current(loaded, _) => match loaded.policy.verify() {
+        CompiledState::Current(loaded, _) => match loaded.policy.verify().and_then(|()| {
+            // A decode cannot see every damage (a deny's kind flipped to allow decodes): the
+            // file must be exactly what compiling the sources now writes.
+            match policy::compiled_agrees_with_sources(
+                Path::new(config::SYSCONFDIR),
+                &own_rights,
+                &SystemNames::default(),
+            ) {
+                Ok(true) => Ok(()),
+                Ok(false) | Err(_) => Err(policy::Damaged(
+                    "not what compiling the policy files now gives",
+                )),
+            }
+        }) {
             Ok(()) => (
                 format!(
                     "compiled: {} is current ({} rules), helpers read it\n",

@@ -41,7 +41,13 @@ use super::load::PolicyStamp;
 use super::parse::{LookupFailed, NameResolver};
 use super::rule::{FileTypeSet, Identity, Ids, Rule, RuleKind, RuleOrigin, Subjects};
 
-const MAGIC: &[u8; 8] = b"myopenc\x01";
+/// The format: "myopenc" and its version byte.
+const MAGIC: &[u8; 8] = b"myopenc\x02";
+
+/// The build of the code that gives rules their meaning (`build.rs`: a hash of `src/policy/`),
+/// stored after [`MAGIC`]: a compiled policy is used only by the parser and decisions that made
+/// it, never by an upgraded helper whose parser reads the same text differently.
+const CODE: &[u8] = env!("MYOPEN_POLICY_CODE").as_bytes();
 
 /// A slot of the prefix table, or an `earlier` link, that holds nothing.
 const NONE: u32 = u32::MAX;
@@ -297,6 +303,7 @@ pub(crate) fn encode(
         bytes: Vec::with_capacity(rules.len().saturating_mul(64).saturating_add(4096)),
     };
     out.bytes.extend_from_slice(MAGIC);
+    out.bytes.extend_from_slice(CODE);
     stamp.encode(&mut out)?;
 
     let mut file_names: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
@@ -438,6 +445,15 @@ struct Record<'a> {
 }
 
 impl CompiledPolicy {
+    /// Whether `bytes` are a compiled policy made by another build of the helper (another format
+    /// version, or another parser): not damaged, only out of date, like an edited source.
+    pub fn from_another_build(bytes: &[u8]) -> bool {
+        let family = &MAGIC[..MAGIC.len() - 1];
+        bytes.starts_with(family)
+            && (bytes.get(..MAGIC.len()) != Some(MAGIC.as_slice())
+                || bytes.get(MAGIC.len()..MAGIC.len() + CODE.len()) != Some(CODE))
+    }
+
     /// Decodes compiled bytes into the stamp they were compiled under and the policy.
     pub fn decode(bytes: Vec<u8>) -> Result<(PolicyStamp, CompiledPolicy), Damaged> {
         Self::decode_with_names(bytes).map(|(stamp, _, policy)| (stamp, policy))
@@ -450,6 +466,9 @@ impl CompiledPolicy {
         let mut reader = Reader::new(&bytes);
         if reader.take(MAGIC.len())? != MAGIC {
             return Err(Damaged("not a compiled policy of this version"));
+        }
+        if reader.take(CODE.len())? != CODE {
+            return Err(Damaged("compiled by another build of openfile-helper"));
         }
         let stamp = PolicyStamp::decode(&mut reader)?;
         let file_count = reader.length()?;

@@ -203,9 +203,21 @@ fn cut_short_or_extended_bytes_are_refused() {
         CompiledPolicy::decode(longer).unwrap_err(),
         Damaged("trailing bytes")
     );
-    let mut other_version = bytes;
-    other_version[7] = 2;
+    assert!(!CompiledPolicy::from_another_build(&bytes));
+    // Another format version, or the same format from another parser: not decoded, and known
+    // for what it is (out of date, not damaged).
+    let mut other_version = bytes.clone();
+    other_version[7] = 3;
+    assert!(CompiledPolicy::from_another_build(&other_version));
     assert!(CompiledPolicy::decode(other_version).is_err());
+    let mut other_parser = bytes;
+    other_parser[MAGIC.len()] ^= 1;
+    assert!(CompiledPolicy::from_another_build(&other_parser));
+    assert_eq!(
+        CompiledPolicy::decode(other_parser).unwrap_err(),
+        Damaged("compiled by another build of openfile-helper")
+    );
+    assert!(!CompiledPolicy::from_another_build(b"garbage"));
 }
 
 /// Every byte changed, one at a time: decoding and every decision and walk on what decodes end

@@ -626,7 +626,8 @@ pub fn compiled_may_exist(sysconfdir: &Path) -> bool {
 pub enum CompiledState {
     /// Compiled from exactly the files the policy has now: its rules, and the stamp of now.
     Current(LoadedPolicy, PolicyStamp),
-    /// Compiled from files that have changed since (or too soon after a change to tell).
+    /// Compiled from files that have changed since (or too soon after a change to tell), or by
+    /// another build of the helper.
     Stale,
     /// Never compiled.
     Absent,
@@ -645,42 +646,17 @@ pub fn read_compiled_with(
     open_at: OpenAt<'_>,
     resolver: &dyn NameResolver,
 ) -> CompiledState {
-    let (_, now, tree) = match walk(sysconfdir, open_at, Contents::Skip) {
-        Ok(walked) => walked,
+    let (found, now) = match read_compiled_bytes(sysconfdir, open_at) {
+        Ok(read) => read,
         Err(error) => return CompiledState::Refused(error.to_string()),
     };
     let path = compiled_path(sysconfdir);
-    let directory_path = path.parent().unwrap_or(&path);
-    let found = open_directory_at(
-        &tree,
-        OsStr::new(COMPILED_DIRECTORY),
-        directory_path,
-        OFlag::O_PATH,
-        DirectoryRole::PolicyTree,
-        open_at,
-    )
-    .and_then(|directory| match directory {
-        None => Ok(None),
-        Some((directory, _)) => open_trusted_file(
-            &directory,
-            OsStr::new(COMPILED_FILE),
-            &path,
-            open_at,
-            Contents::Read,
-            MAX_COMPILED_SIZE,
-        ),
-    })
-    .and_then(|file| match file {
-        None => Ok(None),
-        Some((file, status)) => {
-            read_checked_bytes(file, &status, &path, MAX_COMPILED_SIZE).map(Some)
-        }
-    });
-    let bytes = match found {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => return CompiledState::Absent,
-        Err(error) => return CompiledState::Refused(error.to_string()),
+    let Some(bytes) = found else {
+        return CompiledState::Absent;
     };
+    if CompiledPolicy::from_another_build(&bytes) {
+        return CompiledState::Stale;
+    }
     match CompiledPolicy::decode_with_names(bytes) {
         Err(damaged) => CompiledState::Refused(format!("{}: {damaged}", path.display())),
         Ok((compiled_under, _, _)) if !now.unchanged_since(&compiled_under) => CompiledState::Stale,
@@ -697,6 +673,65 @@ pub fn read_compiled_with(
             )
         }
     }
+}
+
+/// The compiled policy's bytes (`None`: there is none), read through the checks a source read
+/// makes, and the stamp the policy's files have now.
+fn read_compiled_bytes(
+    sysconfdir: &Path,
+    open_at: OpenAt<'_>,
+) -> Result<(Option<Vec<u8>>, PolicyStamp), PolicyError> {
+    let (_, now, tree) = walk(sysconfdir, open_at, Contents::Skip)?;
+    let path = compiled_path(sysconfdir);
+    let directory_path = path.parent().unwrap_or(&path);
+    let Some((directory, _)) = open_directory_at(
+        &tree,
+        OsStr::new(COMPILED_DIRECTORY),
+        directory_path,
+        OFlag::O_PATH,
+        DirectoryRole::PolicyTree,
+        open_at,
+    )?
+    else {
+        return Ok((None, now));
+    };
+    let Some((file, status)) = open_trusted_file(
+        &directory,
+        OsStr::new(COMPILED_FILE),
+        &path,
+        open_at,
+        Contents::Read,
+        MAX_COMPILED_SIZE,
+    )?
+    else {
+        return Ok((None, now));
+    };
+    let bytes = read_checked_bytes(file, &status, &path, MAX_COMPILED_SIZE)?;
+    Ok((Some(bytes), now))
+}
+
+/// Whether the compiled policy is, byte for byte, what compiling the sources now would write:
+/// the whole-file check behind `--check`, which catches damage a decode cannot see (a bit that
+/// turned a deny into an allow, a slot of the index that lost a rule). The encoding depends on
+/// nothing but the rules, their files, the stamp and the names' answers. `false` when there is
+/// no compiled policy.
+pub fn compiled_agrees_with_sources(
+    sysconfdir: &Path,
+    open_at: OpenAt<'_>,
+    resolver: &dyn NameResolver,
+) -> Result<bool, PolicyError> {
+    let (sources, stamp) = read_sources_stamped_with(sysconfdir, open_at)?;
+    let recording = Recording::new(resolver);
+    let loaded = Policy::from_owned_sources(sources, &recording)?;
+    let Ok(Ok(expected)) = loaded
+        .policy
+        .compile(&loaded.files, &stamp, &recording.answers())
+        .ok_or(TooLarge)
+    else {
+        return Ok(false);
+    };
+    let (found, _) = read_compiled_bytes(sysconfdir, open_at)?;
+    Ok(found.is_some_and(|bytes| bytes == expected))
 }
 
 /// What [`compile`] made.
@@ -756,10 +791,6 @@ pub fn compile(sysconfdir: &Path, resolver: &dyn NameResolver) -> Result<Compile
         }
         std::thread::sleep(SETTLE_TIME + Duration::from_millis(100));
     };
-    let world_readable = sources.iter().all(|(file, _)| {
-        std::fs::metadata(file)
-            .is_ok_and(|status| std::os::unix::fs::MetadataExt::mode(&status) & 0o044 == 0o044)
-    });
     let recording = Recording::new(resolver);
     let loaded = Policy::from_owned_sources(sources, &recording)?;
     let names = recording.answers();
@@ -771,7 +802,7 @@ pub fn compile(sysconfdir: &Path, resolver: &dyn NameResolver) -> Result<Compile
     if u64::try_from(bytes.len()).map_or(true, |size| size > MAX_COMPILED_SIZE) {
         return Err(CompileError::TooLarge);
     }
-    let path = store_compiled(sysconfdir, &bytes, world_readable)?;
+    let path = store_compiled(sysconfdir, &bytes)?;
     Ok(Compiled {
         loaded,
         path,
@@ -792,14 +823,12 @@ fn prepare_compiled_directory(sysconfdir: &Path) -> Result<(), PolicyError> {
 }
 
 /// Writes `bytes` as the compiled policy, replacing the one there at once (written to a
-/// temporary file in the same directory, synced, renamed over it), with mode 0644, or 0600 when
-/// not `world_readable` (it says what the sources say, and must not show more of it than they
-/// do). The directory is checked as a read checks it.
-fn store_compiled(
-    sysconfdir: &Path,
-    bytes: &[u8],
-    world_readable: bool,
-) -> Result<PathBuf, PolicyError> {
+/// temporary file in the same directory, synced, renamed over it), with mode 0600 whatever the
+/// sources' modes: it says everything they say, and a source may be hidden by a directory's mode
+/// (the sudoers.d way) or made unreadable after the compile, which a copy would not follow.
+/// Helpers open it as they open an unreadable source, with CAP_DAC_READ_SEARCH raised for that
+/// open alone. The directory is checked as a read checks it.
+fn store_compiled(sysconfdir: &Path, bytes: &[u8]) -> Result<PathBuf, PolicyError> {
     use std::io::Write;
 
     let path = compiled_path(sysconfdir);
@@ -837,9 +866,9 @@ fn store_compiled(
         other => other,
     }
     .map_err(|errno| io(&directory_path, "openat", errno))?;
-    let mode = if world_readable { 0o644 } else { 0o600 };
     let written = (|| {
-        nix::sys::stat::fchmod(&file, Mode::from_bits_truncate(mode))?;
+        // Created 0600 less the umask: made exactly 0600 (and the umask cannot widen it).
+        nix::sys::stat::fchmod(&file, Mode::from_bits_truncate(0o600))?;
         let mut file = std::fs::File::from(file);
         file.write_all(bytes)
             .and_then(|()| file.sync_all())

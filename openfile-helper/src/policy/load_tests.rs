@@ -480,7 +480,9 @@ fn a_compiled_policy_is_used_only_while_its_files_are_unchanged() {
     let path = tree.compile();
     assert!(compiled_may_exist(&tree.sysconfdir()));
     assert_eq!(path, tree.path("etc/myopen/compiled/policy"));
-    assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o644);
+    // Root's alone, whatever the sources' modes: a source hidden by its directory's mode (the
+    // sudoers.d way), or made unreadable after this compile, must not be readable here.
+    assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o600);
     assert_eq!(
         fs::metadata(tree.path("etc/myopen/compiled"))
             .unwrap()
@@ -513,9 +515,37 @@ fn a_compiled_policy_is_used_only_while_its_files_are_unchanged() {
     assert!(matches!(tree.compiled(), CompiledState::Current(..)));
     let renumbered = read_compiled_with(&tree.sysconfdir(), &own_rights, &AdmRenumbered);
     assert!(matches!(renumbered, CompiledState::Stale), "{renumbered:?}");
-    // Compiled from a file not readable by all, it is written for root alone.
-    tree.chmod("etc/myopen/policy.toml", 0o600);
-    assert_eq!(fs::metadata(tree.compile()).unwrap().mode() & 0o7777, 0o600);
+    // What --check holds it to: exactly what compiling the sources now writes. A byte changed
+    // where decoding cannot tell (the last byte that still decodes as current) is caught.
+    assert!(compiled_agrees_with_sources(&tree.sysconfdir(), &own_rights, &FakeResolver).unwrap());
+    let original = fs::read(&path).unwrap();
+    let undetected = (0..original.len()).rev().find(|&at| {
+        let mut damaged = original.clone();
+        damaged[at] ^= 0x01;
+        tree.write("etc/myopen/compiled/policy", &damaged, 0o600);
+        matches!(tree.compiled(), CompiledState::Current(..))
+    });
+    assert!(undetected.is_some(), "some damage decodes as current");
+    assert!(!compiled_agrees_with_sources(&tree.sysconfdir(), &own_rights, &FakeResolver).unwrap());
+    tree.write("etc/myopen/compiled/policy", &original, 0o600);
+    assert!(matches!(tree.compiled(), CompiledState::Current(..)));
+    // Compiled by another build of the helper (another parser, or format): stale, not damaged.
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[8] ^= 1;
+    tree.write("etc/myopen/compiled/policy", &bytes, 0o600);
+    let another_build = tree.compiled();
+    assert!(
+        matches!(another_build, CompiledState::Stale),
+        "{another_build:?}"
+    );
+    bytes[8] ^= 1;
+    bytes[7] = 1;
+    tree.write("etc/myopen/compiled/policy", &bytes, 0o600);
+    let another_format = tree.compiled();
+    assert!(
+        matches!(another_format, CompiledState::Stale),
+        "{another_format:?}"
+    );
 }
 
 #[test]
@@ -547,6 +577,7 @@ fn a_compiled_policy_anyone_but_root_could_have_written_is_never_used() {
     tree.symlink(Path::new("real"), "etc/myopen/compiled/policy");
     refused("symbolic link");
     fs::remove_file(tree.path("etc/myopen/compiled/policy")).unwrap();
-    tree.write("etc/myopen/compiled/policy", b"myopenc\x01 damaged", 0o644);
+    let real = fs::read(tree.path("etc/myopen/compiled/real")).unwrap();
+    tree.write("etc/myopen/compiled/policy", &real[..40], 0o600);
     refused("compiled policy damaged");
 }

@@ -38,8 +38,9 @@ pub use error::{FileProblem, PolicyError, Warning};
 pub use glob::{Glob, GlobError, MAX_PATTERN_LEN};
 pub use load::{
     CompileError, Compiled, CompiledState, MAX_COMPILED_SIZE, MAX_POLICY_FILE_SIZE, OpenAt,
-    PolicyStamp, SETTLE_TIME, compile, compiled_may_exist, compiled_path, load, read_compiled_with,
-    read_policy_file, read_sources, read_sources_stamped_with, read_sources_with, stamp_with,
+    PolicyStamp, SETTLE_TIME, compile, compiled_agrees_with_sources, compiled_may_exist,
+    compiled_path, load, read_compiled_with, read_policy_file, read_sources,
+    read_sources_stamped_with, read_sources_with, stamp_with,
 };
 pub use parse::{LookupFailed, NameResolver};
 pub use rule::{FileType, FileTypeSet, Identity, Ids, Rule, RuleKind, RuleOrigin, Subjects};
