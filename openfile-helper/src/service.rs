@@ -169,6 +169,9 @@ impl<'privilege> Service<'privilege> {
             errno: Errno::EACCES,
             why: error.to_string(),
         })?;
+        // A worker never forks: its requests read and reopen through one directory, with no
+        // getpid(2) each (two a request before).
+        resolve::settle_in_this_process();
         Ok(Service {
             privilege,
             who,
