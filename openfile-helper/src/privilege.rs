@@ -583,13 +583,26 @@ mod tests {
         held.install().unwrap();
         assert_eq!(ThreadCapabilities::read().unwrap(), held);
         // Nothing can be added to the permitted set: the kernel refuses, and nothing changes.
-        let widened = ThreadCapabilities {
-            permitted: CapabilitySet(held.permitted.0 | Capability::CAP_SYS_ADMIN.bitmask()),
-            ..held
-        };
-        if !held.permitted.contains(Capability::CAP_SYS_ADMIN) {
+        // Capability sets are per thread: in a thread of its own the test first gives up
+        // CAP_SYS_ADMIN (which a root test run holds), so that the refusal is certain.
+        std::thread::spawn(|| {
+            let held = ThreadCapabilities::read().unwrap();
+            let without = CapabilitySet(held.permitted.0 & !Capability::CAP_SYS_ADMIN.bitmask());
+            let narrowed = ThreadCapabilities {
+                effective: held.effective.intersection(without),
+                permitted: without,
+                inheritable: held.inheritable.intersection(without),
+            };
+            narrowed.install().unwrap();
+            let widened = ThreadCapabilities {
+                permitted: CapabilitySet(without.0 | Capability::CAP_SYS_ADMIN.bitmask()),
+                ..narrowed
+            };
             assert_eq!(widened.install(), Err(Errno::EPERM));
-        }
+            assert_eq!(ThreadCapabilities::read().unwrap(), narrowed);
+        })
+        .join()
+        .unwrap();
         assert_eq!(ThreadCapabilities::read().unwrap(), held);
     }
 
