@@ -3,7 +3,11 @@
 # nobody by default) opens a root-only 4 KiB file
 #   - through our helper installed setuid root and with file capabilities, under a real policy of
 #     1, 200 and 10,000 rules (one-shot my_open, and a Session open), each as its file alone
-#     (parsed by every helper) and compiled (openfile-helper --compile, read instead),
+#     (parsed by every helper) and compiled (openfile-helper --compile, read instead): a second
+#     build of the helper, whose policy tree ($work/etc-compiled) holds the compiled policy, so
+#     that both forms of one policy are measured in the same run, side by side (compiling waits
+#     2 s for the files to settle, and a case measured right after such an idle wait, the other
+#     not, ran up to 15% slower for that alone),
 #   - through the book's C pair (tests/c/: its my_open -> its openfile, installed setuid root),
 #   - and spawns and reaps a static do-nothing program (the floor under any one-shot open);
 # then whole processes (hyperfine): mycat of the root-only file through the setuid helper against
@@ -31,12 +35,23 @@ bench_build
 unp_openfile=$work/unp_openfile
 cc -O2 -Wall -Wextra -o "$unp_openfile" tests/c/unp_openfile.c
 
-install -d -m 0755 "$work/bin" "$work/etc" "$work/etc/myopen" "$work/data" "$work/policies"
+# The same helper with its policy tree at $work/etc-compiled, for the compiled cases.
+MYOPEN_SYSCONFDIR=$work/etc-compiled MYOPEN_SYSLOG_SOCKET=$work/log.sock \
+  RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --release --locked -q -p openfile-helper --bin openfile-helper \
+      --target "$helper_target" --target-dir target/bench-helper-compiled
+compiled_helper=target/bench-helper-compiled/$helper_target/release/openfile-helper
+
+install -d -m 0755 "$work/bin" "$work/data" "$work/policies"
+install -d -m 0755 "$work/etc" "$work/etc/myopen" "$work/etc-compiled" "$work/etc-compiled/myopen"
 install -d -m 0755 -o "$uid" -g "$gid" "$work/out"
 helper=$helper_build/openfile-helper
 install -m 4755 "$helper" "$work/bin/setuid-helper"
 install -m 0755 "$helper" "$work/bin/caps-helper"
 setcap cap_dac_read_search,cap_dac_override+p "$work/bin/caps-helper"
+install -m 4755 "$compiled_helper" "$work/bin/compiled-setuid-helper"
+install -m 0755 "$compiled_helper" "$work/bin/compiled-caps-helper"
+setcap cap_dac_read_search,cap_dac_override+p "$work/bin/compiled-caps-helper"
 install -m 4755 "$unp_openfile" "$work/bin/book-openfile"
 install -m 0755 "$mycat_build/mycat" target/release/myopen-bench-client "$work/bin/"
 printf 'int main(void) { return 0; }\n' > "$work/floor.c"
@@ -50,16 +65,16 @@ bench_start_syslog
 
 # Policies of 1, 200 and 10,000 rules, the grant last (bench/make-policies.py).
 bench/make-policies.py "$user" "$work/data" "$work/policies/{count}.toml"
-# `use_policy RULES compiled` also compiles it (openfile-helper --compile, as an administrator
-# would after writing it, waiting the 2 s a stamp needs to settle); without, no compiled policy
-# is there and every helper parses the file.
-use_policy() { # rules [compiled]
-    install -m 0644 "$work/policies/$1.toml" "$work/etc/myopen/policy.toml.new"
-    mv -f "$work/etc/myopen/policy.toml.new" "$work/etc/myopen/policy.toml"
-    rm -rf "$work/etc/myopen/compiled"
-    if [ "${2:-}" = compiled ]; then
-        "$work/bin/setuid-helper" --compile > /dev/null
-    fi
+# `use_policy RULES`: the policy of RULES rules in both trees, compiled in $work/etc-compiled
+# (openfile-helper --compile, as an administrator would after writing it: it waits the 2 s a
+# stamp needs to settle); $work/etc has no compiled policy, so its helpers parse the file.
+use_policy() { # rules
+    local tree
+    for tree in "$work/etc" "$work/etc-compiled"; do
+        install -m 0644 "$work/policies/$1.toml" "$tree/myopen/policy.toml.new"
+        mv -f "$tree/myopen/policy.toml.new" "$tree/myopen/policy.toml"
+    done
+    "$work/bin/compiled-setuid-helper" --compile > /dev/null
 }
 
 bench_header "$rounds rounds of $oneshots one-shot opens per case and ${session_seconds}s of" \
@@ -69,19 +84,31 @@ echo "# policy sizes (bytes): $(for rules in 1 200 10000; do printf '%s rules %s
 samples=$work/out/samples
 client=$work/bin/myopen-bench-client
 for round in $(seq "$rounds"); do
-    "${as_user[@]}" "$client" "$work/data/secret" "$oneshots" 0 \
-        "book=book my_open -> book openfile (setuid)=$work/bin/book-openfile" \
-        "spawn=spawn floor (static, spawn + reap)=$work/bin/floor" >> "$samples"
     for rules in 1 200 10000; do
-        for form in "" compiled; do
-            use_policy "$rules" "$form"
-            label="$rules rules${form:+, $form}"
-            "${as_user[@]}" "$client" "$work/data/secret" "$oneshots" "$session_seconds" \
-                "oneshot=my_open, setuid, $label=$work/bin/setuid-helper" \
-                "oneshot=my_open, caps, $label=$work/bin/caps-helper" \
-                "session=Session open, setuid, $label=$work/bin/setuid-helper" \
-                "session=Session open, caps, $label=$work/bin/caps-helper" >> "$samples"
+        use_policy "$rules"
+        # The book's pair and the spawn floor beside the one-rule cases, in the same run.
+        reference=()
+        if [ "$rules" = 1 ]; then
+            reference=(
+                "book=book my_open -> book openfile (setuid)=$work/bin/book-openfile"
+                "spawn=spawn floor (static, spawn + reap)=$work/bin/floor"
+            )
+        fi
+        cases=()
+        for install in setuid caps; do
+            cases+=(
+                "oneshot=my_open, $install, $rules rules=$work/bin/$install-helper"
+                "oneshot=my_open, $install, $rules rules, compiled=$work/bin/compiled-$install-helper"
+            )
         done
+        for install in setuid caps; do
+            cases+=(
+                "session=Session open, $install, $rules rules=$work/bin/$install-helper"
+                "session=Session open, $install, $rules rules, compiled=$work/bin/compiled-$install-helper"
+            )
+        done
+        "${as_user[@]}" "$client" "$work/data/secret" "$oneshots" "$session_seconds" \
+            "${reference[@]}" "${cases[@]}" >> "$samples"
     done
     echo "# round $round of $rounds done" >&2
 done

@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
 
 use crate::error::Error;
-use crate::fdpass::recv_with_fds;
+use crate::fdpass::{recv_with_fds, send_with_fds};
 use crate::wire::session::{HELLO_LEN, Hello, Reply, VERSION};
 
 /// The environment variable that chooses the daemon's socket; `none` turns the daemon off for
@@ -51,6 +51,8 @@ pub struct Daemon {
 pub(crate) struct DaemonConnection {
     pub(crate) socket: OwnedFd,
     pub(crate) privileged: bool,
+    /// The first request went out with the connect ([`Daemon::connect`]): its reply is next.
+    pub(crate) request_sent: bool,
 }
 
 /// Whether the daemon would judge this process as the user who runs it: not in secure-execution
@@ -95,12 +97,21 @@ impl Daemon {
     /// the caller may spawn the helper instead. A daemon that is there but does not serve is an
     /// error: [`Error::DaemonRefused`] (it said why) or [`Error::DaemonUnreachable`].
     ///
-    /// A connection the daemon closes before its hello is made again, once: nothing was asked
-    /// on it, and the listener can hand a connection to a worker it has not yet seen die
-    /// (killed, or ending with the daemon, when socket activation starts the next one).
-    pub(crate) fn connect(&self) -> Result<Option<DaemonConnection>, Error> {
+    /// `first_request`, when given, is sent at once, before the hello arrives: a worker reads
+    /// requests only after sending its hello, so the request waits in the socket while the
+    /// worker becomes its peer, and the reply follows the hello with no round trip between
+    /// (a connection for one open saves a wake-up of each side).
+    ///
+    /// A connection the daemon closes before its hello is made again, once: nothing was read
+    /// on it (a request sent early included), and the listener can hand a connection to a
+    /// worker it has not yet seen die (killed, or ending with the daemon, when socket
+    /// activation starts the next one).
+    pub(crate) fn connect(
+        &self,
+        first_request: Option<&[u8]>,
+    ) -> Result<Option<DaemonConnection>, Error> {
         for _ in 0..2 {
-            match self.connect_once()? {
+            match self.connect_once(first_request)? {
                 Answer::Served(connection) => return Ok(Some(connection)),
                 Answer::Absent => return Ok(None),
                 Answer::ClosedBeforeHello => continue,
@@ -115,7 +126,7 @@ impl Daemon {
         })
     }
 
-    fn connect_once(&self) -> Result<Answer, Error> {
+    fn connect_once(&self, first_request: Option<&[u8]>) -> Result<Answer, Error> {
         let unreachable = |source: io::Error| Error::DaemonUnreachable {
             socket: self.socket.clone(),
             source,
@@ -138,9 +149,21 @@ impl Daemon {
                 Err(errno) => return Err(unreachable(errno.into())),
             }
         }
+        // A daemon that has already refused and closed this connection makes the send fail
+        // (EPIPE): its refusal is still there to read, and the request is sent after a hello.
+        let request_sent =
+            first_request.is_some_and(|request| send_with_fds(&socket, request, &[]).is_ok());
         // One byte more than a hello, so that anything longer shows as not a hello.
         let mut first = [0u8; HELLO_LEN + 1];
-        let received = recv_with_fds(&socket, &mut first, 0).map_err(unreachable)?;
+        let received = match recv_with_fds(&socket, &mut first, 0) {
+            Ok(received) => received,
+            // Closed with the early request unread (a worker killed before its hello): the
+            // kernel reports that as a reset rather than end-of-file. Nothing was read.
+            Err(error) if request_sent && error.raw_os_error() == Some(libc::ECONNRESET) => {
+                return Ok(Answer::ClosedBeforeHello);
+            }
+            Err(error) => return Err(unreachable(error)),
+        };
         let first = &first[..received.bytes];
         if received.bytes == 0 {
             return Ok(Answer::ClosedBeforeHello);
@@ -155,6 +178,7 @@ impl Daemon {
             (Some(hello), _) if hello.version == VERSION => Ok(Answer::Served(DaemonConnection {
                 socket,
                 privileged: hello.privileged,
+                request_sent,
             })),
             (None, Ok(Reply::Refused { errno, .. })) => Err(Error::DaemonRefused {
                 socket: self.socket.clone(),

@@ -98,7 +98,7 @@ impl Session {
 
     /// Starts a session with `daemon` when it answers, else with `helper`; connected now.
     pub fn with_daemon(daemon: Option<Daemon>, helper: Helper) -> Result<Session, Error> {
-        let connection = Connection::start(daemon.as_ref(), &helper)?;
+        let (connection, _) = Connection::start(daemon.as_ref(), &helper, None)?;
         Ok(Session {
             helper,
             route: Route::preferring(daemon),
@@ -156,40 +156,13 @@ impl Session {
 
     /// Opens `path` with `flags`, creating with `mode` (less the umask, never set-id bits).
     pub fn open_with_mode(&self, path: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Error> {
-        let bytes = path.as_os_str().as_bytes();
-        if bytes.contains(&0) {
-            return Err(Error::InvalidPath {
-                path: path.to_owned(),
-            });
-        }
-        let os_error = |errno| Error::Os {
-            path: path.to_owned(),
-            errno,
-        };
-        // A relative path is sent whole: the session's server does not share this process's
-        // working directory (myopend never does; a session helper keeps the one it started in,
-        // whatever chdir happens here since).
-        let absolute;
-        let bytes = if bytes.starts_with(b"/") {
-            bytes
-        } else {
-            let cwd = std::env::current_dir()
-                .map_err(|error| os_error(error.raw_os_error().unwrap_or(libc::ENOENT)))?;
-            absolute = cwd.join(path);
-            absolute.as_os_str().as_bytes()
-        };
-        check_request(bytes, flags).map_err(|error| os_error(error.errno()))?;
-        let mode = match flags & libc::O_CREAT {
-            0 => mode,
-            _ => mode & !caller_umask(),
-        };
-        let packet = SessionRequest {
-            flags,
-            mode,
-            path: bytes,
-        }
-        .encode();
+        let request = request_packet(path, flags, mode)?;
+        self.ask(path, &request, false)
+    }
 
+    /// Sends `request` (for `path`) and interprets the reply; `sent`: it went out already, with
+    /// the connect that made this session's connection ([`Daemon::connect`]).
+    fn ask(&self, path: &Path, request: &[u8], mut sent: bool) -> Result<OwnedFd, Error> {
         let mut guard = self.lock();
         // A server that answers with the restart reply has ended the session, and a new one
         // gets the same request: once, so that no server can keep a caller in a loop. The new
@@ -208,16 +181,25 @@ impl Session {
                 }
             }
             if guard.is_none() {
-                *guard = Some(match &self.route {
-                    Route::DaemonAlone(daemon) => Connection::to_daemon_alone(daemon)?,
-                    route => Connection::start(route.daemon(), &self.helper)?,
-                });
+                // The request goes out with the connect: the server reads it after its hello.
+                let (connection, request_sent) = match &self.route {
+                    Route::DaemonAlone(daemon) => {
+                        Connection::to_daemon_alone(daemon, Some(request))?
+                    }
+                    route => Connection::start(route.daemon(), &self.helper, Some(request))?,
+                };
+                *guard = Some(connection);
+                sent = request_sent;
             }
             let Some(connection) = guard.as_mut() else {
                 unreachable_none()
             };
             let server = self.server(connection);
-            match connection.exchange(&packet) {
+            let reply = match std::mem::take(&mut sent) {
+                true => connection.receive_reply(),
+                false => connection.exchange(request),
+            };
+            match reply {
                 Ok(Reply::Restart) => {
                     take_and_reap(&mut guard);
                     if restarted {
@@ -373,15 +355,56 @@ pub(crate) fn open_once(
     let Some(daemon) = daemon else {
         return helper.open(path, flags);
     };
-    match daemon.connect()? {
-        Some(connection) => Session::over(
-            Route::DaemonOrHelper(daemon.clone()),
-            helper.clone(),
-            connection,
-        )
-        .open_with_mode(path, flags, mode),
+    let request = request_packet(path, flags, mode)?;
+    match daemon.connect(Some(&request))? {
+        Some(connection) => {
+            let (session, request_sent) = Session::over(
+                Route::DaemonOrHelper(daemon.clone()),
+                helper.clone(),
+                connection,
+            );
+            session.ask(path, &request, request_sent)
+        }
         None => helper.open(path, flags),
     }
+}
+
+/// The session request that opens `path` with `flags`, creating with `mode` less the umask: a
+/// relative path made absolute, every check the server would make first made here.
+fn request_packet(path: &Path, flags: i32, mode: u32) -> Result<Vec<u8>, Error> {
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.contains(&0) {
+        return Err(Error::InvalidPath {
+            path: path.to_owned(),
+        });
+    }
+    let os_error = |errno| Error::Os {
+        path: path.to_owned(),
+        errno,
+    };
+    // A relative path is sent whole: the session's server does not share this process's
+    // working directory (myopend never does; a session helper keeps the one it started in,
+    // whatever chdir happens here since).
+    let absolute;
+    let bytes = if bytes.starts_with(b"/") {
+        bytes
+    } else {
+        let cwd = std::env::current_dir()
+            .map_err(|error| os_error(error.raw_os_error().unwrap_or(libc::ENOENT)))?;
+        absolute = cwd.join(path);
+        absolute.as_os_str().as_bytes()
+    };
+    check_request(bytes, flags).map_err(|error| os_error(error.errno()))?;
+    let mode = match flags & libc::O_CREAT {
+        0 => mode,
+        _ => mode & !caller_umask(),
+    };
+    Ok(SessionRequest {
+        flags,
+        mode,
+        path: bytes,
+    }
+    .encode())
 }
 
 /// [`Daemon::open`]'s error when nothing listens at the daemon's socket.
@@ -396,13 +419,17 @@ impl Daemon {
     /// Opens `path` with `open(2)` `flags` through this daemon alone, over one connection; a
     /// daemon that is not there is [`Error::DaemonUnreachable`], never a helper.
     pub fn open(&self, path: impl AsRef<Path>, flags: i32) -> Result<OwnedFd, Error> {
-        match self.connect()? {
-            Some(connection) => Session::over(
-                Route::DaemonAlone(self.clone()),
-                Helper::from_env(),
-                connection,
-            )
-            .open_with_mode(path.as_ref(), flags, 0o666),
+        let path = path.as_ref();
+        let request = request_packet(path, flags, 0o666)?;
+        match self.connect(Some(&request))? {
+            Some(connection) => {
+                let (session, request_sent) = Session::over(
+                    Route::DaemonAlone(self.clone()),
+                    Helper::from_env(),
+                    connection,
+                );
+                session.ask(path, &request, request_sent)
+            }
             None => Err(daemon_not_listening(self)),
         }
     }
@@ -410,17 +437,15 @@ impl Daemon {
 
 impl Session {
     /// A session over a daemon connection already made, connecting by `route` after it.
-    fn over(route: Route, helper: Helper, connection: DaemonConnection) -> Session {
-        Session {
+    /// Whether the connect sent the first request already is the second value.
+    fn over(route: Route, helper: Helper, connection: DaemonConnection) -> (Session, bool) {
+        let (connection, request_sent) = Connection::over_daemon(connection);
+        let session = Session {
             helper,
             route,
-            connection: Mutex::new(Some(Connection {
-                socket: connection.socket,
-                child: None,
-                owner: std::process::id(),
-                privileged: connection.privileged,
-            })),
-        }
+            connection: Mutex::new(Some(connection)),
+        };
+        (session, request_sent)
     }
 }
 
@@ -471,31 +496,47 @@ enum Reply {
 struct Dead;
 
 impl Connection {
-    /// A connection to `daemon` when one answers there, else a helper of its own.
-    /// A connection to `daemon`; one that is not there is [`Error::DaemonUnreachable`].
-    fn to_daemon_alone(daemon: &Daemon) -> Result<Connection, Error> {
-        match daemon.connect()? {
-            Some(connection) => Ok(Connection {
-                socket: connection.socket,
-                child: None,
-                owner: std::process::id(),
-                privileged: connection.privileged,
-            }),
+    /// A connection to `daemon`; one that is not there is [`Error::DaemonUnreachable`]. With
+    /// `first_request` sent at once when given: whether it was is the second value.
+    fn to_daemon_alone(
+        daemon: &Daemon,
+        first_request: Option<&[u8]>,
+    ) -> Result<(Connection, bool), Error> {
+        match daemon.connect(first_request)? {
+            Some(connection) => Ok(Connection::over_daemon(connection)),
             None => Err(daemon_not_listening(daemon)),
         }
     }
 
-    fn start(daemon: Option<&Daemon>, helper: &Helper) -> Result<Connection, Error> {
-        if let Some(connection) = daemon.map(Daemon::connect).transpose()?.flatten() {
-            return Ok(Connection {
-                socket: connection.socket,
-                child: None,
-                owner: std::process::id(),
-                privileged: connection.privileged,
-            });
+    fn over_daemon(connection: DaemonConnection) -> (Connection, bool) {
+        let request_sent = connection.request_sent;
+        let connection = Connection {
+            socket: connection.socket,
+            child: None,
+            owner: std::process::id(),
+            privileged: connection.privileged,
+        };
+        (connection, request_sent)
+    }
+
+    /// A connection to `daemon` when one answers there, else a helper of its own; with
+    /// `first_request` sent at once when given (either server reads requests only after its
+    /// hello): whether it was is the second value.
+    fn start(
+        daemon: Option<&Daemon>,
+        helper: &Helper,
+        first_request: Option<&[u8]>,
+    ) -> Result<(Connection, bool), Error> {
+        if let Some(daemon) = daemon
+            && let Some(connection) = daemon.connect(first_request)?
+        {
+            return Ok(Connection::over_daemon(connection));
         }
         let (ours, mut child) =
             helper.start(SockType::SeqPacket, &[OsStr::new(FLAG), OsStr::new("0")])?;
+        // A helper that fails before its hello leaves it unread; the hello check below reports it.
+        let request_sent =
+            first_request.is_some_and(|request| send_with_fds(&ours, request, &[]).is_ok());
 
         let mut hello = [0u8; HELLO_LEN + 1];
         let received = recv_with_fds(&ours, &mut hello, 0);
@@ -504,12 +545,15 @@ impl Connection {
             _ => None,
         };
         match hello {
-            Some(hello) if hello.version == VERSION => Ok(Connection {
-                socket: ours,
-                child: Some(child),
-                owner: std::process::id(),
-                privileged: hello.privileged,
-            }),
+            Some(hello) if hello.version == VERSION => Ok((
+                Connection {
+                    socket: ours,
+                    child: Some(child),
+                    owner: std::process::id(),
+                    privileged: hello.privileged,
+                },
+                request_sent,
+            )),
             _ => {
                 drop(ours);
                 let _ = child.kill();
@@ -532,6 +576,11 @@ impl Connection {
 
     fn exchange(&mut self, packet: &[u8]) -> Result<Reply, Dead> {
         send_with_fds(&self.socket, packet, &[]).map_err(|_| Dead)?;
+        self.receive_reply()
+    }
+
+    /// The reply to the request sent last.
+    fn receive_reply(&mut self) -> Result<Reply, Dead> {
         let mut reply = [0u8; REPLY_LEN + 1];
         let received = recv_with_fds(&self.socket, &mut reply, 1).map_err(|_| Dead)?;
         if received.bytes == 0 {

@@ -19,7 +19,6 @@ use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt}
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use caps::{CapSet, Capability};
 use myopen::fdpass::{recv_with_fds, send_with_fds};
 use myopen::wire::session::{Origin, Reply};
 use nix::errno::Errno;
@@ -37,7 +36,7 @@ use crate::audit::DaemonPeer;
 use crate::fence;
 use crate::hardening;
 use crate::policy::Identity;
-use crate::privilege::{Peer, WaitingWorker};
+use crate::privilege::{ListenerPrivilege, Peer, WaitingWorker};
 use crate::reply::ReplySocket;
 use crate::service::{Armed, NotServing, Service};
 use crate::session;
@@ -206,7 +205,7 @@ fn run(settings: &Settings, activation: Result<Option<RawFd>, String>) -> Result
     if !geteuid().is_root() {
         return Err("must run as root (it switches to each caller's credentials)".to_owned());
     }
-    prepare_listener_capabilities()?;
+    let privilege = ListenerPrivilege::prepare()?;
     let listener = match activation? {
         Some(raw) => adopt_listener(raw)?,
         None => bind_listener(&settings.socket)?,
@@ -226,7 +225,11 @@ fn run(settings: &Settings, activation: Result<Option<RawFd>, String>) -> Result
     let signal_fd = SignalFd::with_flags(&signals, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .map_err(|errno| format!("signalfd: {errno}"))?;
 
-    let mut pool = Pool::new(settings.clone());
+    // Before the first fork, so that every worker has the NSS modules nsswitch.conf names loaded
+    // (a dlopen each, with their libraries: about a third of an idle worker's start-up when
+    // each worker loaded them itself) and its connection's lookups find them there.
+    let _ = crate::identity::listed_user(0);
+    let mut pool = Pool::new(settings.clone(), privilege);
     pool.replenish();
     log(&format!(
         "serving (pool {}, at most {} connections per uid, {} in all, idle timeout {}s)",
@@ -371,6 +374,7 @@ struct Busy {
 
 struct Pool {
     settings: Settings,
+    privilege: ListenerPrivilege,
     idle: VecDeque<Idle>,
     busy: HashMap<Pid, Busy>,
     per_uid: HashMap<u32, usize>,
@@ -379,9 +383,10 @@ struct Pool {
 }
 
 impl Pool {
-    fn new(settings: Settings) -> Pool {
+    fn new(settings: Settings, privilege: ListenerPrivilege) -> Pool {
         Pool {
             settings,
+            privilege,
             idle: VecDeque::new(),
             busy: HashMap::new(),
             per_uid: HashMap::new(),
@@ -428,7 +433,7 @@ impl Pool {
             }),
             ForkResult::Child => {
                 drop(ours);
-                worker(theirs, self.settings.idle_timeout)
+                worker(theirs, self.settings.idle_timeout, &self.privilege)
             }
         }
     }
@@ -568,57 +573,34 @@ impl Pool {
 }
 
 /// Answers a connection the daemon will not serve with a refusal in place of the hello (the
-/// client reports it as refused, with `errno`), then closes it. Never waits: the record goes into
-/// the empty queue of a fresh connection.
-fn refuse(connection: &OwnedFd, errno: Errno) {
+/// client reports it as refused, with `errno`), for the caller to close. Never waits: the record
+/// goes into the empty queue of a fresh connection.
+///
+/// The library sends its first request with the connect, before any hello, and the kernel
+/// reports a connection closed with records unread as ECONNRESET to the other end, in place of
+/// what was sent before the close: so the reading side is shut first (a request sent after that
+/// fails at the client's end, EPIPE, and stays there), and what had arrived is discarded.
+fn refuse(connection: impl AsFd, errno: Errno) {
+    use nix::sys::socket::{MsgFlags, Shutdown, recv, send, shutdown};
+    let connection = connection.as_fd();
     let record = Reply::refused(errno as i32, Origin::System).encode();
-    let _ = nix::sys::socket::send(
+    let _ = send(
         connection.as_raw_fd(),
         &record,
-        nix::sys::socket::MsgFlags::MSG_DONTWAIT | nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
     );
-}
-
-/// The listener keeps only what it hands to workers: CAP_SETUID and CAP_SETGID (to become each
-/// peer), the two DAC capabilities (which workers keep, permitted only), CAP_KILL (a worker
-/// that became its peer is that user's process: its peer can stop it, and only CAP_KILL lets
-/// the shutdown end it) and, when it has it, CAP_SETPCAP, with which each worker trims its
-/// bounding set to the two DAC capabilities before it becomes its peer, as the setuid helper
-/// does; the listener's own bounding set is trimmed to those six. Workers keep none of the
-/// others past the switch.
-fn prepare_listener_capabilities() -> Result<(), String> {
-    let needed = [
-        Capability::CAP_SETUID,
-        Capability::CAP_SETGID,
-        Capability::CAP_SETPCAP,
-        Capability::CAP_KILL,
-        Capability::CAP_DAC_READ_SEARCH,
-        Capability::CAP_DAC_OVERRIDE,
-    ];
-    let effective = caps::read(None, CapSet::Effective).map_err(|error| error.to_string())?;
-    for capability in [Capability::CAP_SETUID, Capability::CAP_SETGID] {
-        if !effective.contains(&capability) {
-            return Err(format!(
-                "{capability} is missing: workers could not become their callers"
-            ));
-        }
+    if shutdown(connection.as_raw_fd(), Shutdown::Read).is_err() {
+        return;
     }
-    if effective.contains(&Capability::CAP_SETPCAP) {
-        for capability in caps::all() {
-            if !needed.contains(&capability) {
-                let _ = caps::drop(None, CapSet::Bounding, capability);
-            }
-        }
-    }
-    let kept: caps::CapsHashSet = needed
-        .into_iter()
-        .filter(|capability| effective.contains(capability))
-        .collect();
-    caps::clear(None, CapSet::Ambient).map_err(|error| error.to_string())?;
-    caps::set(None, CapSet::Inheritable, &caps::CapsHashSet::new())
-        .and_then(|()| caps::set(None, CapSet::Effective, &kept))
-        .and_then(|()| caps::set(None, CapSet::Permitted, &kept))
-        .map_err(|error| format!("cannot reduce the listener's capabilities: {error}"))
+    // Ends: nothing arrives after the shutdown, and each call takes one record (truncated to a
+    // byte; a descriptor it carried is closed by the kernel) until end-of-file or EAGAIN (an
+    // empty record, which reads as end-of-file, leaves what follows it: that client, which sent
+    // no request, gets the reset).
+    let mut byte = [0u8; 1];
+    while matches!(
+        recv(connection.as_raw_fd(), &mut byte, MsgFlags::MSG_DONTWAIT),
+        Ok(1..)
+    ) {}
 }
 
 /// Takes the socket systemd passed: it must be a listening `AF_UNIX` `SOCK_SEQPACKET` socket.
@@ -726,7 +708,7 @@ fn answers(path: &Path) -> bool {
 /// A forked worker: waits (as root, holding nothing of any client) for one connection on
 /// `control`, serves it as its peer, exits. Never returns: the listener's state copied into this
 /// process is never used or dropped here.
-fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
+fn worker(control: OwnedFd, idle_timeout: Duration, listener: &ListenerPrivilege) -> ! {
     // Every descriptor but the control socket and 0-2 (the listener's socket, its signalfd, the
     // other workers' control sockets) is closed; signals back to their defaults, unblocked.
     if hardening::harden(Some(control.as_raw_fd())).is_err() {
@@ -735,11 +717,7 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
     // A file it creates gets the mode its client sent, which the library has filtered by the
     // client's own umask: the listener's (the service's UMask=0077) is nobody's choice here.
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    // While idle, off every client's path: the first group-list lookup loads the NSS modules
-    // nsswitch.conf names (a static build dlopens each non-files one, about 1.5 ms, measured
-    // with bench/daemon.sh TRACE=1); the connection's own lookup then finds them loaded.
-    let _ = crate::identity::listed_user(0);
-    let armed = arm();
+    let armed = arm(listener);
     let mut byte = [0u8; 1];
     let connection = match recv_with_fds(&control, &mut byte, 1) {
         Ok(mut received) if received.bytes == 1 => received.fds.pop(),
@@ -758,26 +736,22 @@ fn worker(control: OwnedFd, idle_timeout: Duration) -> ! {
 }
 
 /// Everything an idle worker can do from the policy alone, before any connection, so that none
-/// of it is on a client's path: its bounding set trimmed ([`WaitingWorker::prepare`]), the
-/// policy read (the same checked load as at any helper's start; an unusable one refuses every
-/// request), the audit socket, and the seccomp filter, which admits the hand-over's calls until
-/// the worker has become its peer ([`fence::arm`]). A failure is kept
-/// and refuses the connection, as it would have at the hand-over: a worker that exited at once
-/// would only be forked again.
-fn arm() -> Result<(WaitingWorker, Armed), NotServing> {
-    let waiting = WaitingWorker::prepare().map_err(|errno| NotServing {
+/// of it is on a client's path (its bounding and ambient sets came cut from the listener,
+/// [`ListenerPrivilege`], and so did the NSS modules): the policy read (the same checked load as
+/// at any helper's start; an unusable one refuses every request), the audit socket, and the
+/// seccomp filter, which admits the hand-over's calls until the worker has become its peer
+/// ([`fence::arm`]). A failure is kept and refuses the connection, as it would have at the
+/// hand-over: a worker that exited at once would only be forked again.
+fn arm(listener: &ListenerPrivilege) -> Result<(WaitingWorker, Armed), NotServing> {
+    let waiting = WaitingWorker::prepare(listener).map_err(|errno| NotServing {
         errno: Errno::EPERM,
         why: format!("cannot prepare the worker's capabilities: {errno}"),
     })?;
     let armed = Armed::arm(waiting.privilege());
-    // A policy file the load opened with CAP_DAC_READ_SEARCH raised lowered the effective set
-    // after it, CAP_SETUID and CAP_SETGID included: back to what the listener gave.
-    caps::read(None, CapSet::Permitted)
-        .and_then(|permitted| caps::set(None, CapSet::Effective, &permitted))
-        .map_err(|error| NotServing {
-            errno: Errno::EPERM,
-            why: format!("cannot restore the worker's capabilities: {error}"),
-        })?;
+    waiting.restore_effective().map_err(|errno| NotServing {
+        errno: Errno::EPERM,
+        why: format!("cannot restore the worker's capabilities: {errno}"),
+    })?;
     fence::arm().map_err(|error| NotServing {
         errno: Errno::EACCES,
         why: error.to_string(),
@@ -846,10 +820,7 @@ fn serve(
         Ok(service) => service,
         Err(not_serving) => {
             log(&not_serving.why);
-            let _ = socket.send(
-                &Reply::refused(not_serving.errno as i32, Origin::System).encode(),
-                &[],
-            );
+            refuse(socket.as_fd(), not_serving.errno);
             return 1;
         }
     };

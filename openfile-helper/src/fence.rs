@@ -706,8 +706,9 @@ const PROLOGUE_LENGTH: usize = 4;
 /// group lookups (an NSS source other than `files` may open a socket or probe a path with
 /// access(2), as a benchmark's worker was seen doing under the armed filter; an NSS module whose
 /// probe is refused may skip its groups without an error, and denies match listed groups), the
-/// Landlock fence, and the stacking of the filter that takes all of these away again
-/// ([`SWITCH_CLOSED_PROGRAM`]).
+/// Landlock fence, the shutdown(2) of a connection refused in place of its hello (whose request,
+/// sent with the connect, is then discarded: `daemon::refuse`), and the stacking of the filter
+/// that takes all of these away again ([`SWITCH_CLOSED_PROGRAM`]).
 /// An idle worker arms itself with [`ARMED_PROGRAM`], which admits these too, before any
 /// connection arrives.
 pub(crate) const SWITCH_CALLS: &[libc::c_long] = &[
@@ -720,6 +721,7 @@ pub(crate) const SWITCH_CALLS: &[libc::c_long] = &[
     libc::SYS_access,
     libc::SYS_faccessat,
     libc::SYS_faccessat2,
+    libc::SYS_shutdown,
     libc::SYS_landlock_create_ruleset,
     libc::SYS_landlock_add_rule,
     libc::SYS_landlock_restrict_self,

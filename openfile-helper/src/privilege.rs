@@ -18,8 +18,9 @@
 //! Every other capability is dropped. Once the standing is known the process reaches the same
 //! state in every case: every uid and gid is the caller's real one, the permitted set is exactly
 //! the kept capabilities, effective, inheritable and ambient sets are empty, no_new_privs is set
-//! and the process is not dumpable. (The bounding set is left alone, except by `myopend`'s idle
-//! workers: see [`Privilege::establish`].)
+//! and the process is not dumpable. (The bounding set is left alone, except by `myopend`'s
+//! listener, which cuts it once for itself and every worker it forks: see
+//! [`Privilege::establish`] and [`ListenerPrivilege`].)
 
 use std::fmt;
 
@@ -303,11 +304,65 @@ impl KernelFacts {
     }
 }
 
+/// What `myopend`'s listener holds, made once at its start ([`ListenerPrivilege::prepare`]): only
+/// what it hands to workers, CAP_SETUID and CAP_SETGID (to become each peer), the two usable
+/// capabilities (which workers keep, permitted only) and CAP_KILL (a worker that became its peer
+/// is that user's process: its peer can stop it, and only CAP_KILL lets the shutdown end it);
+/// nothing inheritable or ambient, and the bounding set cut to the usable capabilities, as a
+/// served worker must have it. The bounding set limits only what an execve could gain, and the
+/// listener never execs: so it is cut here, once (one prctl per capability, CAP_SETPCAP then
+/// dropped too), and every worker forked from this process has it so, rather than each idle
+/// worker cutting it again (41 calls a worker, which on two CPUs ran beside the connections
+/// being served). Only a process holding one forks workers ([`WaitingWorker::prepare`]).
+#[derive(Debug)]
+pub struct ListenerPrivilege {
+    _made_by_prepare: (),
+}
+
+impl ListenerPrivilege {
+    /// Reduces this process (`myopend`'s listener, still root) to what it hands to workers.
+    /// Without CAP_SETUID or CAP_SETGID no worker could become its caller: an error. Without
+    /// CAP_SETPCAP the bounding set stays as it was given (a worker could not cut it either).
+    pub fn prepare() -> Result<ListenerPrivilege, String> {
+        let handed_on = [
+            Capability::CAP_SETUID,
+            Capability::CAP_SETGID,
+            Capability::CAP_KILL,
+            Capability::CAP_DAC_READ_SEARCH,
+            Capability::CAP_DAC_OVERRIDE,
+        ];
+        let effective = caps::read(None, CapSet::Effective).map_err(|error| error.to_string())?;
+        for capability in [Capability::CAP_SETUID, Capability::CAP_SETGID] {
+            if !effective.contains(&capability) {
+                return Err(format!(
+                    "{capability} is missing: workers could not become their callers"
+                ));
+            }
+        }
+        if effective.contains(&Capability::CAP_SETPCAP) {
+            trim_bounding_set().map_err(|errno| {
+                format!("cannot cut the bounding set to the usable capabilities: {errno}")
+            })?;
+        }
+        let kept: caps::CapsHashSet = handed_on
+            .into_iter()
+            .filter(|capability| effective.contains(capability))
+            .collect();
+        caps::clear(None, CapSet::Ambient).map_err(|error| error.to_string())?;
+        caps::set(None, CapSet::Inheritable, &caps::CapsHashSet::new())
+            .and_then(|()| caps::set(None, CapSet::Effective, &kept))
+            .and_then(|()| caps::set(None, CapSet::Permitted, &kept))
+            .map_err(|error| format!("cannot reduce the listener's capabilities: {error}"))?;
+        Ok(ListenerPrivilege {
+            _made_by_prepare: (),
+        })
+    }
+}
+
 /// An idle `myopend` worker, before it knows its peer: still root with the capabilities the
-/// listener gave it (CAP_SETUID and CAP_SETGID to become the peer), but with its bounding set
-/// already cut to the usable capabilities and its ambient set empty. That work depends on no
-/// peer, so it is done while the worker waits, off every client's path (41 prctl calls, one per
-/// capability). [`WaitingWorker::become_peer`] is the only way on.
+/// listener gave it (CAP_SETUID and CAP_SETGID to become the peer), its bounding set already cut
+/// to the usable capabilities and its ambient set empty, as the listener it was forked from made
+/// them ([`ListenerPrivilege`]). [`WaitingWorker::become_peer`] is the only way on.
 #[derive(Debug)]
 pub struct WaitingWorker {
     /// The standing every peer will get (it depends on the capabilities the listener gave, never
@@ -316,17 +371,25 @@ pub struct WaitingWorker {
 }
 
 impl WaitingWorker {
-    /// Call once, in a freshly forked worker.
-    pub fn prepare() -> Result<WaitingWorker, Errno> {
+    /// Call once, in a worker freshly forked from the listener that holds `_listener`.
+    pub fn prepare(_listener: &ListenerPrivilege) -> Result<WaitingWorker, Errno> {
         let held = ThreadCapabilities::read()?;
         let privilege = Privilege {
             standing: Standing::for_peer(held.permitted),
         };
-        if held.effective.contains(Capability::CAP_SETPCAP) {
-            trim_bounding_set()?;
-        }
-        caps::clear(None, CapSet::Ambient).map_err(|_| Errno::EPERM)?;
         Ok(WaitingWorker { privilege })
+    }
+
+    /// Makes every permitted capability effective again, as the listener gave them: a policy
+    /// file the load opened with CAP_DAC_READ_SEARCH raised ([`Privilege::with`]) lowered the
+    /// effective set after it, CAP_SETUID and CAP_SETGID included. One capget, one capset.
+    pub fn restore_effective(&self) -> Result<(), Errno> {
+        let held = ThreadCapabilities::read()?;
+        ThreadCapabilities {
+            effective: held.permitted,
+            ..held
+        }
+        .install()
     }
 
     /// What the policy load before the connection runs under. The process is still root with

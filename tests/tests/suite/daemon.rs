@@ -2,6 +2,7 @@
 //! decisions and audit lines it shares with the helper are checked by the table-driven privileged
 //! suites, which iterate `Install::SERVED` (the daemon started both ways among them).
 
+use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -299,6 +300,33 @@ fn hostile_frames_and_descriptors_are_refused_and_others_are_still_served() {
 }
 
 #[test]
+fn a_request_sent_before_the_hello_is_answered_after_it() {
+    let Some(env) = privileged_env!() else { return };
+    let file = alices_file(&env);
+    ensure_daemon(Install::Daemon);
+    // Alice's connection, her request sent before anything is read: the hello comes first, then
+    // the reply, as the library (which sends its first request with the connect) expects.
+    let connection = connection_to_made_by(&alice(), &socket_of(Install::Daemon));
+    send_with_fds(&connection, &request(&file, RD), &[]).expect("send");
+    assert_eq!(
+        read_hello(&connection).version,
+        myopen::wire::session::VERSION
+    );
+    let mut reply = [0u8; REPLY_LEN + 1];
+    let received = recv_with_fds(&connection, &mut reply, 1).expect("reply");
+    assert_eq!(
+        Reply::decode(&reply[..received.bytes], received.fds.len()),
+        Ok(Reply::Opened),
+        "the early request is served after the hello"
+    );
+    let mut content = String::new();
+    std::fs::File::from(received.fds.into_iter().next().expect("a descriptor"))
+        .read_to_string(&mut content)
+        .expect("read");
+    assert_eq!(content, "for alice\n");
+}
+
+#[test]
 fn the_per_uid_limit_refuses_clearly_and_others_are_served() {
     let Some(env) = privileged_env!() else { return };
     let file = alices_file(&env);
@@ -318,10 +346,21 @@ fn the_per_uid_limit_refuses_clearly_and_others_are_served() {
         Ok(Reply::refused(libc::EUSERS, Origin::System)),
         "the third connection of one uid is refused, in place of the hello"
     );
+    // The library sends its request with the connect, before the hello: the refusal still
+    // reaches it (a connection closed with that request unread would read as ECONNRESET).
+    let target = format!("daemon:{}", socket.display());
+    let early = run(command_as(&alice(), it_probe())
+        .arg(&target)
+        .arg(&file)
+        .arg(RD.to_string()));
+    assert_eq!(
+        outcome(&early).errno(),
+        Some(libc::EUSERS),
+        "a request sent with the connect gets the refusal: {early:?}"
+    );
     // Root is another uid: served.
     let session = Session::with_daemon(Some(Daemon::at(&socket)), Helper::at("/nonexistent"));
     assert!(session.is_ok(), "root is another uid: {session:?}");
-    let target = format!("daemon:{}", socket.display());
     let served = outcome(&run(command_as(&bob(), it_probe())
         .arg(&target)
         .arg(&file)
@@ -658,6 +697,42 @@ fn a_worker_reaches_the_setuid_helpers_reduced_state_before_the_hello() {
             "{install:?}: not dumpable (its /proc belongs to root)"
         );
         drop(connection);
+    }
+}
+
+/// The listener holds only what it hands to workers (CAP_SETUID, CAP_SETGID, CAP_KILL and the
+/// DAC pair: 0xe6), nothing inheritable or ambient, and its bounding set is already cut to the DAC
+/// pair, which every worker it forks inherits: no worker holds CAP_SETPCAP to cut it again.
+#[test]
+fn the_listener_holds_only_what_it_hands_to_workers() {
+    let Some(_env) = privileged_env!() else {
+        return;
+    };
+    for install in [Install::Daemon, Install::DaemonActivated] {
+        let status = status_of(ensure_daemon(install));
+        let field = |key: &str| status_field(&status, key);
+        assert_eq!(field("Name"), "myopend", "{install:?}: the listener itself");
+        assert_eq!(
+            field("CapPrm"),
+            "00000000000000e6",
+            "{install:?}: permitted"
+        );
+        assert_eq!(
+            field("CapEff"),
+            "00000000000000e6",
+            "{install:?}: effective"
+        );
+        assert_eq!(
+            field("CapInh"),
+            "0000000000000000",
+            "{install:?}: inheritable"
+        );
+        assert_eq!(field("CapAmb"), "0000000000000000", "{install:?}: ambient");
+        assert_eq!(
+            field("CapBnd"),
+            "0000000000000006",
+            "{install:?}: bounding set"
+        );
     }
 }
 
