@@ -51,13 +51,17 @@ impl ReplySocket {
         })
     }
 
-    /// Takes `socket`, a connection `myopend` accepted, if it is an `AF_UNIX` stream or seqpacket
-    /// socket (closing it otherwise).
+    /// Takes `socket`, a connection `myopend` accepted on its own listening socket, and turns
+    /// `SO_PASSCRED` on for the connection's life. Nothing of it is checked again: the listener
+    /// checked its socket (`AF_UNIX`, `SOCK_SEQPACKET`, listening) when it bound or adopted it,
+    /// an accepted connection has that socket's type and name (so the option cannot autobind
+    /// it), and nothing but the listener sends on a worker's control socket. One system call
+    /// where the checks and the first receive's probe made five, on every connection's path.
     pub fn from_connection(socket: OwnedFd) -> Result<ReplySocket, Errno> {
-        check_unix_socket(&socket)?;
+        nix::sys::socket::setsockopt(&socket, sockopt::PassCred, &true)?;
         Ok(ReplySocket {
             socket,
-            credentials_kept: std::cell::OnceCell::new(),
+            credentials_kept: std::cell::OnceCell::from(true),
         })
     }
 
