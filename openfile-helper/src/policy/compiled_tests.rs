@@ -388,3 +388,48 @@ fn the_names_a_policy_was_compiled_with_must_still_get_the_same_answers() {
     assert!(!read_back.still_given_by(&Renumbered { failing: false }));
     assert!(!read_back.still_given_by(&Renumbered { failing: true }));
 }
+
+/// `build.rs`'s hashing, included as it is (`openfile-helper/policy_code.rs`).
+mod code_identity {
+    include!("../../policy_code.rs");
+
+    pub(super) fn hash(files: &[(String, Vec<u8>)]) -> String {
+        policy_code_hash(files)
+    }
+
+    pub(super) fn counts(relative: &str) -> bool {
+        is_policy_code(relative)
+    }
+}
+
+#[test]
+fn the_build_identity_covers_every_file_of_policy_code_at_any_depth() {
+    // Walked here on its own, so that a build script that looked at the top level only (as it
+    // once did) gives another identity as soon as a directory below holds policy code.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/policy");
+    let mut files = Vec::new();
+    let mut directories = vec![root.clone()];
+    while let Some(directory) = directories.pop() {
+        for entry in std::fs::read_dir(&directory).expect("src/policy lists") {
+            let path = entry.expect("src/policy lists").path();
+            if path.is_dir() {
+                directories.push(path);
+                continue;
+            }
+            let relative = path
+                .strip_prefix(&root)
+                .expect("below src/policy")
+                .to_string_lossy()
+                .into_owned();
+            if code_identity::counts(&relative) {
+                files.push((relative, std::fs::read(&path).expect("readable")));
+            }
+        }
+    }
+    assert!(
+        files.iter().any(|(name, _)| name == "parse.rs") && files.len() >= 8,
+        "the policy code was found: {:?}",
+        files.iter().map(|(name, _)| name).collect::<Vec<_>>()
+    );
+    assert_eq!(code_identity::hash(&files), env!("MYOPEN_POLICY_CODE"));
+}
