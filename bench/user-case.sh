@@ -108,7 +108,7 @@ for round in $(seq "$rounds"); do
             )
         done
         "${as_user[@]}" "$client" "$work/data/secret" "$oneshots" "$session_seconds" \
-            "${reference[@]}" "${cases[@]}" >> "$samples"
+            ${reference[@]+"${reference[@]}"} "${cases[@]}" >> "$samples"
     done
     echo "# round $round of $rounds done" >&2
 done

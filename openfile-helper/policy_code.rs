@@ -23,3 +23,34 @@ fn policy_code_hash(files: &[(String, Vec<u8>)]) -> String {
     }
     format!("{hash:016x}")
 }
+
+/// Every file of policy code below `root`, at any depth, as (its `/`-separated path relative to
+/// `root`, its contents); `visit` sees every directory and every file taken (build.rs asks cargo
+/// to rerun when any of them changes).
+fn collect_policy_code(
+    root: &std::path::Path,
+    visit: &mut dyn FnMut(&std::path::Path),
+) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    let mut directories = vec![root.to_path_buf()];
+    while let Some(directory) = directories.pop() {
+        visit(&directory);
+        for entry in std::fs::read_dir(&directory)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                directories.push(path);
+                continue;
+            }
+            let relative = path
+                .strip_prefix(root)
+                .map_err(std::io::Error::other)?
+                .to_string_lossy()
+                .replace('\\', "/");
+            if is_policy_code(&relative) {
+                visit(&path);
+                files.push((relative, std::fs::read(&path)?));
+            }
+        }
+    }
+    Ok(files)
+}

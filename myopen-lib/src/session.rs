@@ -156,13 +156,13 @@ impl Session {
 
     /// Opens `path` with `flags`, creating with `mode` (less the umask, never set-id bits).
     pub fn open_with_mode(&self, path: &Path, flags: i32, mode: u32) -> Result<OwnedFd, Error> {
-        let request = request_packet(path, flags, mode)?;
+        let request = Request::new(path, flags, mode)?;
         self.ask(path, &request, false)
     }
 
     /// Sends `request` (for `path`) and interprets the reply; `sent`: it went out already, with
     /// the connect that made this session's connection ([`Daemon::connect`]).
-    fn ask(&self, path: &Path, request: &[u8], mut sent: bool) -> Result<OwnedFd, Error> {
+    fn ask(&self, path: &Path, request: &Request, mut sent: bool) -> Result<OwnedFd, Error> {
         let mut guard = self.lock();
         // A server that answers with the restart reply has ended the session, and a new one
         // gets the same request: once, so that no server can keep a caller in a loop. The new
@@ -181,12 +181,12 @@ impl Session {
                 }
             }
             if guard.is_none() {
-                // The request goes out with the connect: the server reads it after its hello.
+                // A request that changes nothing goes out with the connect: the server reads it
+                // after its hello.
+                let early = request.early();
                 let (connection, request_sent) = match &self.route {
-                    Route::DaemonAlone(daemon) => {
-                        Connection::to_daemon_alone(daemon, Some(request))?
-                    }
-                    route => Connection::start(route.daemon(), &self.helper, Some(request))?,
+                    Route::DaemonAlone(daemon) => Connection::to_daemon_alone(daemon, early)?,
+                    route => Connection::start(route.daemon(), &self.helper, early)?,
                 };
                 *guard = Some(connection);
                 sent = request_sent;
@@ -197,7 +197,7 @@ impl Session {
             let server = self.server(connection);
             let reply = match std::mem::take(&mut sent) {
                 true => connection.receive_reply(),
-                false => connection.exchange(request),
+                false => connection.exchange(&request.packet),
             };
             match reply {
                 Ok(Reply::Restart) => {
@@ -254,7 +254,7 @@ impl Session {
                 socket: server,
                 source: std::io::Error::new(
                     std::io::ErrorKind::ConnectionAborted,
-                    "the daemon ended the session during a request; nothing was opened",
+                    "the daemon ended the session during a request; no descriptor came back",
                 ),
             };
         }
@@ -355,17 +355,46 @@ pub(crate) fn open_once(
     let Some(daemon) = daemon else {
         return helper.open(path, flags);
     };
-    let request = request_packet(path, flags, mode)?;
-    match daemon.connect(Some(&request))? {
+    // A request that cannot be made here (a relative path under a working directory that was
+    // removed, or too deep for an absolute name) may still be one the helper, which shares the
+    // working directory, can open: ask as before the early request, daemon first.
+    let request = Request::new(path, flags, mode);
+    let early = request.as_ref().ok().and_then(Request::early);
+    match daemon.connect(early)? {
         Some(connection) => {
             let (session, request_sent) = Session::over(
                 Route::DaemonOrHelper(daemon.clone()),
                 helper.clone(),
                 connection,
             );
-            session.ask(path, &request, request_sent)
+            session.ask(path, &request?, request_sent)
         }
         None => helper.open(path, flags),
+    }
+}
+
+/// A session request ready to send, and whether it may go out before the server's hello.
+struct Request {
+    packet: Vec<u8>,
+    /// It changes nothing (read-only, neither creating nor truncating), so it may be sent with
+    /// the connect: a server the client then turns away (another protocol version, a hello
+    /// that does not parse) may still read and carry it out, under its own reading of the
+    /// format, and what it opened is then closed unused.
+    changes_nothing: bool,
+}
+
+impl Request {
+    fn new(path: &Path, flags: i32, mode: u32) -> Result<Request, Error> {
+        Ok(Request {
+            packet: request_packet(path, flags, mode)?,
+            changes_nothing: flags & libc::O_ACCMODE == libc::O_RDONLY
+                && flags & (libc::O_CREAT | libc::O_TRUNC) == 0,
+        })
+    }
+
+    /// The packet to send with the connect, if it may go early.
+    fn early(&self) -> Option<&[u8]> {
+        self.changes_nothing.then_some(self.packet.as_slice())
     }
 }
 
@@ -420,15 +449,17 @@ impl Daemon {
     /// daemon that is not there is [`Error::DaemonUnreachable`], never a helper.
     pub fn open(&self, path: impl AsRef<Path>, flags: i32) -> Result<OwnedFd, Error> {
         let path = path.as_ref();
-        let request = request_packet(path, flags, 0o666)?;
-        match self.connect(Some(&request))? {
+        // As before the early request: a daemon that is not there is reported first.
+        let request = Request::new(path, flags, 0o666);
+        let early = request.as_ref().ok().and_then(Request::early);
+        match self.connect(early)? {
             Some(connection) => {
                 let (session, request_sent) = Session::over(
                     Route::DaemonAlone(self.clone()),
                     Helper::from_env(),
                     connection,
                 );
-                session.ask(path, &request, request_sent)
+                session.ask(path, &request?, request_sent)
             }
             None => Err(daemon_not_listening(self)),
         }
@@ -609,5 +640,89 @@ impl Connection {
                 (Err(garbled), _) => Reply::Garbled(garbled),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{
+        AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr, accept, bind, listen, recv, socket,
+    };
+
+    use super::*;
+    use crate::wire::session::{HELLO_LEN, Hello};
+
+    /// What a server that speaks another protocol version receives from one `Daemon::open`
+    /// with `flags`: it answers the connection with its own hello at once, then reads every
+    /// record until the client has gone.
+    fn records_an_incompatible_server_receives(flags: i32) -> Vec<Vec<u8>> {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("socket");
+        let listener = socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .expect("socket");
+        bind(
+            listener.as_raw_fd(),
+            &UnixAddr::new(&path).expect("address"),
+        )
+        .expect("bind");
+        listen(
+            &listener,
+            nix::sys::socket::Backlog::new(4).expect("backlog"),
+        )
+        .expect("listen");
+        let client = std::thread::spawn(move || Daemon::at(path).open("/etc/hostname", flags));
+        let connection = accept(listener.as_raw_fd()).expect("accept");
+        let hello = Hello {
+            version: VERSION.wrapping_add(1),
+            privileged: true,
+        }
+        .encode();
+        assert_eq!(hello.len(), HELLO_LEN);
+        nix::sys::socket::send(connection, &hello, MsgFlags::MSG_NOSIGNAL).expect("hello");
+        let answer = client.join().expect("the client");
+        assert!(
+            matches!(answer, Err(Error::DaemonUnreachable { .. })),
+            "another version's hello is turned away: {answer:?}"
+        );
+        // The client has returned and closed its end: what it sent is all in the queue.
+        let mut records = Vec::new();
+        let mut buffer = [0u8; 8192];
+        while let Ok(length @ 1..) = recv(connection, &mut buffer, MsgFlags::MSG_DONTWAIT) {
+            records.push(buffer[..length].to_vec());
+        }
+        nix::unistd::close(connection).expect("close");
+        records
+    }
+
+    #[test]
+    fn only_a_request_that_changes_nothing_goes_out_before_the_hello() {
+        // Read-only: sent with the connect (the server may read it; it opens, changes nothing).
+        assert_eq!(
+            records_an_incompatible_server_receives(libc::O_RDONLY).len(),
+            1,
+            "a read-only request is sent before the hello"
+        );
+        // Anything that writes, creates or truncates waits for a hello the client accepts, so
+        // a server the client turns away never carries it out.
+        for flags in [
+            libc::O_WRONLY,
+            libc::O_RDWR,
+            libc::O_RDONLY | libc::O_CREAT,
+            libc::O_RDONLY | libc::O_TRUNC,
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+        ] {
+            assert_eq!(
+                records_an_incompatible_server_receives(flags),
+                Vec::<Vec<u8>>::new(),
+                "flags {flags:#o}: nothing is sent to a server the client turns away"
+            );
+        }
     }
 }

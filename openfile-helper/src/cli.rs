@@ -19,7 +19,7 @@ pub fn run(args: &[OsString]) -> Exit {
     // Parsing is pure, so it may come before hardening; hardening needs to know which inherited
     // descriptor to keep.
     let command = Command::parse(args);
-    if let Err(errno) = hardening::harden(command.inherited_socket()) {
+    if let Err(errno) = hardening::harden(command.inherited_socket().as_slice()) {
         return fail(errno, "start-up hardening failed");
     }
     let privilege = match Privilege::establish() {

@@ -160,10 +160,10 @@ pub fn main(args: &[OsString]) -> u8 {
     // Read before hardening clears the environment.
     let activation = activated_socket();
     let keep = match &activation {
-        Ok(Some(raw)) => Some(*raw),
-        _ => None,
+        Ok(Some(raw)) => vec![*raw],
+        _ => Vec::new(),
     };
-    if let Err(errno) = hardening::harden(keep) {
+    if let Err(errno) = hardening::harden(&keep) {
         log(&format!(
             "start-up hardening failed: {}",
             myopen::strerror(errno as i32)
@@ -227,9 +227,12 @@ fn run(settings: &Settings, activation: Result<Option<RawFd>, String>) -> Result
 
     // Before the first fork, so that every worker has the NSS modules nsswitch.conf names loaded
     // (a dlopen each, with their libraries: about a third of an idle worker's start-up when
-    // each worker loaded them itself) and its connection's lookups find them there.
-    let _ = crate::identity::listed_user(0);
-    let mut pool = Pool::new(settings.clone(), privilege);
+    // each worker loaded them itself) and its connection's lookups find them there. What a
+    // module keeps open across lookups (winbind's socket, say) is kept open in every worker
+    // too: closing it would leave the module a number that the worker's own sockets then take,
+    // and a module that reconnects after a fork closes its old number blindly.
+    let nss_descriptors = nss_descriptors_after_a_lookup()?;
+    let mut pool = Pool::new(settings.clone(), privilege, nss_descriptors);
     pool.replenish();
     log(&format!(
         "serving (pool {}, at most {} connections per uid, {} in all, idle timeout {}s)",
@@ -375,6 +378,8 @@ struct Busy {
 struct Pool {
     settings: Settings,
     privilege: ListenerPrivilege,
+    /// Descriptors the NSS modules opened in the listener's first lookup: kept in every worker.
+    nss_descriptors: Vec<RawFd>,
     idle: VecDeque<Idle>,
     busy: HashMap<Pid, Busy>,
     per_uid: HashMap<u32, usize>,
@@ -383,10 +388,11 @@ struct Pool {
 }
 
 impl Pool {
-    fn new(settings: Settings, privilege: ListenerPrivilege) -> Pool {
+    fn new(settings: Settings, privilege: ListenerPrivilege, nss_descriptors: Vec<RawFd>) -> Pool {
         Pool {
             settings,
             privilege,
+            nss_descriptors,
             idle: VecDeque::new(),
             busy: HashMap::new(),
             per_uid: HashMap::new(),
@@ -433,7 +439,12 @@ impl Pool {
             }),
             ForkResult::Child => {
                 drop(ours);
-                worker(theirs, self.settings.idle_timeout, &self.privilege)
+                worker(
+                    theirs,
+                    self.settings.idle_timeout,
+                    &self.privilege,
+                    &self.nss_descriptors,
+                )
             }
         }
     }
@@ -592,15 +603,38 @@ fn refuse(connection: impl AsFd, errno: Errno) {
     if shutdown(connection.as_raw_fd(), Shutdown::Read).is_err() {
         return;
     }
-    // Ends: nothing arrives after the shutdown, and each call takes one record (truncated to a
-    // byte; a descriptor it carried is closed by the kernel) until end-of-file or EAGAIN (an
-    // empty record, which reads as end-of-file, leaves what follows it: that client, which sent
-    // no request, gets the reset).
+    // Nothing arrives after the shutdown, and each call takes one record (truncated to a byte;
+    // a descriptor it carried is closed by the kernel). The library sends one request before
+    // the hello; a client that queued more than a few records, or an empty one (which reads as
+    // end-of-file), gets the reset instead, and costs the single-threaded listener no more.
     let mut byte = [0u8; 1];
-    while matches!(
-        recv(connection.as_raw_fd(), &mut byte, MsgFlags::MSG_DONTWAIT),
-        Ok(1..)
-    ) {}
+    for _ in 0..DISCARDED_BEFORE_CLOSE {
+        if !matches!(
+            recv(connection.as_raw_fd(), &mut byte, MsgFlags::MSG_DONTWAIT),
+            Ok(1..)
+        ) {
+            break;
+        }
+    }
+}
+
+/// Records a refused connection's queue is emptied of at most (`refuse`).
+const DISCARDED_BEFORE_CLOSE: usize = 4;
+
+/// Makes the listener's first user lookup (loading the NSS modules) and returns the descriptors
+/// it left open: those the modules keep across lookups.
+fn nss_descriptors_after_a_lookup() -> Result<Vec<RawFd>, String> {
+    let listing = |when: &str| {
+        hardening::open_descriptors()
+            .map_err(|errno| format!("listing the open descriptors {when} the NSS lookup: {errno}"))
+    };
+    let before = listing("before")?;
+    let _ = crate::identity::listed_user(0);
+    let after = listing("after")?;
+    Ok(after
+        .into_iter()
+        .filter(|fd| !before.contains(fd))
+        .collect())
 }
 
 /// Takes the socket systemd passed: it must be a listening `AF_UNIX` `SOCK_SEQPACKET` socket.
@@ -708,10 +742,18 @@ fn answers(path: &Path) -> bool {
 /// A forked worker: waits (as root, holding nothing of any client) for one connection on
 /// `control`, serves it as its peer, exits. Never returns: the listener's state copied into this
 /// process is never used or dropped here.
-fn worker(control: OwnedFd, idle_timeout: Duration, listener: &ListenerPrivilege) -> ! {
+fn worker(
+    control: OwnedFd,
+    idle_timeout: Duration,
+    listener: &ListenerPrivilege,
+    nss_descriptors: &[RawFd],
+) -> ! {
     // Every descriptor but the control socket and 0-2 (the listener's socket, its signalfd, the
     // other workers' control sockets) is closed; signals back to their defaults, unblocked.
-    if hardening::harden(Some(control.as_raw_fd())).is_err() {
+    let keep: Vec<RawFd> = std::iter::once(control.as_raw_fd())
+        .chain(nss_descriptors.iter().copied())
+        .collect();
+    if hardening::harden(&keep).is_err() {
         std::process::exit(libc::EPERM);
     }
     // A file it creates gets the mode its client sent, which the library has filtered by the

@@ -13,10 +13,11 @@ use nix::sys::stat::Mode;
 
 use crate::sys;
 
-/// Hardens the process; `request_socket` is the one inherited descriptor above 2 to keep.
-pub fn harden(request_socket: Option<RawFd>) -> Result<(), Errno> {
+/// Hardens the process; `keep` are the inherited descriptors above 2 to keep (a helper's request
+/// socket; a `myopend` worker's control socket and what the listener's NSS modules hold open).
+pub fn harden(keep: &[RawFd]) -> Result<(), Errno> {
     ensure_standard_fds_open()?;
-    close_inherited_fds(request_socket)?;
+    close_inherited_fds(keep)?;
     sys::clear_environment()?;
     reset_signals()?;
     disable_core_dumps()
@@ -78,18 +79,29 @@ fn ensure_standard_fds_open() -> Result<(), Errno> {
     Ok(())
 }
 
-fn close_inherited_fds(keep: Option<RawFd>) -> Result<(), Errno> {
-    let ranges: Vec<(u32, u32)> = match keep
-        .and_then(|fd| u32::try_from(fd).ok())
+/// The ranges of descriptors from 3 up to close so that exactly `keep` (of those above 2) stays.
+fn ranges_to_close(keep: &[RawFd]) -> Vec<(u32, u32)> {
+    let mut kept: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
         .filter(|&fd| fd > 2)
-    {
-        Some(keep) => vec![(3, keep - 1), (keep.saturating_add(1), u32::MAX)],
-        None => vec![(3, u32::MAX)],
-    };
-    for (first, last) in ranges {
-        if first > last {
-            continue;
+        .collect();
+    kept.sort_unstable();
+    kept.dedup();
+    let mut ranges = Vec::with_capacity(kept.len() + 1);
+    let mut first = 3u32;
+    for fd in kept {
+        if fd > first {
+            ranges.push((first, fd - 1));
         }
+        first = fd.saturating_add(1);
+    }
+    ranges.push((first, u32::MAX));
+    ranges
+}
+
+fn close_inherited_fds(keep: &[RawFd]) -> Result<(), Errno> {
+    for (first, last) in ranges_to_close(keep) {
         match sys::close_range(first, last) {
             Ok(()) => {}
             Err(Errno::ENOSYS | Errno::EPERM) => close_each(first, last),
@@ -97,6 +109,30 @@ fn close_inherited_fds(keep: Option<RawFd>) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+/// The descriptors this process has open now (from `/proc/self/fd`, less the one reading it).
+pub fn open_descriptors() -> Result<Vec<RawFd>, Errno> {
+    let mut directory = nix::dir::Dir::open(
+        "/proc/self/fd",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let own = std::os::fd::AsRawFd::as_raw_fd(&directory);
+    let mut open = Vec::new();
+    for entry in directory.iter() {
+        let entry = entry?;
+        if let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .ok()
+            .and_then(|name| name.parse::<RawFd>().ok())
+            .filter(|&fd| fd != own)
+        {
+            open.push(fd);
+        }
+    }
+    Ok(open)
 }
 
 /// For kernels without close_range (before 5.9): close up to the descriptor limit.
@@ -131,4 +167,22 @@ fn reset_signals() -> Result<(), Errno> {
 fn disable_core_dumps() -> Result<(), Errno> {
     setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
     nix::sys::prctl::set_dumpable(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ranges_to_close;
+
+    #[test]
+    fn everything_above_2_is_closed_but_what_is_kept() {
+        assert_eq!(ranges_to_close(&[]), vec![(3, u32::MAX)]);
+        assert_eq!(ranges_to_close(&[3]), vec![(4, u32::MAX)]);
+        assert_eq!(ranges_to_close(&[9]), vec![(3, 8), (10, u32::MAX)]);
+        // A worker's control socket and two descriptors of the listener's NSS modules, given in
+        // any order, duplicates and standard descriptors ignored.
+        assert_eq!(
+            ranges_to_close(&[12, 5, 2, 6, 12, -1]),
+            vec![(3, 4), (7, 11), (13, u32::MAX)]
+        );
+    }
 }

@@ -389,47 +389,50 @@ fn the_names_a_policy_was_compiled_with_must_still_get_the_same_answers() {
     assert!(!read_back.still_given_by(&Renumbered { failing: true }));
 }
 
-/// `build.rs`'s hashing, included as it is (`openfile-helper/policy_code.rs`).
+/// `build.rs`'s collection and hashing, included as they are (`openfile-helper/policy_code.rs`).
 mod code_identity {
     include!("../../policy_code.rs");
+
+    pub(super) fn files(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+        collect_policy_code(root, &mut |_| {}).expect("readable")
+    }
 
     pub(super) fn hash(files: &[(String, Vec<u8>)]) -> String {
         policy_code_hash(files)
     }
-
-    pub(super) fn counts(relative: &str) -> bool {
-        is_policy_code(relative)
-    }
 }
 
 #[test]
-fn the_build_identity_covers_every_file_of_policy_code_at_any_depth() {
-    // Walked here on its own, so that a build script that looked at the top level only (as it
-    // once did) gives another identity as soon as a directory below holds policy code.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/policy");
-    let mut files = Vec::new();
-    let mut directories = vec![root.clone()];
-    while let Some(directory) = directories.pop() {
-        for entry in std::fs::read_dir(&directory).expect("src/policy lists") {
-            let path = entry.expect("src/policy lists").path();
-            if path.is_dir() {
-                directories.push(path);
-                continue;
-            }
-            let relative = path
-                .strip_prefix(&root)
-                .expect("below src/policy")
-                .to_string_lossy()
-                .into_owned();
-            if code_identity::counts(&relative) {
-                files.push((relative, std::fs::read(&path).expect("readable")));
-            }
-        }
+fn the_build_identity_covers_policy_code_at_any_depth_and_nothing_else() {
+    let tree = tempfile::tempdir().expect("tempdir");
+    let write = |relative: &str| {
+        let path = tree.path().join(relative);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, relative).expect("write");
+    };
+    for relative in [
+        "decide.rs",
+        "toml_reference.rs",
+        "load_tests.rs",
+        "parse/lexer.rs",
+        "parse/tests.rs",
+        "parse/deeper/rules.rs",
+        "README.md",
+    ] {
+        write(relative);
     }
-    assert!(
-        files.iter().any(|(name, _)| name == "parse.rs") && files.len() >= 8,
-        "the policy code was found: {:?}",
-        files.iter().map(|(name, _)| name).collect::<Vec<_>>()
+    let mut names: Vec<String> = code_identity::files(tree.path())
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["decide.rs", "parse/deeper/rules.rs", "parse/lexer.rs"],
+        "policy code at every depth; tests, the TOML reference and other files left out"
     );
-    assert_eq!(code_identity::hash(&files), env!("MYOPEN_POLICY_CODE"));
+    // And the identity this build carries is that of its own src/policy.
+    let own = code_identity::files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/policy"));
+    assert!(own.iter().any(|(name, _)| name == "parse.rs"));
+    assert_eq!(code_identity::hash(&own), env!("MYOPEN_POLICY_CODE"));
 }

@@ -1040,7 +1040,7 @@ fn ask_from_a_user_namespace(
     inside: (u32, u32, &[u32]),
 ) -> String {
     const CLIENT: &str = r#"
-import ctypes, os, socket, struct, sys
+import ctypes, os, socket, struct, sys, time
 sock, path, uid, gid, groups, uid_map, gid_map, in_uid, in_gid, in_groups = sys.argv[1:]
 ids = lambda text: [int(i) for i in text.split(",") if i]
 ready, go = os.pipe(), os.pipe()
@@ -1053,10 +1053,15 @@ if child == 0:
     os.setgroups(ids(in_groups)); os.setresgid(int(in_gid), int(in_gid), int(in_gid))
     os.setresuid(int(in_uid), int(in_uid), int(in_uid))
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); connection.connect(sock)
+    # Sent before the hello, as the library sends a read-only request: a worker that refuses
+    # the peer must still deliver its refusal, not a reset from closing with the request unread.
+    # Read only once the worker has surely gone: otherwise the client would usually read the
+    # refusal before the worker's close, and the reset would show only now and then.
+    connection.send(struct.pack("<iII", 0, 0, len(path)) + path.encode())
+    time.sleep(0.3)
     first = connection.recv(16)
     if len(first) == 2:
         print("connection refused", first[0]); os._exit(0)
-    connection.send(struct.pack("<iII", 0, 0, len(path)) + path.encode())
     reply, ancillary, _, _ = connection.recvmsg(16, socket.CMSG_SPACE(4))
     print("opened" if ancillary and reply[0] == 0 else "refused %d" % reply[0]); os._exit(0)
 os.read(ready[0], 1)
