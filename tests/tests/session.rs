@@ -546,3 +546,62 @@ fn stand_in_daemon_takes_a_request(listener: &OwnedFd) -> OwnedFd {
     recv_with_fds(&connection, &mut request, 0).expect("the request");
     connection
 }
+
+/// What a stand-in daemon that speaks another protocol version receives from one
+/// `Daemon::open` with `flags`: it answers the connection with its own hello at once, then
+/// reads every record until the client has gone.
+fn records_an_incompatible_daemon_receives(flags: i32) -> Vec<Vec<u8>> {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let address = directory.path().join("socket");
+    let listener = stand_in_daemon_socket(&address);
+    let target = address.clone();
+    let client =
+        std::thread::spawn(move || myopen::Daemon::at(target).open("/etc/hostname", flags));
+    let connection = myopen_tests::accept_connection(listener.as_fd()).expect("accept");
+    let hello = Hello {
+        version: myopen::wire::session::VERSION.wrapping_add(1),
+        privileged: true,
+    }
+    .encode();
+    send_with_fds(&connection, &hello, &[]).expect("hello");
+    let answer = client.join().expect("the client");
+    assert!(
+        matches!(answer, Err(Error::DaemonUnreachable { .. })),
+        "another version's hello is turned away: {answer:?}"
+    );
+    // The client has returned and closed its end: what it sent is all in the queue.
+    let mut records = Vec::new();
+    let mut record = [0_u8; MAX_REQUEST_LEN + 1];
+    while let Ok(received) = recv_with_fds(&connection, &mut record, 0) {
+        if received.bytes == 0 {
+            break;
+        }
+        records.push(record[..received.bytes].to_vec());
+    }
+    records
+}
+
+#[test]
+fn only_a_request_that_changes_nothing_goes_out_before_the_hello() {
+    // Read-only: sent with the connect (a server may read it; opening changes nothing).
+    assert_eq!(
+        records_an_incompatible_daemon_receives(libc::O_RDONLY).len(),
+        1,
+        "a read-only request is sent before the hello"
+    );
+    // Anything that writes, creates or truncates waits for a hello the client accepts, so a
+    // server the client turns away never carries it out.
+    for flags in [
+        libc::O_WRONLY,
+        libc::O_RDWR,
+        libc::O_RDONLY | libc::O_CREAT,
+        libc::O_RDONLY | libc::O_TRUNC,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC,
+    ] {
+        assert_eq!(
+            records_an_incompatible_daemon_receives(flags),
+            Vec::<Vec<u8>>::new(),
+            "flags {flags:#o}: nothing is sent to a server the client turns away"
+        );
+    }
+}

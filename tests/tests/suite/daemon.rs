@@ -659,27 +659,8 @@ fn a_worker_reaches_the_setuid_helpers_reduced_state_before_the_hello() {
         expected.sort_unstable();
         expected.dedup();
         assert_eq!(groups, expected, "{install:?}: supplementary groups");
-        assert_eq!(
-            field("CapPrm"),
-            "0000000000000006",
-            "{install:?}: permitted"
-        );
-        assert_eq!(
-            field("CapEff"),
-            "0000000000000000",
-            "{install:?}: effective"
-        );
-        assert_eq!(
-            field("CapInh"),
-            "0000000000000000",
-            "{install:?}: inheritable"
-        );
-        assert_eq!(field("CapAmb"), "0000000000000000", "{install:?}: ambient");
-        assert_eq!(
-            field("CapBnd"),
-            "0000000000000006",
-            "{install:?}: bounding set"
-        );
+        // The two DAC capabilities permitted, nothing effective.
+        assert_capabilities(&status, install, "0000000000000006", "0000000000000000");
         assert_eq!(field("NoNewPrivs"), "1", "{install:?}");
         assert_eq!(field("Seccomp"), "2", "{install:?}: the seccomp fence");
         // The filter it armed with while idle (the request loop's calls and the switch's), and
@@ -700,6 +681,30 @@ fn a_worker_reaches_the_setuid_helpers_reduced_state_before_the_hello() {
     }
 }
 
+/// A daemon process's capability sets (its `/proc/<pid>/status`): `permitted` and `effective` as
+/// given, nothing inheritable or ambient, and the bounding set cut to the two DAC capabilities.
+fn assert_capabilities(
+    status: &[(String, String)],
+    install: Install,
+    permitted: &str,
+    effective: &str,
+) {
+    let field = |key: &str| status_field(status, key);
+    assert_eq!(field("CapPrm"), permitted, "{install:?}: permitted");
+    assert_eq!(field("CapEff"), effective, "{install:?}: effective");
+    assert_eq!(
+        field("CapInh"),
+        "0000000000000000",
+        "{install:?}: inheritable"
+    );
+    assert_eq!(field("CapAmb"), "0000000000000000", "{install:?}: ambient");
+    assert_eq!(
+        field("CapBnd"),
+        "0000000000000006",
+        "{install:?}: bounding set"
+    );
+}
+
 /// The listener holds only what it hands to workers (CAP_SETUID, CAP_SETGID, CAP_KILL and the
 /// DAC pair: 0xe6), nothing inheritable or ambient, and its bounding set is already cut to the DAC
 /// pair, which every worker it forks inherits: no worker holds CAP_SETPCAP to cut it again.
@@ -710,29 +715,12 @@ fn the_listener_holds_only_what_it_hands_to_workers() {
     };
     for install in [Install::Daemon, Install::DaemonActivated] {
         let status = status_of(ensure_daemon(install));
-        let field = |key: &str| status_field(&status, key);
-        assert_eq!(field("Name"), "myopend", "{install:?}: the listener itself");
         assert_eq!(
-            field("CapPrm"),
-            "00000000000000e6",
-            "{install:?}: permitted"
+            status_field(&status, "Name"),
+            "myopend",
+            "{install:?}: the listener itself"
         );
-        assert_eq!(
-            field("CapEff"),
-            "00000000000000e6",
-            "{install:?}: effective"
-        );
-        assert_eq!(
-            field("CapInh"),
-            "0000000000000000",
-            "{install:?}: inheritable"
-        );
-        assert_eq!(field("CapAmb"), "0000000000000000", "{install:?}: ambient");
-        assert_eq!(
-            field("CapBnd"),
-            "0000000000000006",
-            "{install:?}: bounding set"
-        );
+        assert_capabilities(&status, install, "00000000000000e6", "00000000000000e6");
     }
 }
 
