@@ -355,31 +355,55 @@ pub(crate) fn open_once(
     let Some(daemon) = daemon else {
         return helper.open(path, flags);
     };
-    // A request that cannot be made here (a relative path under a working directory that was
-    // removed, or too deep for an absolute name) may still be one the helper, which shares the
-    // working directory, can open: ask as before the early request, daemon first.
-    let request = Request::new(path, flags, mode);
-    let early = request.as_ref().ok().and_then(Request::early);
-    match daemon.connect(early)? {
-        Some(connection) => {
-            let (session, request_sent) = Session::over(
-                Route::DaemonOrHelper(daemon.clone()),
-                helper.clone(),
-                connection,
-            );
-            session.ask(path, &request?, request_sent)
-        }
+    let route = Route::DaemonOrHelper(daemon.clone());
+    match ask_daemon_first(daemon, route, helper.clone(), path, flags, mode)? {
+        Some(fd) => Ok(fd),
         None => helper.open(path, flags),
     }
+}
+
+/// One open through a new connection to `daemon` (the session after it connecting by `route`);
+/// `None` when no daemon is there to answer. Only a request that may go early is made before the
+/// connect: any other waits until a daemon answered (so that an install without one pays
+/// nothing for it, such as reading the umask), and one that cannot be made (a relative path
+/// under a removed working directory, or too deep for an absolute name) is reported only once a
+/// daemon is there, since the helper, which shares the working directory, may still open it.
+fn ask_daemon_first(
+    daemon: &Daemon,
+    route: Route,
+    helper: Helper,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+) -> Result<Option<OwnedFd>, Error> {
+    let early = goes_early(flags).then(|| Request::new(path, flags, mode));
+    let packet = early
+        .as_ref()
+        .and_then(|request| request.as_ref().ok())
+        .map(|request| request.packet.as_slice());
+    let Some(connection) = daemon.connect(packet)? else {
+        return Ok(None);
+    };
+    let request = match early {
+        Some(request) => request?,
+        None => Request::new(path, flags, mode)?,
+    };
+    let (session, request_sent) = Session::over(route, helper, connection);
+    session.ask(path, &request, request_sent).map(Some)
+}
+
+/// Whether a request with `flags` changes nothing (read-only, neither creating nor truncating),
+/// so that it may be sent with the connect: a server the client then turns away (another
+/// protocol version, a hello that does not parse) may still read and carry it out, under its own
+/// reading of the format, and what it opened is then closed unused.
+fn goes_early(flags: i32) -> bool {
+    flags & libc::O_ACCMODE == libc::O_RDONLY && flags & (libc::O_CREAT | libc::O_TRUNC) == 0
 }
 
 /// A session request ready to send, and whether it may go out before the server's hello.
 struct Request {
     packet: Vec<u8>,
-    /// It changes nothing (read-only, neither creating nor truncating), so it may be sent with
-    /// the connect: a server the client then turns away (another protocol version, a hello
-    /// that does not parse) may still read and carry it out, under its own reading of the
-    /// format, and what it opened is then closed unused.
+    /// [`goes_early`].
     changes_nothing: bool,
 }
 
@@ -387,8 +411,7 @@ impl Request {
     fn new(path: &Path, flags: i32, mode: u32) -> Result<Request, Error> {
         Ok(Request {
             packet: request_packet(path, flags, mode)?,
-            changes_nothing: flags & libc::O_ACCMODE == libc::O_RDONLY
-                && flags & (libc::O_CREAT | libc::O_TRUNC) == 0,
+            changes_nothing: goes_early(flags),
         })
     }
 
@@ -448,21 +471,9 @@ impl Daemon {
     /// Opens `path` with `open(2)` `flags` through this daemon alone, over one connection; a
     /// daemon that is not there is [`Error::DaemonUnreachable`], never a helper.
     pub fn open(&self, path: impl AsRef<Path>, flags: i32) -> Result<OwnedFd, Error> {
-        let path = path.as_ref();
-        // As before the early request: a daemon that is not there is reported first.
-        let request = Request::new(path, flags, 0o666);
-        let early = request.as_ref().ok().and_then(Request::early);
-        match self.connect(early)? {
-            Some(connection) => {
-                let (session, request_sent) = Session::over(
-                    Route::DaemonAlone(self.clone()),
-                    Helper::from_env(),
-                    connection,
-                );
-                session.ask(path, &request?, request_sent)
-            }
-            None => Err(daemon_not_listening(self)),
-        }
+        let route = Route::DaemonAlone(self.clone());
+        ask_daemon_first(self, route, Helper::from_env(), path.as_ref(), flags, 0o666)?
+            .ok_or_else(|| daemon_not_listening(self))
     }
 }
 

@@ -324,35 +324,40 @@ impl ListenerPrivilege {
     /// Without CAP_SETUID or CAP_SETGID no worker could become its caller: an error. Without
     /// CAP_SETPCAP the bounding set stays as it was given (a worker could not cut it either).
     pub fn prepare() -> Result<ListenerPrivilege, String> {
-        let handed_on = [
-            Capability::CAP_SETUID,
-            Capability::CAP_SETGID,
-            Capability::CAP_KILL,
-            Capability::CAP_DAC_READ_SEARCH,
-            Capability::CAP_DAC_OVERRIDE,
-        ];
-        let effective = caps::read(None, CapSet::Effective).map_err(|error| error.to_string())?;
+        let handed_on = CapabilitySet(
+            [
+                Capability::CAP_SETUID,
+                Capability::CAP_SETGID,
+                Capability::CAP_KILL,
+                Capability::CAP_DAC_READ_SEARCH,
+                Capability::CAP_DAC_OVERRIDE,
+            ]
+            .into_iter()
+            .fold(0, |mask, capability| mask | capability.bitmask()),
+        );
+        let held = ThreadCapabilities::read()
+            .map_err(|errno| format!("cannot read the listener's capabilities: {errno}"))?;
         for capability in [Capability::CAP_SETUID, Capability::CAP_SETGID] {
-            if !effective.contains(&capability) {
+            if !held.effective.contains(capability) {
                 return Err(format!(
                     "{capability} is missing: workers could not become their callers"
                 ));
             }
         }
-        if effective.contains(&Capability::CAP_SETPCAP) {
+        if held.effective.contains(Capability::CAP_SETPCAP) {
             trim_bounding_set().map_err(|errno| {
                 format!("cannot cut the bounding set to the usable capabilities: {errno}")
             })?;
         }
-        let kept: caps::CapsHashSet = handed_on
-            .into_iter()
-            .filter(|capability| effective.contains(capability))
-            .collect();
         caps::clear(None, CapSet::Ambient).map_err(|error| error.to_string())?;
-        caps::set(None, CapSet::Inheritable, &caps::CapsHashSet::new())
-            .and_then(|()| caps::set(None, CapSet::Effective, &kept))
-            .and_then(|()| caps::set(None, CapSet::Permitted, &kept))
-            .map_err(|error| format!("cannot reduce the listener's capabilities: {error}"))?;
+        let kept = held.effective.intersection(handed_on);
+        ThreadCapabilities {
+            effective: kept,
+            permitted: kept,
+            inheritable: CapabilitySet::EMPTY,
+        }
+        .install()
+        .map_err(|errno| format!("cannot reduce the listener's capabilities: {errno}"))?;
         Ok(ListenerPrivilege {
             _made_by_prepare: (),
         })
